@@ -1,0 +1,303 @@
+//! What a scenario fixes before the search starts: QEMU's options, the fault switches,
+//! the management app's recovery rule and libvirtd's procedures.
+//!
+//! Everything here is plain data. The `sim` crate builds it from TOML; the model never
+//! reads a file. Procedures are step lists so that a libvirt developer can ask "is *this*
+//! ordering safe?" without writing Rust.
+
+use std::fmt;
+
+/// Which image a disk uses, or which image holds data: the copy's `source` or its `target`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Image {
+    Source,
+    Target,
+}
+
+impl fmt::Display for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Image::Source => "source",
+            Image::Target => "target",
+        })
+    }
+}
+
+/// QEMU's `copy-mode` of the mirror job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CopyMode {
+    /// Guest writes land on the source and mark the dirty bitmap; the job copies later.
+    Background,
+    /// Once the job is ready, guest writes go to source and target before they are acknowledged.
+    WriteBlocking,
+}
+
+/// What QEMU does to a live mirror job when it exits cleanly (`quit`, SIGTERM, or a guest
+/// power-off without `-no-shutdown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuitCancel {
+    /// QEMU >= 6.2: the job is force-cancelled; the target may miss writes.
+    Force,
+    /// Older QEMU: a ready mirror makes a final sync (target = source) but does not pivot.
+    Soft,
+}
+
+/// How the management app decides which image to use when libvirt's answer was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Recovery {
+    /// The seed patch's recipe: if the guest is paused and QEMU alive, ask `query-block`;
+    /// otherwise use libvirt's state.
+    Seed,
+    /// Always use what libvirt says (live disk source, else persistent config).
+    TrustLibvirt,
+}
+
+/// When libvirtd kills a QEMU whose guest powered off (`-no-shutdown` leaves it in run
+/// state `shutdown`) while libvirtd is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShutdownKill {
+    /// Real libvirt: the SHUTDOWN handler kills QEMU as soon as the event is handled, even
+    /// while an API call waits for a monitor reply (the domain lock is dropped then).
+    Immediate,
+    /// A safer design: the kill waits until no procedure runs and no pivot is in flight.
+    WhenIdle,
+}
+
+/// One fault kind's switch: off, on without bound, or on at most `n` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    Off,
+    Unbounded,
+    AtMost(u8),
+}
+
+impl Fault {
+    pub fn enabled(self) -> bool {
+        !matches!(self, Fault::Off | Fault::AtMost(0))
+    }
+    /// Whether one more occurrence is allowed after `used` ones. Unbounded faults keep no
+    /// counter in the state, which is what keeps the state space finite.
+    pub fn allows(self, used: u8) -> bool {
+        match self {
+            Fault::Off => false,
+            Fault::Unbounded => true,
+            Fault::AtMost(n) => used < n,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Faults {
+    pub libvirtd_crash: Fault,
+    pub guest_poweroff: Fault,
+    pub qemu_crash: Fault,
+    pub host_crash: Fault,
+}
+
+/// The mirror job's lifecycle options, set by libvirt when it starts the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JobOptions {
+    pub auto_finalize: bool,
+    pub auto_dismiss: bool,
+}
+
+/// The step vocabulary of libvirtd's procedures. Steps that name a QMP command send it and
+/// wait for its reply; the others are local and atomic. `scenarios/README.md` documents
+/// each step for scenario authors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    /// `stop`: pause the guest's vCPUs; remembered as "paused by libvirt". If QEMU refuses,
+    /// the procedure ends at once with a "failed" answer, as `qemuDomainBlockPivot` did.
+    Pause,
+    /// `cont`, only if libvirt paused the guest itself.
+    Resume,
+    /// RHEL 6.3 `__com.redhat_drive-reopen`: synchronous pivot.
+    DriveReopen,
+    /// `block-job-complete` / `job-complete`: asynchronous pivot (the reply means accepted).
+    JobComplete,
+    /// `job-finalize`, for jobs started with `auto-finalize=false`.
+    JobFinalize,
+    /// `job-dismiss` of a concluded job: destroys QEMU-side evidence of the outcome.
+    JobDismiss,
+    /// `blockdev-del` of the node the disk no longer uses: destroys evidence too.
+    BlockdevDel,
+    /// `query-jobs`: the job's status and error; a concluded job gives the outcome.
+    QueryJobs,
+    /// `query-block`: the image the guest really uses; decides the outcome from the graph.
+    QueryBlock,
+    /// Wait until libvirtd has seen the job conclude (event or query) or lost QEMU.
+    WaitConcluded,
+    /// Record the intent in the live definition: the mirror state becomes `pivoting`.
+    MarkPivoting,
+    /// Apply the known outcome to the live definition (pivoted: source := target).
+    ApplyOutcome,
+    /// Write the live definition to the status XML (one atomic rename).
+    SaveStatus,
+    /// Write the live disk source to the persistent config (persistent domains only).
+    SaveConfig,
+    /// Answer the management app's API call with the outcome as libvirtd knows it.
+    ReplyApp,
+    /// Reconnect: `query-status`; if the guest powered off, kill QEMU and skip the rest.
+    FinishShutdown,
+    /// Reconnect, legacy (pre-blockdev): `query-block-jobs`; a vanished job is ignored.
+    RefreshJobsLegacy,
+    /// Reconnect, blockdev: `query-jobs`; a concluded job is handed to the `concluded`
+    /// handler, a vanished tracked job is unregistered silently.
+    RefreshJobs,
+}
+
+impl Step {
+    /// Every step, in the order `scenarios/README.md` lists them.
+    pub const ALL: [Step; 18] = [
+        Step::Pause,
+        Step::Resume,
+        Step::DriveReopen,
+        Step::JobComplete,
+        Step::JobFinalize,
+        Step::JobDismiss,
+        Step::BlockdevDel,
+        Step::QueryJobs,
+        Step::QueryBlock,
+        Step::WaitConcluded,
+        Step::MarkPivoting,
+        Step::ApplyOutcome,
+        Step::SaveStatus,
+        Step::SaveConfig,
+        Step::ReplyApp,
+        Step::FinishShutdown,
+        Step::RefreshJobsLegacy,
+        Step::RefreshJobs,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Pause => "pause",
+            Step::Resume => "resume",
+            Step::DriveReopen => "drive-reopen",
+            Step::JobComplete => "job-complete",
+            Step::JobFinalize => "job-finalize",
+            Step::JobDismiss => "job-dismiss",
+            Step::BlockdevDel => "blockdev-del",
+            Step::QueryJobs => "query-jobs",
+            Step::QueryBlock => "query-block",
+            Step::WaitConcluded => "wait-concluded",
+            Step::MarkPivoting => "mark-pivoting",
+            Step::ApplyOutcome => "apply-outcome",
+            Step::SaveStatus => "save-status",
+            Step::SaveConfig => "save-config",
+            Step::ReplyApp => "reply-app",
+            Step::FinishShutdown => "finish-shutdown",
+            Step::RefreshJobsLegacy => "refresh-jobs-legacy",
+            Step::RefreshJobs => "refresh-jobs",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Step> {
+        Step::ALL.iter().copied().find(|s| s.name() == name)
+    }
+
+    /// The QMP command the step sends, if any.
+    pub fn command(self) -> Option<Command> {
+        Some(match self {
+            Step::Pause => Command::Stop,
+            Step::Resume => Command::Cont,
+            Step::DriveReopen => Command::DriveReopen,
+            Step::JobComplete => Command::JobComplete,
+            Step::JobFinalize => Command::JobFinalize,
+            Step::JobDismiss => Command::JobDismiss,
+            Step::BlockdevDel => Command::BlockdevDel,
+            Step::QueryJobs | Step::RefreshJobs => Command::QueryJobs,
+            Step::QueryBlock => Command::QueryBlock,
+            Step::FinishShutdown => Command::QueryStatus,
+            Step::RefreshJobsLegacy => Command::QueryBlockJobs,
+            Step::WaitConcluded
+            | Step::MarkPivoting
+            | Step::ApplyOutcome
+            | Step::SaveStatus
+            | Step::SaveConfig
+            | Step::ReplyApp => return None,
+        })
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// QMP commands libvirtd can send. `DriveReopen` and `JobComplete` are the pivot commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Stop,
+    Cont,
+    DriveReopen,
+    JobComplete,
+    JobFinalize,
+    JobDismiss,
+    BlockdevDel,
+    QueryJobs,
+    QueryBlockJobs,
+    QueryBlock,
+    QueryStatus,
+}
+
+impl Command {
+    pub fn qmp_name(self) -> &'static str {
+        match self {
+            Command::Stop => "stop",
+            Command::Cont => "cont",
+            Command::DriveReopen => "__com.redhat_drive-reopen",
+            Command::JobComplete => "job-complete",
+            Command::JobFinalize => "job-finalize",
+            Command::JobDismiss => "job-dismiss",
+            Command::BlockdevDel => "blockdev-del",
+            Command::QueryJobs => "query-jobs",
+            Command::QueryBlockJobs => "query-block-jobs",
+            Command::QueryBlock => "query-block",
+            Command::QueryStatus => "query-status",
+        }
+    }
+
+    pub fn is_pivot(self) -> bool {
+        matches!(self, Command::DriveReopen | Command::JobComplete)
+    }
+}
+
+/// libvirtd's programs. `concluded` is the handler that runs when libvirtd, idle, learns
+/// that a job it tracks has concluded (an event, or `refresh-jobs` on reconnect).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Procedures {
+    pub pivot: Vec<Step>,
+    pub reconnect: Vec<Step>,
+    pub concluded: Vec<Step>,
+    pub shutdown_kill: ShutdownKill,
+    pub job: JobOptions,
+}
+
+/// Everything that stays fixed during one search.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Number of guest blocks (1 to 3). Two blocks let a write race a copy of another block.
+    pub blocks: u8,
+    pub copy_mode: CopyMode,
+    /// libvirt passes `-no-shutdown`: a guest power-off leaves QEMU alive in run state
+    /// `shutdown` until someone kills it.
+    pub no_shutdown: bool,
+    pub quit_cancel: QuitCancel,
+    /// A persistent domain has a config that survives QEMU; a transient one vanishes.
+    pub persistent: bool,
+    pub faults: Faults,
+    pub recovery: Recovery,
+    pub procedures: Procedures,
+}
+
+impl Config {
+    pub const MAX_BLOCKS: u8 = 3;
+
+    /// The bitmask with one bit per block: "every block holds the latest acknowledged write".
+    pub fn all_blocks(&self) -> u8 {
+        (1u8 << self.blocks) - 1
+    }
+}

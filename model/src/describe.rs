@@ -1,0 +1,227 @@
+//! Words for people: a label for each step and each actor's state as named fields, so
+//! that a trace can show what changed in which actor instead of dumping whole states.
+
+use crate::config::{Config, Image};
+use crate::state::*;
+use crate::world::Action;
+
+/// The actors, in the order reports draw their lifelines.
+pub const ACTORS: [&str; 5] = ["guest", "qemu", "libvirtd", "app", "storage"];
+
+/// Which actor performs `action` (faults are drawn on the actor they hit).
+pub fn actor(action: Action) -> &'static str {
+    match action {
+        Action::GuestWrite(_) | Action::GuestPowerOff => "guest",
+        Action::QemuExecute
+        | Action::QemuCopyRead(_)
+        | Action::QemuCopyWrite
+        | Action::QemuJobReady
+        | Action::QemuJobWaiting
+        | Action::QemuJobPending
+        | Action::QemuJobFinalize
+        | Action::QemuJobAutoDismiss
+        | Action::QemuCrash => "qemu",
+        Action::LibvirtdStep
+        | Action::LibvirtdRead
+        | Action::LibvirtdEof
+        | Action::LibvirtdKill
+        | Action::LibvirtdStopDomain
+        | Action::LibvirtdCrash
+        | Action::LibvirtdRestart
+        | Action::HostCrash => "libvirtd",
+        Action::AppRequestPivot | Action::AppRecover | Action::AppResume => "app",
+    }
+}
+
+/// Whether the action is a fault (drawn as a note in sequence diagrams).
+pub fn is_fault(action: Action) -> bool {
+    matches!(
+        action,
+        Action::LibvirtdCrash | Action::QemuCrash | Action::HostCrash | Action::GuestPowerOff
+    )
+}
+
+fn reply_text(r: Reply) -> String {
+    match r {
+        Reply::Ok => "ok".into(),
+        Reply::Error => "error".into(),
+        Reply::Jobs(None) => "no job".into(),
+        Reply::Jobs(Some(v)) => format!("job {}{}", v.status.name(), if v.error { " with error" } else { "" }),
+        Reply::Block(i) => format!("active image is the {i}"),
+        Reply::Status(s) => format!("run state {}", run_state(s)),
+    }
+}
+
+fn event_text(e: Event) -> &'static str {
+    match e {
+        Event::Stop => "STOP",
+        Event::Resume => "RESUME",
+        Event::Shutdown => "SHUTDOWN",
+        Event::Ready => "BLOCK_JOB_READY",
+        Event::Concluded { error: false } => "BLOCK_JOB_COMPLETED (concluded)",
+        Event::Concluded { error: true } => "BLOCK_JOB_COMPLETED with error (concluded)",
+    }
+}
+
+fn run_state(s: RunState) -> &'static str {
+    match s {
+        RunState::Running => "running",
+        RunState::Paused => "paused",
+        RunState::Shutdown => "shutdown",
+    }
+}
+
+/// A one-line description of `action` taken in `last`, leading to `next`.
+pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> String {
+    match action {
+        Action::GuestWrite(b) => format!("guest writes block {b} (to the {})", last.qemu.active),
+        Action::GuestPowerOff => {
+            if cfg.no_shutdown {
+                "guest powers off; QEMU stays in run state shutdown (-no-shutdown)".into()
+            } else {
+                "guest powers off; QEMU exits".into()
+            }
+        }
+        Action::QemuExecute => {
+            let cmd = last.qemu.inbox.map(|c| c.qmp_name()).unwrap_or("?");
+            match next.qemu.outbox.last() {
+                Some(QmpMessage::Reply(_, r)) => format!("QEMU executes {cmd}: {}", reply_text(*r)),
+                _ => format!("QEMU executes {cmd} (nobody reads the reply)"),
+            }
+        }
+        Action::QemuCopyRead(b) => format!("mirror reads dirty block {b} from the source"),
+        Action::QemuCopyWrite => {
+            let c = last.qemu.inflight.expect("copy in flight");
+            let what = if c.fresh { "current" } else { "outdated" };
+            format!("mirror writes the {what} block {} to the target", c.block)
+        }
+        Action::QemuJobReady => "job converges: ready, BLOCK_JOB_READY".into(),
+        Action::QemuJobWaiting => "completing job converged: waiting (guest I/O drained)".into(),
+        Action::QemuJobPending => "job pending".into(),
+        Action::QemuJobFinalize => "job finalizes: the guest now uses the target; concluded".into(),
+        Action::QemuJobAutoDismiss => "concluded job auto-dismissed (gone from query-jobs)".into(),
+        Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {
+            Some(step) => {
+                let prog = last.libvirtd.program.map(|p| p.kind.name()).unwrap_or("?");
+                match step.command() {
+                    Some(_) if next.libvirtd.awaiting.is_some() => {
+                        format!("libvirtd [{prog}] {step}: sends {}", step.command().map(|c| c.qmp_name()).unwrap_or(""))
+                    }
+                    Some(_) if !last.qemu.monitor => format!("libvirtd [{prog}] {step}: monitor closed, fails"),
+                    _ => format!("libvirtd [{prog}] {step}"),
+                }
+            }
+            None => "libvirtd starts its concluded-job handler".into(),
+        },
+        Action::LibvirtdRead => match last.qemu.outbox.first() {
+            Some(QmpMessage::Reply(c, r)) => format!("libvirtd reads the reply to {}: {}", c.qmp_name(), reply_text(*r)),
+            Some(QmpMessage::Event(e)) => format!("libvirtd handles event {}", event_text(*e)),
+            None => "libvirtd reads nothing".into(),
+        },
+        Action::LibvirtdEof => "libvirtd sees the monitor close (QEMU gone)".into(),
+        Action::LibvirtdKill => "libvirtd's SHUTDOWN handler kills QEMU".into(),
+        Action::LibvirtdStopDomain => {
+            if cfg.persistent {
+                "libvirtd marks the domain shut off; status XML removed".into()
+            } else {
+                "libvirtd forgets the transient domain; status XML removed".into()
+            }
+        }
+        Action::AppRequestPivot => "app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)".into(),
+        Action::AppRecover => match next.app.phase {
+            AppPhase::Settled(i) if next.ghost.recovered_by_query_block && !last.ghost.recovered_by_query_block => {
+                format!("app recovers: query-block says {i}; settles on the {i}")
+            }
+            AppPhase::Settled(i) => format!("app recovers from libvirt's state: settles on the {i}"),
+            _ => "app recovers".into(),
+        },
+        Action::AppResume => "app resumes the paused guest".into(),
+        Action::LibvirtdCrash => "FAULT libvirtd crashes (connection and queued messages lost)".into(),
+        Action::LibvirtdRestart => "libvirtd restarts and reads its status XML".into(),
+        Action::QemuCrash => "FAULT QEMU crashes (SIGKILL)".into(),
+        Action::HostCrash => "FAULT host crashes (/run lost)".into(),
+    }
+}
+
+fn bits(cfg: &Config, mask: u8) -> String {
+    if mask == cfg.all_blocks() {
+        return "all writes".into();
+    }
+    let missing: Vec<String> = (0..cfg.blocks).filter(|b| mask & (1 << b) == 0).map(|b| b.to_string()).collect();
+    format!("stale block {}", missing.join(","))
+}
+
+fn disk(d: &DiskDef) -> String {
+    let mirror = d.mirror.map(|m| format!(", mirror {}", m.name())).unwrap_or_default();
+    let paused = if d.paused_by_libvirt { ", paused by libvirt" } else { "" };
+    format!("source={}{mirror}{paused}", short(d.source))
+}
+
+fn short(i: Image) -> &'static str {
+    match i {
+        Image::Source => "S",
+        Image::Target => "D",
+    }
+}
+
+/// Each actor's state as (actor, field, value), in a fixed order. Reports diff two of
+/// these to say what a step changed.
+pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, String)> {
+    let q = &w.qemu;
+    let l = &w.libvirtd;
+    let mut out = vec![
+        ("storage", "source", bits(cfg, w.storage.source)),
+        ("storage", "target", bits(cfg, w.storage.target)),
+        ("qemu", "alive", q.alive.to_string()),
+        ("qemu", "run state", run_state(q.run_state).into()),
+        ("qemu", "active", q.active.to_string()),
+    ];
+    let job = match &q.job {
+        None => "none".to_string(),
+        Some(j) => format!(
+            "{}{}{}",
+            j.status.name(),
+            if j.should_complete { ", completing" } else { "" },
+            if j.error { ", error" } else { "" }
+        ),
+    };
+    out.push(("qemu", "job", job));
+    let dirty: Vec<String> = (0..cfg.blocks).filter(|b| q.dirty & (1 << b) != 0).map(|b| b.to_string()).collect();
+    out.push(("qemu", "dirty", if dirty.is_empty() { "none".into() } else { dirty.join(",") }));
+    out.push((
+        "qemu",
+        "copy in flight",
+        q.inflight.map(|c| format!("block {}{}", c.block, if c.fresh { "" } else { " (outdated)" })).unwrap_or("none".into()),
+    ));
+    out.push(("qemu", "monitor", if q.monitor { "connected" } else { "closed" }.into()));
+    out.push(("qemu", "unread command", q.inbox.map(|c| c.qmp_name().to_string()).unwrap_or("none".into())));
+    let outbox: Vec<String> = q
+        .outbox
+        .iter()
+        .map(|m| match m {
+            QmpMessage::Reply(c, r) => format!("reply to {} ({})", c.qmp_name(), reply_text(*r)),
+            QmpMessage::Event(e) => event_text(*e).to_string(),
+        })
+        .collect();
+    out.push(("qemu", "unread replies/events", if outbox.is_empty() { "none".into() } else { outbox.join("; ") }));
+    out.push(("libvirtd", "up", l.up.to_string()));
+    let program = match (l.program, l.current_step(&cfg.procedures)) {
+        (Some(p), Some(s)) => format!("{} step {} ({s})", p.kind.name(), p.pc + 1),
+        _ => "idle".into(),
+    };
+    out.push(("libvirtd", "program", program));
+    out.push(("libvirtd", "awaiting", l.awaiting.map(|c| c.qmp_name().to_string()).unwrap_or("nothing".into())));
+    out.push(("libvirtd", "outcome", format!("{:?}", l.outcome).to_lowercase()));
+    out.push(("libvirtd", "live definition", disk(&l.live)));
+    out.push(("libvirtd", "status XML", l.status.map(|d| disk(&d)).unwrap_or("none".into())));
+    out.push(("libvirtd", "persistent config", if cfg.persistent { short(l.config_source).into() } else { "transient".into() }));
+    out.push(("libvirtd", "domain", format!("{:?}", l.domain).to_lowercase()));
+    let app = match w.app.phase {
+        AppPhase::Idle => "waiting for ready".to_string(),
+        AppPhase::Waiting => "waiting for libvirt's answer".to_string(),
+        AppPhase::Recovering => "answer lost, recovering".to_string(),
+        AppPhase::Settled(i) => format!("settled on the {i}"),
+    };
+    out.push(("app", "phase", app));
+    out
+}

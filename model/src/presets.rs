@@ -1,0 +1,151 @@
+//! The named protocol variants of `model.md` §6 as step lists.
+//!
+//! Each preset says where its steps come from. Where the real code's order is uncertain
+//! (`domain.md` §9), the list follows the reading recorded in `domain.md` and the comment
+//! says so, because that ordering decides the verdict.
+
+use crate::config::{JobOptions, Procedures, ShutdownKill, Step};
+use Step::*;
+
+/// Preset names, in the order the README lists them.
+pub const PRESET_NAMES: [&str; 8] = [
+    "reopen-unpaused",
+    "reopen-paused-2012",
+    "reopen-paused",
+    "complete-paused-async",
+    "complete-legacy",
+    "blockdev-modern",
+    "write-ahead",
+    "paused-wait",
+];
+
+/// The 2012 era's reconnect: finish a pending guest shutdown; nothing about block jobs
+/// survived a restart (commit `febf84c` says so).
+fn reconnect_2012() -> Vec<Step> {
+    vec![FinishShutdown]
+}
+
+const AUTO: JobOptions = JobOptions { auto_finalize: true, auto_dismiss: true };
+const KEEP: JobOptions = JobOptions { auto_finalize: true, auto_dismiss: false };
+
+pub fn preset(name: &str) -> Option<Procedures> {
+    let p = match name {
+        // RHEL 6.3 libvirt before 400ac797: reopen, update the live definition, answer.
+        // No status save at all in the pivot path (domain.md §1.3 step 9).
+        "reopen-unpaused" => Procedures {
+            pivot: vec![DriveReopen, ApplyOutcome, ReplyApp],
+            reconnect: reconnect_2012(),
+            concluded: vec![],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
+        },
+        // The seed patch as merged (LV2013): stop, reopen, update the live definition, cont.
+        // The status XML is written only by the STOP/RESUME event handlers.
+        "reopen-paused-2012" => Procedures {
+            pivot: vec![Pause, DriveReopen, ApplyOutcome, Resume, ReplyApp],
+            reconnect: reconnect_2012(),
+            concluded: vec![],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
+        },
+        // The seed patch with the outcome made durable before the guest runs again.
+        "reopen-paused" => Procedures {
+            pivot: vec![Pause, DriveReopen, ApplyOutcome, SaveStatus, SaveConfig, Resume, ReplyApp],
+            reconnect: reconnect_2012(),
+            concluded: vec![],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
+        },
+        // The seed's pause around upstream `block-job-complete`: LV2013 rewrites the disk
+        // source on the reply and resumes, before QEMU has switched.
+        "complete-paused-async" => Procedures {
+            pivot: vec![Pause, JobComplete, ApplyOutcome, Resume, ReplyApp],
+            reconnect: reconnect_2012(),
+            concluded: vec![],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
+        },
+        // libvirt 1.2.7-5.x without -blockdev: save `pivot`, complete, wait for the event;
+        // auto-dismiss on; the legacy refresh ignores a `<mirror>` whose job vanished.
+        "complete-legacy" => Procedures {
+            pivot: vec![
+                MarkPivoting,
+                SaveStatus,
+                JobComplete,
+                WaitConcluded,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobsLegacy],
+            concluded: vec![ApplyOutcome, SaveStatus, SaveConfig],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
+        },
+        // libvirt >= 6.0: auto-dismiss off; `pivoting` saved after the job-complete reply
+        // (domain.md §8.7 W1, an [M] reading); the concluded handler dismisses before it
+        // saves (qemuBlockJobEventProcessConcluded, [V]); reconnect finishes a shutdown
+        // before refreshing jobs ([V]).
+        "blockdev-modern" => Procedures {
+            pivot: vec![
+                JobComplete,
+                MarkPivoting,
+                SaveStatus,
+                WaitConcluded,
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobs],
+            concluded: vec![QueryJobs, JobDismiss, SaveStatus, ApplyOutcome, SaveStatus, SaveConfig],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: KEEP,
+        },
+        // domain.md V4: persist the intent before sending, keep the job, learn the outcome
+        // from the graph on reconnect before any kill, persist before dismissing or killing.
+        "write-ahead" => Procedures {
+            pivot: vec![
+                MarkPivoting,
+                SaveStatus,
+                JobComplete,
+                WaitConcluded,
+                QueryBlock,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+                JobDismiss,
+            ],
+            reconnect: vec![QueryJobs, QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, FinishShutdown],
+            concluded: vec![QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],
+            shutdown_kill: ShutdownKill::WhenIdle,
+            job: KEEP,
+        },
+        // domain.md V5: the seed's pause kept until the job concluded and the outcome is
+        // durable; the concluded handler asks the graph, not the job.
+        "paused-wait" => Procedures {
+            pivot: vec![
+                Pause,
+                JobComplete,
+                WaitConcluded,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                JobDismiss,
+                Resume,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobs],
+            concluded: vec![QueryJobs, QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: KEEP,
+        },
+        _ => return None,
+    };
+    Some(p)
+}

@@ -1,0 +1,314 @@
+//! The state of every actor, split into what survives which fault.
+//!
+//! | part | survives a libvirtd crash | survives QEMU's death | survives a host crash |
+//! |---|---|---|---|
+//! | storage (images) | yes | yes | yes |
+//! | QEMU (run state, job, monitor queues) | yes, but the monitor queues are dropped | no | no |
+//! | libvirtd volatile (program, live definition) | no | yes | no |
+//! | libvirtd status XML (`/run`) | yes | deleted when libvirtd stops the domain | no |
+//! | libvirtd persistent config | yes | yes | yes |
+//! | management app | yes (its pending answer is lost) | yes | yes |
+//!
+//! All collections are `Vec`s or fixed fields, so hashing and iteration are deterministic.
+
+use crate::config::{Command, Image, Step};
+
+/// Images as a per-block "holds the latest acknowledged write" bitmask. Exact versions are
+/// not needed: every property asks only whether an image holds the last acknowledged write
+/// of each block, so this is an exact abstraction with no bound on the number of writes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Storage {
+    pub source: u8,
+    pub target: u8,
+}
+
+impl Storage {
+    pub fn fresh(&self, image: Image) -> u8 {
+        match image {
+            Image::Source => self.source,
+            Image::Target => self.target,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RunState {
+    Running,
+    Paused,
+    /// The guest powered off under `-no-shutdown`: vCPUs stopped, process alive.
+    Shutdown,
+}
+
+/// QEMU's `JobStatus` for the mirror job, less the states no step here reaches
+/// (`created`, `standby`, `aborting`: nothing pauses or aborts the job in these procedures).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Running,
+    Ready,
+    Waiting,
+    Pending,
+    Concluded,
+}
+
+impl JobStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Ready => "ready",
+            JobStatus::Waiting => "waiting",
+            JobStatus::Pending => "pending",
+            JobStatus::Concluded => "concluded",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Job {
+    pub status: JobStatus,
+    /// Set by an accepted `job-complete`: once converged, the job finishes with a pivot.
+    pub should_complete: bool,
+    /// A concluded job's `error` (force-cancelled, or failed).
+    pub error: bool,
+}
+
+/// A chunk the background copy has read from the source and not yet written to the
+/// target. `fresh` turns false if the guest rewrites the block meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InflightCopy {
+    pub block: u8,
+    pub fresh: bool,
+}
+
+/// What QEMU tells `query-jobs` / `query-block-jobs` about the one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JobView {
+    pub status: JobStatus,
+    pub error: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reply {
+    Ok,
+    Error,
+    Jobs(Option<JobView>),
+    Block(Image),
+    Status(RunState),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    Stop,
+    Resume,
+    Shutdown,
+    /// BLOCK_JOB_READY.
+    Ready,
+    /// BLOCK_JOB_COMPLETED / BLOCK_JOB_CANCELLED / JOB_STATUS_CHANGE(concluded), folded into
+    /// one message: libvirt reacts to them the same way.
+    Concluded { error: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QmpMessage {
+    Reply(Command, Reply),
+    Event(Event),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Qemu {
+    pub alive: bool,
+    pub run_state: RunState,
+    pub active: Image,
+    pub job: Option<Job>,
+    /// Blocks the background copy still has to copy.
+    pub dirty: u8,
+    pub inflight: Option<InflightCopy>,
+    /// The job has converged once: write-blocking mode now writes to both images.
+    pub synced: bool,
+    /// libvirtd's monitor connection is open.
+    pub monitor: bool,
+    /// A command written to the monitor socket and not yet read by QEMU.
+    pub inbox: Option<Command>,
+    /// Replies and events QEMU has written and libvirtd has not read, in order.
+    pub outbox: Vec<QmpMessage>,
+}
+
+impl Qemu {
+    /// The job still copies and will still drain the dirty blocks into the target.
+    pub fn job_live(&self) -> bool {
+        matches!(
+            self.job.as_ref().map(|j| j.status),
+            Some(JobStatus::Running | JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending)
+        )
+    }
+    pub fn converged(&self) -> bool {
+        self.dirty == 0 && self.inflight.is_none()
+    }
+}
+
+/// libvirt's view of the copy in a domain definition (`<mirror ready=...>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MirrorState {
+    Copying,
+    Ready,
+    Pivoting,
+}
+
+impl MirrorState {
+    pub fn name(self) -> &'static str {
+        match self {
+            MirrorState::Copying => "copying",
+            MirrorState::Ready => "ready",
+            MirrorState::Pivoting => "pivoting",
+        }
+    }
+}
+
+/// The part of a domain definition the model needs: the disk source and the mirror record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DiskDef {
+    pub source: Image,
+    pub mirror: Option<MirrorState>,
+    pub paused_by_libvirt: bool,
+}
+
+/// What libvirtd currently believes about the pivot's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    None,
+    /// `job-complete` was accepted; the switch happens later.
+    Accepted,
+    Pivoted,
+    Failed,
+    /// QEMU went away before it answered.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProgramKind {
+    Pivot,
+    Reconnect,
+    Concluded,
+}
+
+impl ProgramKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ProgramKind::Pivot => "pivot",
+            ProgramKind::Reconnect => "reconnect",
+            ProgramKind::Concluded => "concluded",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Program {
+    pub kind: ProgramKind,
+    pub pc: u8,
+}
+
+/// Whether libvirt manages the domain, as `virsh list --all` would show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Domain {
+    Active,
+    /// Persistent domain, shut off: only the config remains.
+    Inactive,
+    /// Transient domain that stopped: libvirt forgot it.
+    Gone,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Libvirtd {
+    pub up: bool,
+    // Volatile.
+    pub program: Option<Program>,
+    pub awaiting: Option<Command>,
+    pub outcome: Outcome,
+    /// The job's last status libvirtd has seen (from `query-jobs`, an event).
+    pub job_seen: Option<JobView>,
+    /// `query-jobs` said the job no longer exists.
+    pub job_vanished: bool,
+    /// A SHUTDOWN event was handled; QEMU is to be killed.
+    pub shutdown_seen: bool,
+    pub live: DiskDef,
+    // Durable.
+    pub domain: Domain,
+    /// The status XML in `/run`; `None` once the domain stopped or a host crash cleared `/run`.
+    pub status: Option<DiskDef>,
+    pub config_source: Image,
+}
+
+impl Libvirtd {
+    pub fn idle(&self) -> bool {
+        self.up && self.program.is_none()
+    }
+    pub fn current_step(&self, procedures: &crate::config::Procedures) -> Option<Step> {
+        let p = self.program?;
+        let list = match p.kind {
+            ProgramKind::Pivot => &procedures.pivot,
+            ProgramKind::Reconnect => &procedures.reconnect,
+            ProgramKind::Concluded => &procedures.concluded,
+        };
+        list.get(p.pc as usize).copied()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Answer {
+    Pivoted,
+    Failed,
+    /// libvirt returned an error that does not say what happened ("domain is not running").
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppPhase {
+    /// Waiting for the copy to be ready before asking for the pivot.
+    Idle,
+    /// The pivot API call is in flight.
+    Waiting,
+    /// The answer was lost or told nothing: the recovery rule decides.
+    Recovering,
+    /// The app has settled on an image and will use it from now on.
+    Settled(Image),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct App {
+    pub phase: AppPhase,
+}
+
+/// Facts no actor knows, recorded for the properties (history variables, as in TLA+).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Ghost {
+    /// A pivot command reached QEMU's socket.
+    pub pivot_sent: bool,
+    /// libvirtd restarted after a pivot command was sent: its memory of the pivot is gone.
+    pub amnesia: bool,
+    /// How often QEMU's active image changed (saturates at 2).
+    pub switches: u8,
+    /// libvirt answered the app something that did not match QEMU at that moment.
+    pub answer_lie: bool,
+    /// libvirtd destroyed evidence of the outcome before making it durable.
+    pub evidence_destroyed_early: bool,
+    /// libvirtd crashed while it awaited the pivot command's reply.
+    pub crash_in_pivot_window: bool,
+    /// The guest powered off while libvirtd was down.
+    pub poweroff_while_down: bool,
+    /// The app settled through `query-block`.
+    pub recovered_by_query_block: bool,
+    /// Fault counters, only for bounded faults (unbounded ones stay 0).
+    pub libvirtd_crashes: u8,
+    pub guest_poweroffs: u8,
+    pub qemu_crashes: u8,
+    pub host_crashes: u8,
+}
+
+/// The whole system: one domain, one disk, one copy job from source to target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct World {
+    pub storage: Storage,
+    pub qemu: Qemu,
+    pub libvirtd: Libvirtd,
+    pub app: App,
+    pub ghost: Ghost,
+}

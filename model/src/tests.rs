@@ -1,0 +1,1 @@
+//! Model tests: per-actor transitions, pinned state counts, pinned counterexamples.

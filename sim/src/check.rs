@@ -1,0 +1,135 @@
+//! Exhaustive checking of one scenario with stateright, and the verdicts it yields.
+//!
+//! A search with a state cap or a timeout that fired is reported incomplete, and an
+//! undiscovered `always` property of an incomplete search is `unknown`, never `holds`.
+
+use std::time::{Duration, Instant};
+
+use model::properties::{self, Kind};
+use model::{Action, PivotModel};
+use reports::Trace;
+use crate::bfs::{self, Limits};
+use crate::scenario::Scenario;
+use crate::tracefile;
+
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// Stop after about this many generated states (the search is then incomplete).
+    pub max_states: Option<usize>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Holds,
+    Violated,
+    Reached,
+    Unreached,
+    /// The search stopped early and found nothing: no verdict.
+    Unknown,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Holds => "holds",
+            Status::Violated => "violated",
+            Status::Reached => "reached",
+            Status::Unreached => "unreached",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PropertyResult {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub status: Status,
+    /// What the scenario expects: `holds`/`violated`, `reached`/`unreached`, or `any` for a
+    /// `sometimes` property whose faults are not enabled.
+    pub expected: &'static str,
+    pub matches: bool,
+    /// The shortest path to the violation or the first reach.
+    pub actions: Option<Vec<Action>>,
+    pub trace: Option<Trace>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScenarioResult {
+    pub scenario: Scenario,
+    pub complete: bool,
+    pub unique_states: usize,
+    pub states: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyResult>,
+}
+
+impl ScenarioResult {
+    pub fn matches_expectation(&self) -> bool {
+        self.complete && self.properties.iter().all(|p| p.matches)
+    }
+}
+
+/// Checks `scenario` exhaustively with breadth-first search, so every counterexample is a
+/// shortest one.
+pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResult {
+    let model = PivotModel::new(scenario.config.clone());
+    let started = Instant::now();
+    let exploration = bfs::explore(&model, &Limits { max_states: opts.max_states, timeout: opts.timeout });
+    let elapsed = started.elapsed();
+    let complete = exploration.complete;
+    let states = exploration.states;
+
+    let properties = properties::PROPERTIES
+        .iter()
+        .enumerate()
+        .map(|(i, def)| {
+            let found = exploration.discoveries[i].clone();
+            let (status, expected) = match def.kind {
+                Kind::Always => {
+                    let status = match (&found, complete) {
+                        (Some(_), _) => Status::Violated,
+                        (None, true) => Status::Holds,
+                        (None, false) => Status::Unknown,
+                    };
+                    let expected =
+                        if scenario.expect_violated.iter().any(|n| n == def.name) { "violated" } else { "holds" };
+                    (status, expected)
+                }
+                Kind::Sometimes => {
+                    let status = match (&found, complete) {
+                        (Some(_), _) => Status::Reached,
+                        (None, true) => Status::Unreached,
+                        (None, false) => Status::Unknown,
+                    };
+                    let expected = if scenario.expect_unreached.iter().any(|n| n == def.name) {
+                        "unreached"
+                    } else if properties::sometimes_required(&scenario.config, def.name) {
+                        "reached"
+                    } else {
+                        "any"
+                    };
+                    (status, expected)
+                }
+            };
+            let matches = expected == "any" || status.name() == expected;
+            let trace = found
+                .as_ref()
+                .filter(|_| def.kind == Kind::Always)
+                .map(|actions| tracefile::from_actions(scenario, actions, Some((def.name, def.kind.name())), None));
+            PropertyResult { name: def.name, kind: def.kind, status, expected, matches, actions: found, trace }
+        })
+        .collect();
+
+    ScenarioResult {
+        scenario: scenario.clone(),
+        complete,
+        unique_states: exploration.unique_states,
+        states,
+        max_depth: exploration.max_depth,
+        elapsed,
+        properties,
+    }
+}

@@ -1,0 +1,12 @@
+//! The pivotcheck engine: scenario loading, checker wiring and traces.
+//!
+//! `model` is pure; everything that touches files, clocks, threads or the command line
+//! lives here. The binary (`main.rs`) is a thin layer over these modules.
+
+pub mod bfs;
+pub mod check;
+pub mod scenario;
+pub mod tracefile;
+
+pub use check::{check_scenario, CheckOptions, PropertyResult, ScenarioResult, Status};
+pub use scenario::{Scenario, ScenarioError};

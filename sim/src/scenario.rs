@@ -1,0 +1,374 @@
+//! Scenario files: TOML in, a typed [`Scenario`] out, or an error that names the file,
+//! the line and column, and what was expected.
+//!
+//! Only this module knows TOML. Unknown keys, steps, presets and property names are
+//! errors, never silently ignored: a typo in a gate's scenario must not turn into a proof
+//! of something else.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use model::properties::{self, Kind};
+use model::{presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery, ShutdownKill, Step};
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A scenario that failed to load: where, and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file name without `.toml`.
+    pub name: String,
+    pub file: PathBuf,
+    /// The file's text, embedded in traces so that they replay without the file.
+    pub source: String,
+    /// The preset named by `variant`, or `custom` when the procedures are all given.
+    pub variant: String,
+    pub config: Config,
+    /// Properties the scenario expects to be violated (always) ...
+    pub expect_violated: Vec<String>,
+    /// ... and `sometimes` properties it expects never to be reached.
+    pub expect_unreached: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    variant: Option<Spanned<String>>,
+    blocks: Option<Spanned<i64>>,
+    #[serde(default)]
+    qemu: QemuSection,
+    #[serde(default)]
+    domain: DomainSection,
+    #[serde(default)]
+    faults: FaultsSection,
+    #[serde(default)]
+    app: AppSection,
+    #[serde(default)]
+    procedure: ProcedureSection,
+    #[serde(default)]
+    expect: ExpectSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct QemuSection {
+    copy_mode: Option<CopyModeName>,
+    no_shutdown: Option<bool>,
+    quit_cancel: Option<QuitCancelName>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum CopyModeName {
+    Background,
+    WriteBlocking,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum QuitCancelName {
+    Force,
+    Soft,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DomainSection {
+    persistent: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FaultsSection {
+    libvirtd_crash: Option<Spanned<FaultValue>>,
+    guest_poweroff: Option<Spanned<FaultValue>>,
+    qemu_crash: Option<Spanned<FaultValue>>,
+    host_crash: Option<Spanned<FaultValue>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(untagged)]
+enum FaultValue {
+    Switch(bool),
+    Bound(i64),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AppSection {
+    recovery: Option<RecoveryName>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum RecoveryName {
+    Seed,
+    TrustLibvirt,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ProcedureSection {
+    pivot: Option<Vec<Spanned<String>>>,
+    reconnect: Option<Vec<Spanned<String>>>,
+    concluded: Option<Vec<Spanned<String>>>,
+    shutdown_kill: Option<ShutdownKillName>,
+    auto_dismiss: Option<bool>,
+    auto_finalize: Option<bool>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum ShutdownKillName {
+    Immediate,
+    WhenIdle,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExpectSection {
+    #[serde(default)]
+    violated: Vec<Spanned<String>>,
+    #[serde(default)]
+    unreached: Vec<Spanned<String>>,
+}
+
+/// Fault bounds above this are refused: a bound is a counter in the state, and large
+/// bounds only multiply states that an unbounded fault covers already.
+pub const MAX_FAULT_BOUND: i64 = 8;
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = match span {
+            Some(s) => line_col(self.text, s.start),
+            None => (1, 1),
+        };
+        ScenarioError { file: self.file.to_string(), line, column, message: message.into() }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the scenario: {e}"),
+    })?;
+    let text = String::from_utf8(text).map_err(|e| {
+        let (line, column) = line_col(&String::from_utf8_lossy(e.as_bytes()), e.utf8_error().valid_up_to());
+        ScenarioError { file: file.clone(), line, column, message: "the file is not valid UTF-8".into() }
+    })?;
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| "scenario".into());
+    parse(&name, &file, &text).map(|mut s| {
+        s.file = path.to_path_buf();
+        s
+    })
+}
+
+/// Parses a scenario's text; `file` is only used in messages.
+pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { file, text };
+    let raw: File = toml::from_str(text).map_err(|e| ctx.at(e.span(), first_line(e.message())))?;
+
+    let variant_name = raw.variant.as_ref().map(|v| v.get_ref().clone());
+    let base = match &raw.variant {
+        Some(v) => Some(presets::preset(v.get_ref()).ok_or_else(|| {
+            ctx.at(
+                Some(v.span()),
+                format!("unknown variant `{}`, expected one of: {}", v.get_ref(), presets::PRESET_NAMES.join(", ")),
+            )
+        })?),
+        None => None,
+    };
+
+    let steps = |list: &Option<Vec<Spanned<String>>>, what: &str| -> Result<Option<Vec<Step>>, ScenarioError> {
+        let Some(list) = list else { return Ok(None) };
+        let mut out = Vec::new();
+        for s in list {
+            let step = Step::from_name(s.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+                ctx.at(
+                    Some(s.span()),
+                    format!("unknown step `{}` in procedure.{what}, expected one of: {}", s.get_ref(), names.join(", ")),
+                )
+            })?;
+            out.push(step);
+        }
+        Ok(Some(out))
+    };
+    let pivot = steps(&raw.procedure.pivot, "pivot")?;
+    let reconnect = steps(&raw.procedure.reconnect, "reconnect")?;
+    let concluded = steps(&raw.procedure.concluded, "concluded")?;
+
+    let procedures = match base {
+        Some(mut p) => {
+            if let Some(v) = pivot {
+                p.pivot = v;
+            }
+            if let Some(v) = reconnect {
+                p.reconnect = v;
+            }
+            if let Some(v) = concluded {
+                p.concluded = v;
+            }
+            p
+        }
+        None => match (pivot, reconnect) {
+            (Some(pivot), Some(reconnect)) => Procedures {
+                pivot,
+                reconnect,
+                concluded: concluded.unwrap_or_default(),
+                shutdown_kill: ShutdownKill::Immediate,
+                job: JobOptions { auto_finalize: true, auto_dismiss: true },
+            },
+            _ => {
+                return Err(ctx.at(
+                    None,
+                    "expected `variant = \"<preset>\"`, or both procedure.pivot and procedure.reconnect",
+                ))
+            }
+        },
+    };
+    let mut procedures = procedures;
+    if let Some(k) = raw.procedure.shutdown_kill {
+        procedures.shutdown_kill = match k {
+            ShutdownKillName::Immediate => ShutdownKill::Immediate,
+            ShutdownKillName::WhenIdle => ShutdownKill::WhenIdle,
+        };
+    }
+    if let Some(v) = raw.procedure.auto_dismiss {
+        procedures.job.auto_dismiss = v;
+    }
+    if let Some(v) = raw.procedure.auto_finalize {
+        procedures.job.auto_finalize = v;
+    }
+    if procedures.pivot.is_empty() {
+        return Err(ctx.at(None, "procedure.pivot is empty: the pivot needs at least one step"));
+    }
+
+    let blocks = match &raw.blocks {
+        None => 1,
+        Some(b) => {
+            let n = *b.get_ref();
+            if !(1..=i64::from(Config::MAX_BLOCKS)).contains(&n) {
+                return Err(ctx.at(Some(b.span()), format!("blocks = {n}: expected 1 to {}", Config::MAX_BLOCKS)));
+            }
+            n as u8
+        }
+    };
+
+    let fault = |v: &Option<Spanned<FaultValue>>, key: &str| -> Result<Fault, ScenarioError> {
+        Ok(match v.as_ref().map(|s| (*s.get_ref(), s.span())) {
+            None | Some((FaultValue::Switch(false), _)) => Fault::Off,
+            Some((FaultValue::Switch(true), _)) => Fault::Unbounded,
+            Some((FaultValue::Bound(n), span)) => {
+                if !(0..=MAX_FAULT_BOUND).contains(&n) {
+                    return Err(ctx.at(
+                        Some(span),
+                        format!("faults.{key} = {n}: expected true, false or a bound from 0 to {MAX_FAULT_BOUND}"),
+                    ));
+                }
+                Fault::AtMost(n as u8)
+            }
+        })
+    };
+    let faults = Faults {
+        libvirtd_crash: fault(&raw.faults.libvirtd_crash, "libvirtd_crash")?,
+        guest_poweroff: fault(&raw.faults.guest_poweroff, "guest_poweroff")?,
+        qemu_crash: fault(&raw.faults.qemu_crash, "qemu_crash")?,
+        host_crash: fault(&raw.faults.host_crash, "host_crash")?,
+    };
+
+    let config = Config {
+        blocks,
+        copy_mode: match raw.qemu.copy_mode.unwrap_or(CopyModeName::Background) {
+            CopyModeName::Background => CopyMode::Background,
+            CopyModeName::WriteBlocking => CopyMode::WriteBlocking,
+        },
+        no_shutdown: raw.qemu.no_shutdown.unwrap_or(true),
+        quit_cancel: match raw.qemu.quit_cancel.unwrap_or(QuitCancelName::Force) {
+            QuitCancelName::Force => QuitCancel::Force,
+            QuitCancelName::Soft => QuitCancel::Soft,
+        },
+        persistent: raw.domain.persistent.unwrap_or(true),
+        faults,
+        recovery: match raw.app.recovery.unwrap_or(RecoveryName::Seed) {
+            RecoveryName::Seed => Recovery::Seed,
+            RecoveryName::TrustLibvirt => Recovery::TrustLibvirt,
+        },
+        procedures,
+    };
+
+    let mut expect_violated = Vec::new();
+    for p in &raw.expect.violated {
+        match properties::property(p.get_ref()) {
+            Some(def) if def.kind == Kind::Always => expect_violated.push(p.get_ref().clone()),
+            Some(_) => {
+                return Err(ctx.at(
+                    Some(p.span()),
+                    format!("`{}` is a sometimes property: list it under expect.unreached", p.get_ref()),
+                ))
+            }
+            None => return Err(unknown_property(&ctx, p, Kind::Always)),
+        }
+    }
+    let mut expect_unreached = Vec::new();
+    for p in &raw.expect.unreached {
+        match properties::property(p.get_ref()) {
+            Some(def) if def.kind == Kind::Sometimes => expect_unreached.push(p.get_ref().clone()),
+            Some(_) => {
+                return Err(ctx.at(
+                    Some(p.span()),
+                    format!("`{}` is an always property: list it under expect.violated", p.get_ref()),
+                ))
+            }
+            None => return Err(unknown_property(&ctx, p, Kind::Sometimes)),
+        }
+    }
+
+    Ok(Scenario {
+        name: name.to_string(),
+        file: PathBuf::from(file),
+        source: text.to_string(),
+        variant: variant_name.unwrap_or_else(|| "custom".into()),
+        config,
+        expect_violated,
+        expect_unreached,
+    })
+}
+
+fn unknown_property(ctx: &Ctx, p: &Spanned<String>, kind: Kind) -> ScenarioError {
+    let names: Vec<&str> = properties::PROPERTIES.iter().filter(|d| d.kind == kind).map(|d| d.name).collect();
+    ctx.at(Some(p.span()), format!("unknown property `{}`, expected one of: {}", p.get_ref(), names.join(", ")))
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
