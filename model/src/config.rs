@@ -127,6 +127,9 @@ pub enum Step {
     QueryBlock,
     /// Wait until libvirtd has seen the job conclude (event or query) or lost QEMU.
     WaitConcluded,
+    /// Wait until libvirtd has seen the job reach `pending` (JOB_STATUS_CHANGE), for jobs
+    /// with `auto-finalize=false`: the point where only `job-finalize` can switch.
+    WaitPending,
     /// Record the intent in the live definition: the mirror state becomes `pivoting`.
     MarkPivoting,
     /// Apply the known outcome to the live definition (pivoted: source := target).
@@ -148,7 +151,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order `scenarios/README.md` lists them.
-    pub const ALL: [Step; 18] = [
+    pub const ALL: [Step; 19] = [
         Step::Pause,
         Step::Resume,
         Step::DriveReopen,
@@ -159,6 +162,7 @@ impl Step {
         Step::QueryJobs,
         Step::QueryBlock,
         Step::WaitConcluded,
+        Step::WaitPending,
         Step::MarkPivoting,
         Step::ApplyOutcome,
         Step::SaveStatus,
@@ -182,6 +186,7 @@ impl Step {
             Step::QueryJobs => "query-jobs",
             Step::QueryBlock => "query-block",
             Step::WaitConcluded => "wait-concluded",
+            Step::WaitPending => "wait-pending",
             Step::MarkPivoting => "mark-pivoting",
             Step::ApplyOutcome => "apply-outcome",
             Step::SaveStatus => "save-status",
@@ -212,6 +217,7 @@ impl Step {
             Step::FinishShutdown => Command::QueryStatus,
             Step::RefreshJobsLegacy => Command::QueryBlockJobs,
             Step::WaitConcluded
+            | Step::WaitPending
             | Step::MarkPivoting
             | Step::ApplyOutcome
             | Step::SaveStatus

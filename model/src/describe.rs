@@ -58,6 +58,7 @@ fn event_text(e: Event) -> &'static str {
         Event::Resume => "RESUME",
         Event::Shutdown => "SHUTDOWN",
         Event::Ready => "BLOCK_JOB_READY",
+        Event::Pending => "JOB_STATUS_CHANGE pending",
         Event::Concluded { error: false } => "BLOCK_JOB_COMPLETED (concluded)",
         Event::Concluded { error: true } => "BLOCK_JOB_COMPLETED with error (concluded)",
     }
@@ -97,7 +98,7 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
         }
         Action::QemuJobReady => "job converges: ready, BLOCK_JOB_READY".into(),
         Action::QemuJobWaiting => "completing job converged: waiting (guest I/O drained)".into(),
-        Action::QemuJobPending => "job pending".into(),
+        Action::QemuJobPending => "job pending, JOB_STATUS_CHANGE pending".into(),
         Action::QemuJobFinalize => "job finalizes: the guest now uses the target; concluded".into(),
         Action::QemuJobAutoDismiss => "concluded job auto-dismissed (gone from query-jobs)".into(),
         Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {

@@ -83,10 +83,11 @@ pub fn preset(name: &str) -> Option<Procedures> {
             shutdown_kill: ShutdownKill::Immediate,
             job: AUTO,
         },
-        // libvirt >= 6.0: auto-dismiss off; `pivoting` saved after the job-complete reply
-        // (domain.md §8.7 W1, an [M] reading); the concluded handler dismisses before it
-        // saves (qemuBlockJobEventProcessConcluded, [V]); reconnect finishes a shutdown
-        // before refreshing jobs ([V]).
+        // libvirt >= 6.0: auto-dismiss off; `pivoting` saved after the job-complete reply;
+        // the concluded handler dismisses before it saves, then deletes the old nodes and
+        // saves status and config; reconnect finishes a shutdown before refreshing jobs.
+        // The order is the one real libvirt 9.0 sent (real-libvirt.md §3) and its
+        // reconnect behaved so in every crash window measured there (§4, §5).
         "blockdev-modern" => Procedures {
             pivot: vec![
                 JobComplete,
@@ -96,23 +97,29 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 QueryJobs,
                 JobDismiss,
                 SaveStatus,
+                BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
                 SaveConfig,
                 ReplyApp,
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
-            concluded: vec![QueryJobs, JobDismiss, SaveStatus, ApplyOutcome, SaveStatus, SaveConfig],
+            concluded: vec![QueryJobs, JobDismiss, SaveStatus, BlockdevDel, ApplyOutcome, SaveStatus, SaveConfig],
             shutdown_kill: ShutdownKill::Immediate,
             job: KEEP,
         },
-        // domain.md V4: persist the intent before sending, keep the job, learn the outcome
-        // from the graph on reconnect before any kill, persist before dismissing or killing.
+        // domain.md V4: persist the intent before sending; keep the job (no auto-dismiss)
+        // and hold its switch (no auto-finalize) so that `pending` is a visible point of
+        // no return and only libvirt's `job-finalize` can cross it; on reconnect learn the
+        // outcome from the jobs and the graph before any kill; persist before dismissing
+        // or killing; a SHUTDOWN is handled only when no pivot is in flight.
         "write-ahead" => Procedures {
             pivot: vec![
                 MarkPivoting,
                 SaveStatus,
                 JobComplete,
+                WaitPending,
+                JobFinalize,
                 WaitConcluded,
                 QueryBlock,
                 ApplyOutcome,
@@ -124,7 +131,7 @@ pub fn preset(name: &str) -> Option<Procedures> {
             reconnect: vec![QueryJobs, QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, FinishShutdown],
             concluded: vec![QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],
             shutdown_kill: ShutdownKill::WhenIdle,
-            job: KEEP,
+            job: JobOptions { auto_finalize: false, auto_dismiss: false },
         },
         // domain.md V5: the seed's pause kept until the job concluded and the outcome is
         // durable; the concluded handler asks the graph, not the job.

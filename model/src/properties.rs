@@ -60,12 +60,17 @@ fn truthful_answer(_: &Config, w: &World) -> bool {
 }
 
 /// When libvirtd is idle and QEMU alive, libvirt's live disk source is the image QEMU
-/// uses, unless the status XML says a pivot is in flight. Every management app reads this
+/// uses, unless the status XML says a pivot is in flight. Idle means no procedure runs, no
+/// concluded job waits for its handler, and no reply or event from QEMU is still unread:
+/// a view that lags only by a message on its way is not stale. Every management app reads this
 /// definition; a stale one sends the next operation (snapshot, migration, a new copy) to
 /// the wrong image.
-fn libvirt_state_matches(_: &Config, w: &World) -> bool {
+fn libvirt_state_matches(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
-    let idle = l.idle() && l.awaiting.is_none() && l.domain == Domain::Active;
+    let idle = l.idle()
+        && !crate::world::handler_startable(cfg, w)
+        && l.domain == Domain::Active
+        && w.qemu.outbox.is_empty();
     if !(idle && w.qemu.alive) {
         return true;
     }

@@ -102,6 +102,8 @@ pub enum Event {
     Shutdown,
     /// BLOCK_JOB_READY.
     Ready,
+    /// JOB_STATUS_CHANGE(pending).
+    Pending,
     /// BLOCK_JOB_COMPLETED / BLOCK_JOB_CANCELLED / JOB_STATUS_CHANGE(concluded), folded into
     /// one message: libvirt reacts to them the same way.
     Concluded { error: bool },
@@ -280,7 +282,7 @@ pub struct App {
 /// Facts no actor knows, recorded for the properties (history variables, as in TLA+).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Ghost {
-    /// A pivot command reached QEMU's socket.
+    /// QEMU has executed a pivot command: from here on there is an outcome to know.
     pub pivot_sent: bool,
     /// libvirtd restarted after a pivot command was sent: its memory of the pivot is gone.
     pub amnesia: bool,

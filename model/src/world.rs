@@ -93,7 +93,8 @@ pub fn init(cfg: &Config) -> World {
 /// by leftovers nobody can read.
 const FORGOTTEN: DiskDef = DiskDef { source: Image::Source, mirror: None, paused_by_libvirt: false };
 
-fn handler_startable(cfg: &Config, w: &World) -> bool {
+/// libvirtd, idle, has a concluded job to process: its `concluded` handler is about to run.
+pub fn handler_startable(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     l.idle()
         && !cfg.procedures.concluded.is_empty()
@@ -111,6 +112,15 @@ fn wait_satisfied(w: &World) -> bool {
         || !w.qemu.monitor
 }
 
+fn pending_seen(w: &World) -> bool {
+    let l = &w.libvirtd;
+    l.outcome == Outcome::Failed
+        || l.outcome == Outcome::Unknown
+        || matches!(l.job_seen, Some(JobView { status: JobStatus::Pending | JobStatus::Concluded, .. }))
+        || l.job_vanished
+        || !w.qemu.monitor
+}
+
 fn step_enabled(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     if !l.up || l.awaiting.is_some() {
@@ -118,6 +128,7 @@ fn step_enabled(cfg: &Config, w: &World) -> bool {
     }
     match l.current_step(&cfg.procedures) {
         Some(Step::WaitConcluded) => wait_satisfied(w),
+        Some(Step::WaitPending) => pending_seen(w),
         Some(_) => true,
         None => handler_startable(cfg, w),
     }
@@ -347,6 +358,9 @@ fn finalize(w: &mut World) {
 
 fn qemu_execute(cfg: &Config, w: &mut World) {
     let cmd = w.qemu.inbox.take().expect("QemuExecute is enabled only with a command in the inbox");
+    if cmd.is_pivot() {
+        w.ghost.pivot_sent = true;
+    }
     let q = &mut w.qemu;
     let mut events: Vec<Event> = Vec::new();
     let reply = match cmd {
@@ -384,8 +398,10 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
                 Reply::Error
             }
         }
+        // `job-complete` is a verb of the `ready` state; a repeated one is accepted too
+        // (mirror_complete only sets should_complete again).
         Command::JobComplete => match q.job.as_mut() {
-            Some(j) if j.status == JobStatus::Ready && !j.should_complete => {
+            Some(j) if j.status == JobStatus::Ready => {
                 j.should_complete = true;
                 Reply::Ok
             }
@@ -549,8 +565,8 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
             }
             Some(Reply::Jobs(None)) => {
                 // qemuBlockJobRefreshJobs: a tracked job QEMU no longer reports is
-                // unregistered with no transition of the disk source.
-                l.live.mirror = None;
+                // unregistered with no transition of the disk source, and the `<mirror>`
+                // stays in the definition (real libvirt 9.0, real-libvirt.md §4 W2).
                 l.job_vanished = true;
             }
             _ => {}
@@ -565,7 +581,11 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         Step::QueryBlock => match reply {
             Some(Reply::Block(Image::Target)) => l.outcome = Outcome::Pivoted,
             Some(Reply::Block(Image::Source)) => {
-                let over = l.job_vanished || matches!(l.job_seen, Some(JobView { status: JobStatus::Concluded, .. }));
+                // The job cannot switch any more if it is gone or concluded, or if it waits
+                // for a `job-finalize` that only libvirt would send.
+                let held = !cfg.procedures.job.auto_finalize
+                    && matches!(l.job_seen, Some(JobView { status: JobStatus::Running | JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending, .. }));
+                let over = held || l.job_vanished || matches!(l.job_seen, Some(JobView { status: JobStatus::Concluded, .. }));
                 if over {
                     l.outcome = Outcome::Failed;
                 }
@@ -582,6 +602,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         }
         Step::JobFinalize | Step::JobDismiss | Step::BlockdevDel => {}
         Step::WaitConcluded
+        | Step::WaitPending
         | Step::MarkPivoting
         | Step::ApplyOutcome
         | Step::SaveStatus
@@ -613,9 +634,6 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         }
         w.qemu.inbox = Some(cmd);
         w.libvirtd.awaiting = Some(cmd);
-        if cmd.is_pivot() {
-            w.ghost.pivot_sent = true;
-        }
         return;
     }
     let l = &mut w.libvirtd;
@@ -627,6 +645,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
                 l.outcome = Outcome::Unknown;
             }
         }
+        Step::WaitPending => {}
         Step::MarkPivoting => {
             if l.live.mirror.is_some() {
                 l.live.mirror = Some(MirrorState::Pivoting);
@@ -684,6 +703,11 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 Event::Ready => {
                     if l.live.mirror == Some(MirrorState::Copying) {
                         l.live.mirror = Some(MirrorState::Ready);
+                    }
+                }
+                Event::Pending => {
+                    if l.job_seen.is_none_or(|v| v.status != JobStatus::Concluded) {
+                        l.job_seen = Some(JobView { status: JobStatus::Pending, error: false });
                     }
                 }
                 Event::Concluded { error } => {
@@ -784,7 +808,10 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             emit(&mut w, QmpMessage::Event(Event::Ready));
         }
         Action::QemuJobWaiting => w.qemu.job.as_mut().expect("job").status = JobStatus::Waiting,
-        Action::QemuJobPending => w.qemu.job.as_mut().expect("job").status = JobStatus::Pending,
+        Action::QemuJobPending => {
+            w.qemu.job.as_mut().expect("job").status = JobStatus::Pending;
+            emit(&mut w, QmpMessage::Event(Event::Pending));
+        }
         Action::QemuJobFinalize => finalize(&mut w),
         Action::QemuJobAutoDismiss => w.qemu.job = None,
         Action::LibvirtdStep => libvirtd_step(cfg, &mut w),
