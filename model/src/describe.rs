@@ -46,7 +46,11 @@ fn reply_text(r: Reply) -> String {
         Reply::Ok => "ok".into(),
         Reply::Error => "error".into(),
         Reply::Jobs(None) => "no job".into(),
-        Reply::Jobs(Some(v)) => format!("job {}{}", v.status.name(), if v.error { " with error" } else { "" }),
+        Reply::Jobs(Some(v)) => format!(
+            "job {}{}",
+            v.status.name(),
+            if v.error { " with error" } else { "" }
+        ),
         Reply::Block(i) => format!("active image is the {i}"),
         Reply::Status(s) => format!("run state {}", run_state(s)),
     }
@@ -106,16 +110,25 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
                 let prog = last.libvirtd.program.map(|p| p.kind.name()).unwrap_or("?");
                 match step.command() {
                     Some(_) if next.libvirtd.awaiting.is_some() => {
-                        format!("libvirtd [{prog}] {step}: sends {}", step.command().map(|c| c.qmp_name()).unwrap_or(""))
+                        format!(
+                            "libvirtd [{prog}] {step}: sends {}",
+                            step.command().map(|c| c.qmp_name()).unwrap_or("")
+                        )
                     }
-                    Some(_) if !last.qemu.monitor => format!("libvirtd [{prog}] {step}: monitor closed, fails"),
+                    Some(_) if !last.qemu.monitor => {
+                        format!("libvirtd [{prog}] {step}: monitor closed, fails")
+                    }
                     _ => format!("libvirtd [{prog}] {step}"),
                 }
             }
             None => "libvirtd starts its concluded-job handler".into(),
         },
         Action::LibvirtdRead => match last.qemu.outbox.first() {
-            Some(QmpMessage::Reply(c, r)) => format!("libvirtd reads the reply to {}: {}", c.qmp_name(), reply_text(*r)),
+            Some(QmpMessage::Reply(c, r)) => format!(
+                "libvirtd reads the reply to {}: {}",
+                c.qmp_name(),
+                reply_text(*r)
+            ),
             Some(QmpMessage::Event(e)) => format!("libvirtd handles event {}", event_text(*e)),
             None => "libvirtd reads nothing".into(),
         },
@@ -128,16 +141,24 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
                 "libvirtd forgets the transient domain; status XML removed".into()
             }
         }
-        Action::AppRequestPivot => "app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)".into(),
+        Action::AppRequestPivot => {
+            "app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)".into()
+        }
         Action::AppRecover => match next.app.phase {
-            AppPhase::Settled(i) if next.ghost.recovered_by_query_block && !last.ghost.recovered_by_query_block => {
+            AppPhase::Settled(i)
+                if next.ghost.recovered_by_query_block && !last.ghost.recovered_by_query_block =>
+            {
                 format!("app recovers: query-block says {i}; settles on the {i}")
             }
-            AppPhase::Settled(i) => format!("app recovers from libvirt's state: settles on the {i}"),
+            AppPhase::Settled(i) => {
+                format!("app recovers from libvirt's state: settles on the {i}")
+            }
             _ => "app recovers".into(),
         },
         Action::AppResume => "app resumes the paused guest".into(),
-        Action::LibvirtdCrash => "FAULT libvirtd crashes (connection and queued messages lost)".into(),
+        Action::LibvirtdCrash => {
+            "FAULT libvirtd crashes (connection and queued messages lost)".into()
+        }
         Action::LibvirtdRestart => "libvirtd restarts and reads its status XML".into(),
         Action::QemuCrash => "FAULT QEMU crashes (SIGKILL)".into(),
         Action::HostCrash => "FAULT host crashes (/run lost)".into(),
@@ -148,13 +169,23 @@ fn bits(cfg: &Config, mask: u8) -> String {
     if mask == cfg.all_blocks() {
         return "all writes".into();
     }
-    let missing: Vec<String> = (0..cfg.blocks).filter(|b| mask & (1 << b) == 0).map(|b| b.to_string()).collect();
+    let missing: Vec<String> = (0..cfg.blocks)
+        .filter(|b| mask & (1 << b) == 0)
+        .map(|b| b.to_string())
+        .collect();
     format!("stale block {}", missing.join(","))
 }
 
 fn disk(d: &DiskDef) -> String {
-    let mirror = d.mirror.map(|m| format!(", mirror {}", m.name())).unwrap_or_default();
-    let paused = if d.paused_by_libvirt { ", paused by libvirt" } else { "" };
+    let mirror = d
+        .mirror
+        .map(|m| format!(", mirror {}", m.name()))
+        .unwrap_or_default();
+    let paused = if d.paused_by_libvirt {
+        ", paused by libvirt"
+    } else {
+        ""
+    };
     format!("source={}{mirror}{paused}", short(d.source))
 }
 
@@ -182,20 +213,53 @@ pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
         Some(j) => format!(
             "{}{}{}",
             j.status.name(),
-            if j.should_complete { ", completing" } else { "" },
+            if j.should_complete {
+                ", completing"
+            } else {
+                ""
+            },
             if j.error { ", error" } else { "" }
         ),
     };
     out.push(("qemu", "job", job));
-    let dirty: Vec<String> = (0..cfg.blocks).filter(|b| q.dirty & (1 << b) != 0).map(|b| b.to_string()).collect();
-    out.push(("qemu", "dirty", if dirty.is_empty() { "none".into() } else { dirty.join(",") }));
+    let dirty: Vec<String> = (0..cfg.blocks)
+        .filter(|b| q.dirty & (1 << b) != 0)
+        .map(|b| b.to_string())
+        .collect();
+    out.push((
+        "qemu",
+        "dirty",
+        if dirty.is_empty() {
+            "none".into()
+        } else {
+            dirty.join(",")
+        },
+    ));
     out.push((
         "qemu",
         "copy in flight",
-        q.inflight.map(|c| format!("block {}{}", c.block, if c.fresh { "" } else { " (outdated)" })).unwrap_or("none".into()),
+        q.inflight
+            .map(|c| {
+                format!(
+                    "block {}{}",
+                    c.block,
+                    if c.fresh { "" } else { " (outdated)" }
+                )
+            })
+            .unwrap_or("none".into()),
     ));
-    out.push(("qemu", "monitor", if q.monitor { "connected" } else { "closed" }.into()));
-    out.push(("qemu", "unread command", q.inbox.map(|c| c.qmp_name().to_string()).unwrap_or("none".into())));
+    out.push((
+        "qemu",
+        "monitor",
+        if q.monitor { "connected" } else { "closed" }.into(),
+    ));
+    out.push((
+        "qemu",
+        "unread command",
+        q.inbox
+            .map(|c| c.qmp_name().to_string())
+            .unwrap_or("none".into()),
+    ));
     let outbox: Vec<String> = q
         .outbox
         .iter()
@@ -204,19 +268,58 @@ pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
             QmpMessage::Event(e) => event_text(*e).to_string(),
         })
         .collect();
-    out.push(("qemu", "unread replies/events", if outbox.is_empty() { "none".into() } else { outbox.join("; ") }));
+    out.push((
+        "qemu",
+        "unread replies/events",
+        if outbox.is_empty() {
+            "none".into()
+        } else {
+            outbox.join("; ")
+        },
+    ));
     out.push(("libvirtd", "up", l.up.to_string()));
     let program = match (l.program, l.current_step(&cfg.procedures)) {
         (Some(p), Some(s)) => format!("{} step {} ({s})", p.kind.name(), p.pc + 1),
         _ => "idle".into(),
     };
     out.push(("libvirtd", "program", program));
-    out.push(("libvirtd", "awaiting", l.awaiting.map(|c| c.qmp_name().to_string()).unwrap_or("nothing".into())));
-    out.push(("libvirtd", "outcome", format!("{:?}", l.outcome).to_lowercase()));
-    out.push(("libvirtd", "live definition", disk(&l.live)));
-    out.push(("libvirtd", "status XML", l.status.map(|d| disk(&d)).unwrap_or("none".into())));
-    out.push(("libvirtd", "persistent config", if cfg.persistent { short(l.config_source).into() } else { "transient".into() }));
-    out.push(("libvirtd", "domain", format!("{:?}", l.domain).to_lowercase()));
+    out.push((
+        "libvirtd",
+        "awaiting",
+        l.awaiting
+            .map(|c| c.qmp_name().to_string())
+            .unwrap_or("nothing".into()),
+    ));
+    out.push((
+        "libvirtd",
+        "outcome",
+        format!("{:?}", l.outcome).to_lowercase(),
+    ));
+    let live = if l.up {
+        disk(&l.live)
+    } else {
+        "(lost with the crash)".into()
+    };
+    out.push(("libvirtd", "live definition", live));
+    out.push((
+        "libvirtd",
+        "status XML",
+        l.status.map(|d| disk(&d)).unwrap_or("none".into()),
+    ));
+    out.push((
+        "libvirtd",
+        "persistent config",
+        if cfg.persistent {
+            short(l.config_source).into()
+        } else {
+            "transient".into()
+        },
+    ));
+    out.push((
+        "libvirtd",
+        "domain",
+        format!("{:?}", l.domain).to_lowercase(),
+    ));
     let app = match w.app.phase {
         AppPhase::Idle => "waiting for ready".to_string(),
         AppPhase::Waiting => "waiting for libvirt's answer".to_string(),

@@ -66,7 +66,8 @@ impl PivotModel {
     }
 
     pub fn step(&self, state: &World, action: Action) -> World {
-        world::next_state(&self.config, state, action).expect("every enabled action has a successor")
+        world::next_state(&self.config, state, action)
+            .expect("every enabled action has a successor")
     }
 }
 

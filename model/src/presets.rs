@@ -25,8 +25,14 @@ fn reconnect_2012() -> Vec<Step> {
     vec![FinishShutdown]
 }
 
-const AUTO: JobOptions = JobOptions { auto_finalize: true, auto_dismiss: true };
-const KEEP: JobOptions = JobOptions { auto_finalize: true, auto_dismiss: false };
+const AUTO: JobOptions = JobOptions {
+    auto_finalize: true,
+    auto_dismiss: true,
+};
+const KEEP: JobOptions = JobOptions {
+    auto_finalize: true,
+    auto_dismiss: false,
+};
 
 pub fn preset(name: &str) -> Option<Procedures> {
     let p = match name {
@@ -50,7 +56,15 @@ pub fn preset(name: &str) -> Option<Procedures> {
         },
         // The seed patch with the outcome made durable before the guest runs again.
         "reopen-paused" => Procedures {
-            pivot: vec![Pause, DriveReopen, ApplyOutcome, SaveStatus, SaveConfig, Resume, ReplyApp],
+            pivot: vec![
+                Pause,
+                DriveReopen,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                Resume,
+                ReplyApp,
+            ],
             reconnect: reconnect_2012(),
             concluded: vec![],
             shutdown_kill: ShutdownKill::Immediate,
@@ -104,7 +118,15 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 ReplyApp,
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
-            concluded: vec![QueryJobs, JobDismiss, SaveStatus, BlockdevDel, ApplyOutcome, SaveStatus, SaveConfig],
+            concluded: vec![
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+            ],
             shutdown_kill: ShutdownKill::Immediate,
             job: KEEP,
         },
@@ -128,10 +150,20 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 ReplyApp,
                 JobDismiss,
             ],
-            reconnect: vec![QueryJobs, QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, FinishShutdown],
+            reconnect: vec![
+                QueryJobs,
+                QueryBlock,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                FinishShutdown,
+            ],
             concluded: vec![QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],
             shutdown_kill: ShutdownKill::WhenIdle,
-            job: JobOptions { auto_finalize: false, auto_dismiss: false },
+            job: JobOptions {
+                auto_finalize: false,
+                auto_dismiss: false,
+            },
         },
         // domain.md V5: the seed's pause kept until the job concluded and the outcome is
         // durable; the concluded handler asks the graph, not the job.
@@ -148,7 +180,14 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 ReplyApp,
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
-            concluded: vec![QueryJobs, QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],
+            concluded: vec![
+                QueryJobs,
+                QueryBlock,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                JobDismiss,
+            ],
             shutdown_kill: ShutdownKill::Immediate,
             job: KEEP,
         },

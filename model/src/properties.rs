@@ -45,7 +45,11 @@ fn no_lost_writes(cfg: &Config, w: &World) -> bool {
     match w.app.phase {
         AppPhase::Settled(image) => holds_all(cfg, w, image),
         _ if !w.qemu.alive => {
-            let next_boot = if cfg.persistent { w.libvirtd.config_source } else { Image::Source };
+            let next_boot = if cfg.persistent {
+                w.libvirtd.config_source
+            } else {
+                Image::Source
+            };
             holds_all(cfg, w, next_boot)
         }
         _ => true,
@@ -74,7 +78,9 @@ fn libvirt_state_matches(cfg: &Config, w: &World) -> bool {
     if !(idle && w.qemu.alive) {
         return true;
     }
-    let in_flight = l.status.is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));
+    let in_flight = l
+        .status
+        .is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));
     in_flight || l.live.source == w.qemu.active
 }
 
@@ -96,7 +102,9 @@ pub fn uncertain(cfg: &Config, w: &World) -> bool {
         (Domain::Active, None) => cfg.persistent,
         (Domain::Gone, _) => false,
     };
-    let pivoting_recorded = l.status.is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));
+    let pivoting_recorded = l
+        .status
+        .is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));
     let jobs_tell = w.qemu.alive
         && w.qemu
             .job

@@ -106,7 +106,9 @@ pub enum Event {
     Pending,
     /// BLOCK_JOB_COMPLETED / BLOCK_JOB_CANCELLED / JOB_STATUS_CHANGE(concluded), folded into
     /// one message: libvirt reacts to them the same way.
-    Concluded { error: bool },
+    Concluded {
+        error: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

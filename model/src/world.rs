@@ -55,15 +55,26 @@ pub enum Action {
 
 pub fn init(cfg: &Config) -> World {
     let all = cfg.all_blocks();
-    let live = DiskDef { source: Image::Source, mirror: Some(MirrorState::Copying), paused_by_libvirt: false };
+    let live = DiskDef {
+        source: Image::Source,
+        mirror: Some(MirrorState::Copying),
+        paused_by_libvirt: false,
+    };
     World {
         // The target starts empty: it lacks even the disk's initial contents.
-        storage: Storage { source: all, target: 0 },
+        storage: Storage {
+            source: all,
+            target: 0,
+        },
         qemu: Qemu {
             alive: true,
             run_state: RunState::Running,
             active: Image::Source,
-            job: Some(Job { status: JobStatus::Running, should_complete: false, error: false }),
+            job: Some(Job {
+                status: JobStatus::Running,
+                should_complete: false,
+                error: false,
+            }),
             dirty: all,
             inflight: None,
             synced: false,
@@ -84,14 +95,20 @@ pub fn init(cfg: &Config) -> World {
             status: Some(live),
             config_source: Image::Source,
         },
-        app: App { phase: AppPhase::Idle },
+        app: App {
+            phase: AppPhase::Idle,
+        },
         ghost: Ghost::default(),
     }
 }
 
 /// libvirtd's canonical empty memory after a crash, so that crashed states do not differ
 /// by leftovers nobody can read.
-const FORGOTTEN: DiskDef = DiskDef { source: Image::Source, mirror: None, paused_by_libvirt: false };
+const FORGOTTEN: DiskDef = DiskDef {
+    source: Image::Source,
+    mirror: None,
+    paused_by_libvirt: false,
+};
 
 /// libvirtd, idle, has a concluded job to process: its `concluded` handler is about to run.
 pub fn handler_startable(cfg: &Config, w: &World) -> bool {
@@ -100,14 +117,26 @@ pub fn handler_startable(cfg: &Config, w: &World) -> bool {
         && !cfg.procedures.concluded.is_empty()
         && l.domain == Domain::Active
         && l.live.mirror.is_some()
-        && matches!(l.job_seen, Some(JobView { status: JobStatus::Concluded, .. }))
+        && matches!(
+            l.job_seen,
+            Some(JobView {
+                status: JobStatus::Concluded,
+                ..
+            })
+        )
 }
 
 fn wait_satisfied(w: &World) -> bool {
     let l = &w.libvirtd;
     l.outcome == Outcome::Failed
         || l.outcome == Outcome::Unknown
-        || matches!(l.job_seen, Some(JobView { status: JobStatus::Concluded, .. }))
+        || matches!(
+            l.job_seen,
+            Some(JobView {
+                status: JobStatus::Concluded,
+                ..
+            })
+        )
         || l.job_vanished
         || !w.qemu.monitor
 }
@@ -116,7 +145,13 @@ fn pending_seen(w: &World) -> bool {
     let l = &w.libvirtd;
     l.outcome == Outcome::Failed
         || l.outcome == Outcome::Unknown
-        || matches!(l.job_seen, Some(JobView { status: JobStatus::Pending | JobStatus::Concluded, .. }))
+        || matches!(
+            l.job_seen,
+            Some(JobView {
+                status: JobStatus::Pending | JobStatus::Concluded,
+                ..
+            })
+        )
         || l.job_vanished
         || !w.qemu.monitor
 }
@@ -142,7 +177,9 @@ fn kill_enabled(cfg: &Config, w: &World) -> bool {
         && w.qemu.run_state == RunState::Shutdown
         && match cfg.procedures.shutdown_kill {
             ShutdownKill::Immediate => true,
-            ShutdownKill::WhenIdle => l.program.is_none() && l.live.mirror != Some(MirrorState::Pivoting),
+            ShutdownKill::WhenIdle => {
+                l.program.is_none() && l.live.mirror != Some(MirrorState::Pivoting)
+            }
         }
 }
 
@@ -152,7 +189,10 @@ pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
     let l = &w.libvirtd;
     match l.domain {
         Domain::Active => {
-            if cfg.recovery == Recovery::Seed && w.qemu.alive && w.qemu.run_state == RunState::Paused {
+            if cfg.recovery == Recovery::Seed
+                && w.qemu.alive
+                && w.qemu.run_state == RunState::Paused
+            {
                 Some((w.qemu.active, true))
             } else if l.live.mirror == Some(MirrorState::Pivoting) {
                 None
@@ -172,7 +212,7 @@ fn app_can_recover(cfg: &Config, w: &World) -> bool {
         && l.idle()
         && !handler_startable(cfg, w)
         // libvirt reports a dead QEMU only once it has noticed; wait for that.
-        && !(l.domain == Domain::Active && !w.qemu.alive)
+        && (l.domain != Domain::Active || w.qemu.alive)
         && recovery_choice(cfg, w).is_some()
 }
 
@@ -181,7 +221,10 @@ fn guest_can_run(w: &World) -> bool {
     // Waiting/pending: QEMU drains guest I/O around the graph switch.
     q.alive
         && q.run_state == RunState::Running
-        && !matches!(q.job.as_ref().map(|j| j.status), Some(JobStatus::Waiting | JobStatus::Pending))
+        && !matches!(
+            q.job.as_ref().map(|j| j.status),
+            Some(JobStatus::Waiting | JobStatus::Pending)
+        )
 }
 
 pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
@@ -213,7 +256,8 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             out.push(Action::QemuExecute);
         }
         if let Some(job) = &q.job {
-            let copying = matches!(job.status, JobStatus::Running | JobStatus::Ready) && q.active == Image::Source;
+            let copying = matches!(job.status, JobStatus::Running | JobStatus::Ready)
+                && q.active == Image::Source;
             if copying {
                 match q.inflight {
                     None => {
@@ -228,10 +272,16 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             }
             match job.status {
                 JobStatus::Running if q.converged() => out.push(Action::QemuJobReady),
-                JobStatus::Ready if job.should_complete && q.converged() => out.push(Action::QemuJobWaiting),
+                JobStatus::Ready if job.should_complete && q.converged() => {
+                    out.push(Action::QemuJobWaiting)
+                }
                 JobStatus::Waiting => out.push(Action::QemuJobPending),
-                JobStatus::Pending if cfg.procedures.job.auto_finalize => out.push(Action::QemuJobFinalize),
-                JobStatus::Concluded if cfg.procedures.job.auto_dismiss => out.push(Action::QemuJobAutoDismiss),
+                JobStatus::Pending if cfg.procedures.job.auto_finalize => {
+                    out.push(Action::QemuJobFinalize)
+                }
+                JobStatus::Concluded if cfg.procedures.job.auto_dismiss => {
+                    out.push(Action::QemuJobAutoDismiss)
+                }
                 _ => {}
             }
         }
@@ -320,7 +370,10 @@ fn destroy_evidence(cfg: &Config, w: &mut World) {
 fn qemu_quit(cfg: &Config, w: &mut World) {
     let q = &mut w.qemu;
     if let Some(job) = &q.job {
-        let was_ready = matches!(job.status, JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending);
+        let was_ready = matches!(
+            job.status,
+            JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
+        );
         if was_ready && cfg.quit_cancel == QuitCancel::Soft && q.active == Image::Source {
             // Final sync, no pivot: the target becomes a point-in-time copy of the source.
             w.storage.target = w.storage.source;
@@ -357,7 +410,11 @@ fn finalize(w: &mut World) {
 }
 
 fn qemu_execute(cfg: &Config, w: &mut World) {
-    let cmd = w.qemu.inbox.take().expect("QemuExecute is enabled only with a command in the inbox");
+    let cmd = w
+        .qemu
+        .inbox
+        .take()
+        .expect("QemuExecute is enabled only with a command in the inbox");
     if cmd.is_pivot() {
         w.ghost.pivot_sent = true;
     }
@@ -408,7 +465,10 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
             _ => Reply::Error,
         },
         Command::JobFinalize => {
-            if q.job.as_ref().is_some_and(|j| j.status == JobStatus::Pending) {
+            if q.job
+                .as_ref()
+                .is_some_and(|j| j.status == JobStatus::Pending)
+            {
                 finalize(w);
                 Reply::Ok
             } else {
@@ -416,7 +476,10 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
             }
         }
         Command::JobDismiss => {
-            if q.job.as_ref().is_some_and(|j| j.status == JobStatus::Concluded) {
+            if q.job
+                .as_ref()
+                .is_some_and(|j| j.status == JobStatus::Concluded)
+            {
                 destroy_evidence(cfg, w);
                 w.qemu.job = None;
                 Reply::Ok
@@ -429,7 +492,10 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
             Reply::Ok
         }
         Command::QueryJobs | Command::QueryBlockJobs => {
-            Reply::Jobs(q.job.as_ref().map(|j| JobView { status: j.status, error: j.error }))
+            Reply::Jobs(q.job.as_ref().map(|j| JobView {
+                status: j.status,
+                error: j.error,
+            }))
         }
         Command::QueryBlock => Reply::Block(q.active),
         Command::QueryStatus => Reply::Status(q.run_state),
@@ -461,7 +527,11 @@ fn procedure_len(cfg: &Config, kind: ProgramKind) -> usize {
 }
 
 fn start_program(cfg: &Config, w: &mut World, kind: ProgramKind) {
-    w.libvirtd.program = if procedure_len(cfg, kind) == 0 { None } else { Some(Program { kind, pc: 0 }) };
+    w.libvirtd.program = if procedure_len(cfg, kind) == 0 {
+        None
+    } else {
+        Some(Program { kind, pc: 0 })
+    };
 }
 
 fn advance(cfg: &Config, w: &mut World) {
@@ -481,9 +551,16 @@ fn answer_app(w: &mut World, answer: Answer) {
     let q = &w.qemu;
     let will_switch = q.alive
         && q.job.as_ref().is_some_and(|j| {
-            j.should_complete && matches!(j.status, JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending)
+            j.should_complete
+                && matches!(
+                    j.status,
+                    JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
+                )
         });
-    let cannot_fail = q.alive && q.job.as_ref().is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
+    let cannot_fail = q.alive
+        && q.job
+            .as_ref()
+            .is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
     let truthful = match answer {
         Answer::Pivoted => q.active == Image::Target || cannot_fail,
         Answer::Failed => q.active == Image::Source && !will_switch,
@@ -527,7 +604,11 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 let kind = l.program.map(|p| p.kind);
                 l.program = None;
                 if kind == Some(ProgramKind::Pivot) {
-                    let answer = if other.is_none() { Answer::Unknown } else { Answer::Failed };
+                    let answer = if other.is_none() {
+                        Answer::Unknown
+                    } else {
+                        Answer::Failed
+                    };
                     answer_app(w, answer);
                 }
                 return;
@@ -559,7 +640,9 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
             Some(Reply::Jobs(Some(v))) => {
                 if v.status == JobStatus::Concluded {
                     l.job_seen = Some(v);
-                } else if v.status == JobStatus::Ready && l.live.mirror == Some(MirrorState::Copying) {
+                } else if v.status == JobStatus::Ready
+                    && l.live.mirror == Some(MirrorState::Copying)
+                {
                     l.live.mirror = Some(MirrorState::Ready);
                 }
             }
@@ -584,8 +667,25 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 // The job cannot switch any more if it is gone or concluded, or if it waits
                 // for a `job-finalize` that only libvirt would send.
                 let held = !cfg.procedures.job.auto_finalize
-                    && matches!(l.job_seen, Some(JobView { status: JobStatus::Running | JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending, .. }));
-                let over = held || l.job_vanished || matches!(l.job_seen, Some(JobView { status: JobStatus::Concluded, .. }));
+                    && matches!(
+                        l.job_seen,
+                        Some(JobView {
+                            status: JobStatus::Running
+                                | JobStatus::Ready
+                                | JobStatus::Waiting
+                                | JobStatus::Pending,
+                            ..
+                        })
+                    );
+                let over = held
+                    || l.job_vanished
+                    || matches!(
+                        l.job_seen,
+                        Some(JobView {
+                            status: JobStatus::Concluded,
+                            ..
+                        })
+                    );
                 if over {
                     l.outcome = Outcome::Failed;
                 }
@@ -707,11 +807,17 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 }
                 Event::Pending => {
                     if l.job_seen.is_none_or(|v| v.status != JobStatus::Concluded) {
-                        l.job_seen = Some(JobView { status: JobStatus::Pending, error: false });
+                        l.job_seen = Some(JobView {
+                            status: JobStatus::Pending,
+                            error: false,
+                        });
                     }
                 }
                 Event::Concluded { error } => {
-                    l.job_seen = Some(JobView { status: JobStatus::Concluded, error });
+                    l.job_seen = Some(JobView {
+                        status: JobStatus::Concluded,
+                        error,
+                    });
                 }
             }
         }
@@ -721,7 +827,11 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
 fn stop_domain(cfg: &Config, w: &mut World) {
     let l = &mut w.libvirtd;
     l.status = None;
-    l.domain = if cfg.persistent { Domain::Inactive } else { Domain::Gone };
+    l.domain = if cfg.persistent {
+        Domain::Inactive
+    } else {
+        Domain::Gone
+    };
 }
 
 fn forget(w: &mut World) {
@@ -795,7 +905,11 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             w.qemu.inflight = Some(InflightCopy { block: b, fresh });
         }
         Action::QemuCopyWrite => {
-            let c = w.qemu.inflight.take().expect("enabled only with a copy in flight");
+            let c = w
+                .qemu
+                .inflight
+                .take()
+                .expect("enabled only with a copy in flight");
             if c.fresh {
                 w.storage.target |= 1 << c.block;
             } else {
@@ -832,7 +946,8 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             start_program(cfg, &mut w, ProgramKind::Pivot);
         }
         Action::AppRecover => {
-            let (image, by_query_block) = recovery_choice(cfg, &w).expect("enabled only with a choice");
+            let (image, by_query_block) =
+                recovery_choice(cfg, &w).expect("enabled only with a choice");
             w.app.phase = AppPhase::Settled(image);
             if by_query_block {
                 w.ghost.recovered_by_query_block = true;

@@ -44,9 +44,14 @@ pub fn steps(config: &Config, actions: &[Action]) -> Vec<StepView> {
 pub fn counterexample(config: &Config, actions: &[Action], indent: &str) -> String {
     let mut s = String::new();
     for v in steps(config, actions) {
-        s.push_str(&format!("{indent}{:>2}. {:<8} {}\n", v.number, v.actor, v.label));
+        s.push_str(&format!(
+            "{indent}{:>2}. {:<8} {}\n",
+            v.number, v.actor, v.label
+        ));
         for (actor, field, before, after) in &v.changes {
-            s.push_str(&format!("{indent}             {actor}.{field}: {before} -> {after}\n"));
+            s.push_str(&format!(
+                "{indent}             {actor}.{field}: {before} -> {after}\n"
+            ));
         }
     }
     s

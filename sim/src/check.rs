@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use model::properties::{self, Kind};
-use model::{Action, PivotModel};
-use reports::Trace;
 use crate::bfs::{self, Limits};
 use crate::scenario::Scenario;
 use crate::tracefile;
+use model::properties::{self, Kind};
+use model::{Action, PivotModel};
+use reports::Trace;
 
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
@@ -77,7 +77,13 @@ impl ScenarioResult {
 pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResult {
     let model = PivotModel::new(scenario.config.clone());
     let started = Instant::now();
-    let exploration = bfs::explore(&model, &Limits { max_states: opts.max_states, timeout: opts.timeout });
+    let exploration = bfs::explore(
+        &model,
+        &Limits {
+            max_states: opts.max_states,
+            timeout: opts.timeout,
+        },
+    );
     let elapsed = started.elapsed();
     let complete = exploration.complete;
     let states = exploration.states;
@@ -94,8 +100,11 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
                         (None, true) => Status::Holds,
                         (None, false) => Status::Unknown,
                     };
-                    let expected =
-                        if scenario.expect_violated.iter().any(|n| n == def.name) { "violated" } else { "holds" };
+                    let expected = if scenario.expect_violated.iter().any(|n| n == def.name) {
+                        "violated"
+                    } else {
+                        "holds"
+                    };
                     (status, expected)
                 }
                 Kind::Sometimes => {
@@ -118,8 +127,23 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
             let trace = found
                 .as_ref()
                 .filter(|_| def.kind == Kind::Always)
-                .map(|actions| tracefile::from_actions(scenario, actions, Some((def.name, def.kind.name())), None));
-            PropertyResult { name: def.name, kind: def.kind, status, expected, matches, actions: found, trace }
+                .map(|actions| {
+                    tracefile::from_actions(
+                        scenario,
+                        actions,
+                        Some((def.name, def.kind.name())),
+                        None,
+                    )
+                });
+            PropertyResult {
+                name: def.name,
+                kind: def.kind,
+                status,
+                expected,
+                matches,
+                actions: found,
+                trace,
+            }
         })
         .collect();
 

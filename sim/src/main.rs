@@ -18,7 +18,11 @@ const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "pivotcheck", version, about = "Model checker for the crash windows around a libvirt/QEMU disk pivot")]
+#[command(
+    name = "pivotcheck",
+    version,
+    about = "Model checker for the crash windows around a libvirt/QEMU disk pivot"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -50,6 +54,12 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix filters, die quietly when the reader of our output goes away
+    // (`pivotcheck check | head`) instead of panicking on a broken pipe.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -69,7 +79,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Check { paths, json, out, max_states, timeout, brief } => {
+        Cmd::Check {
+            paths,
+            json,
+            out,
+            max_states,
+            timeout,
+            brief,
+        } => {
             if let Some(t) = timeout {
                 if !(t.is_finite() && t > 0.0) {
                     anyhow::bail!("--timeout {t}: expected a positive number of seconds");
@@ -86,7 +103,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
-            let opts = CheckOptions { max_states, timeout: timeout.map(Duration::from_secs_f64) };
+            let opts = CheckOptions {
+                max_states,
+                timeout: timeout.map(Duration::from_secs_f64),
+            };
             check(&scenarios, &opts, &out, json, brief)
         }
     }
@@ -98,11 +118,17 @@ fn default_scenarios() -> PathBuf {
     if here.is_dir() {
         return here;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("scenarios")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scenarios")
 }
 
 fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let paths = if paths.is_empty() { vec![default_scenarios()] } else { paths.to_vec() };
+    let paths = if paths.is_empty() {
+        vec![default_scenarios()]
+    } else {
+        paths.to_vec()
+    };
     let mut files = Vec::new();
     for p in &paths {
         if p.is_dir() {
@@ -125,7 +151,13 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn check(scenarios: &[Scenario], opts: &CheckOptions, out: &Path, json: bool, brief: bool) -> Result<ExitCode> {
+fn check(
+    scenarios: &[Scenario],
+    opts: &CheckOptions,
+    out: &Path,
+    json: bool,
+    brief: bool,
+) -> Result<ExitCode> {
     let mut results = Vec::new();
     for s in scenarios {
         let r = check_scenario(s, opts);
@@ -133,7 +165,8 @@ fn check(scenarios: &[Scenario], opts: &CheckOptions, out: &Path, json: bool, br
         for p in &r.properties {
             if let Some(t) = &p.trace {
                 let path = out.join(format!("{}.{}.trace.json", s.name, p.name));
-                sim::tracefile::write(t, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                sim::tracefile::write(t, &path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 trace_paths.push((p.name, path));
             }
         }
@@ -143,12 +176,23 @@ fn check(scenarios: &[Scenario], opts: &CheckOptions, out: &Path, json: bool, br
         results.push((r, trace_paths));
     }
     if json {
-        let scenarios: Vec<serde_json::Value> = results.iter().map(|(r, t)| json_result(r, t)).collect();
-        println!("{}", serde_json::to_string_pretty(&json!({ "scenarios": scenarios }))?);
+        let scenarios: Vec<serde_json::Value> =
+            results.iter().map(|(r, t)| json_result(r, t)).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "scenarios": scenarios }))?
+        );
     } else {
-        let ok = results.iter().filter(|(r, _)| r.matches_expectation()).count();
+        let ok = results
+            .iter()
+            .filter(|(r, _)| r.matches_expectation())
+            .count();
         let incomplete = results.iter().filter(|(r, _)| !r.complete).count();
-        let largest = results.iter().map(|(r, _)| r.unique_states).max().unwrap_or(0);
+        let largest = results
+            .iter()
+            .map(|(r, _)| r.unique_states)
+            .max()
+            .unwrap_or(0);
         let total: f64 = results.iter().map(|(r, _)| r.elapsed.as_secs_f64()).sum();
         println!(
             "\n{} scenarios: {ok} match their expectations, {} do not, {incomplete} incomplete; largest {largest} unique states; {total:.2} s",
@@ -184,9 +228,21 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
     );
     for p in &r.properties {
         let mark = if p.matches { " " } else { "!" };
-        let len = p.actions.as_ref().map(|a| format!(" in {} steps", a.len())).unwrap_or_default();
-        let expected = if p.matches { String::new() } else { format!(" (expected {})", p.expected) };
-        println!("    {mark} {:<30} {}{len}{expected}", p.name, p.status.name());
+        let len = p
+            .actions
+            .as_ref()
+            .map(|a| format!(" in {} steps", a.len()))
+            .unwrap_or_default();
+        let expected = if p.matches {
+            String::new()
+        } else {
+            format!(" (expected {})", p.expected)
+        };
+        println!(
+            "    {mark} {:<30} {}{len}{expected}",
+            p.name,
+            p.status.name()
+        );
     }
     if brief {
         return;
@@ -196,10 +252,23 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
             continue;
         }
         let Some(actions) = &p.actions else { continue };
-        let path = traces.iter().find(|(n, _)| *n == p.name).map(|(_, p)| p.display().to_string()).unwrap_or_default();
-        println!("\n    counterexample to {} ({} steps; trace {path}):", p.name, actions.len());
-        print!("{}", reports::text::counterexample(&r.scenario.config, actions, "      "));
-        let meaning = model::properties::property(p.name).map(|d| d.meaning).unwrap_or("");
+        let path = traces
+            .iter()
+            .find(|(n, _)| *n == p.name)
+            .map(|(_, p)| p.display().to_string())
+            .unwrap_or_default();
+        println!(
+            "\n    counterexample to {} ({} steps; trace {path}):",
+            p.name,
+            actions.len()
+        );
+        print!(
+            "{}",
+            reports::text::counterexample(&r.scenario.config, actions, "      ")
+        );
+        let meaning = model::properties::property(p.name)
+            .map(|d| d.meaning)
+            .unwrap_or("");
         println!("      => violates {}: {meaning}\n", p.name);
     }
 }
@@ -209,8 +278,15 @@ fn json_result(r: &ScenarioResult, traces: &[(&str, PathBuf)]) -> serde_json::Va
         .properties
         .iter()
         .map(|p| {
-            let trace = traces.iter().find(|(n, _)| *n == p.name).map(|(_, path)| path.display().to_string());
-            let trace_len = if trace.is_some() { p.actions.as_ref().map_or(0, |a| a.len()) } else { 0 };
+            let trace = traces
+                .iter()
+                .find(|(n, _)| *n == p.name)
+                .map(|(_, path)| path.display().to_string());
+            let trace_len = if trace.is_some() {
+                p.actions.as_ref().map_or(0, |a| a.len())
+            } else {
+                0
+            };
             json!({
                 "name": p.name,
                 "kind": p.kind.name(),

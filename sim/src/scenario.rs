@@ -9,7 +9,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use model::properties::{self, Kind};
-use model::{presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery, ShutdownKill, Step};
+use model::{
+    presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery,
+    ShutdownKill, Step,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -157,7 +160,12 @@ impl Ctx<'_> {
             Some(s) => line_col(self.text, s.start),
             None => (1, 1),
         };
-        ScenarioError { file: self.file.to_string(), line, column, message: message.into() }
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -178,8 +186,16 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         message: format!("cannot read the scenario: {e}"),
     })?;
     let text = String::from_utf8(text).map_err(|e| {
-        let (line, column) = line_col(&String::from_utf8_lossy(e.as_bytes()), e.utf8_error().valid_up_to());
-        ScenarioError { file: file.clone(), line, column, message: "the file is not valid UTF-8".into() }
+        let (line, column) = line_col(
+            &String::from_utf8_lossy(e.as_bytes()),
+            e.utf8_error().valid_up_to(),
+        );
+        ScenarioError {
+            file: file.clone(),
+            line,
+            column,
+            message: "the file is not valid UTF-8".into(),
+        }
     })?;
     let name = path
         .file_stem()
@@ -202,13 +218,19 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         Some(v) => Some(presets::preset(v.get_ref()).ok_or_else(|| {
             ctx.at(
                 Some(v.span()),
-                format!("unknown variant `{}`, expected one of: {}", v.get_ref(), presets::PRESET_NAMES.join(", ")),
+                format!(
+                    "unknown variant `{}`, expected one of: {}",
+                    v.get_ref(),
+                    presets::PRESET_NAMES.join(", ")
+                ),
             )
         })?),
         None => None,
     };
 
-    let steps = |list: &Option<Vec<Spanned<String>>>, what: &str| -> Result<Option<Vec<Step>>, ScenarioError> {
+    let steps = |list: &Option<Vec<Spanned<String>>>,
+                 what: &str|
+     -> Result<Option<Vec<Step>>, ScenarioError> {
         let Some(list) = list else { return Ok(None) };
         let mut out = Vec::new();
         for s in list {
@@ -216,7 +238,11 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
                 let names: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
                 ctx.at(
                     Some(s.span()),
-                    format!("unknown step `{}` in procedure.{what}, expected one of: {}", s.get_ref(), names.join(", ")),
+                    format!(
+                        "unknown step `{}` in procedure.{what}, expected one of: {}",
+                        s.get_ref(),
+                        names.join(", ")
+                    ),
                 )
             })?;
             out.push(step);
@@ -270,7 +296,10 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         procedures.job.auto_finalize = v;
     }
     if procedures.pivot.is_empty() {
-        return Err(ctx.at(None, "procedure.pivot is empty: the pivot needs at least one step"));
+        return Err(ctx.at(
+            None,
+            "procedure.pivot is empty: the pivot needs at least one step",
+        ));
     }
 
     let blocks = match &raw.blocks {
@@ -278,7 +307,10 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         Some(b) => {
             let n = *b.get_ref();
             if !(1..=i64::from(Config::MAX_BLOCKS)).contains(&n) {
-                return Err(ctx.at(Some(b.span()), format!("blocks = {n}: expected 1 to {}", Config::MAX_BLOCKS)));
+                return Err(ctx.at(
+                    Some(b.span()),
+                    format!("blocks = {n}: expected 1 to {}", Config::MAX_BLOCKS),
+                ));
             }
             n as u8
         }
@@ -333,7 +365,10 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             Some(_) => {
                 return Err(ctx.at(
                     Some(p.span()),
-                    format!("`{}` is a sometimes property: list it under expect.unreached", p.get_ref()),
+                    format!(
+                        "`{}` is a sometimes property: list it under expect.unreached",
+                        p.get_ref()
+                    ),
                 ))
             }
             None => return Err(unknown_property(&ctx, p, Kind::Always)),
@@ -346,7 +381,10 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             Some(_) => {
                 return Err(ctx.at(
                     Some(p.span()),
-                    format!("`{}` is an always property: list it under expect.violated", p.get_ref()),
+                    format!(
+                        "`{}` is an always property: list it under expect.violated",
+                        p.get_ref()
+                    ),
                 ))
             }
             None => return Err(unknown_property(&ctx, p, Kind::Sometimes)),
@@ -365,8 +403,19 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
 }
 
 fn unknown_property(ctx: &Ctx, p: &Spanned<String>, kind: Kind) -> ScenarioError {
-    let names: Vec<&str> = properties::PROPERTIES.iter().filter(|d| d.kind == kind).map(|d| d.name).collect();
-    ctx.at(Some(p.span()), format!("unknown property `{}`, expected one of: {}", p.get_ref(), names.join(", ")))
+    let names: Vec<&str> = properties::PROPERTIES
+        .iter()
+        .filter(|d| d.kind == kind)
+        .map(|d| d.name)
+        .collect();
+    ctx.at(
+        Some(p.span()),
+        format!(
+            "unknown property `{}`, expected one of: {}",
+            p.get_ref(),
+            names.join(", ")
+        ),
+    )
 }
 
 fn first_line(message: &str) -> String {

@@ -1,0 +1,217 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::scenarios_dir;
+
+fn pivotcheck(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pivotcheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pivotcheck-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn scenario_path(name: &str) -> String {
+    scenarios_dir()
+        .join(format!("{name}.toml"))
+        .display()
+        .to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A malformed scenario exits 2 with `file:line:column: what was expected`.
+fn rejects(name: &str, text: &str, expected: &str) {
+    let dir = temp_dir(name);
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let o = pivotcheck(&["check", file.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{}:{expected}", file.display())),
+        "{name}: got {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_scenarios_exit_2_naming_file_line_and_column() {
+    rejects(
+        "unknown-key",
+        "variant = \"write-ahead\"\n[faults]\nlibvirtd_crsh = true\n",
+        "3:1: unknown field `libvirtd_crsh`",
+    );
+    rejects(
+        "unknown-step",
+        "variant = \"write-ahead\"\n[procedure]\npivot = [\"save-status\", \"resum\"]\n",
+        "3:25: unknown step `resum` in procedure.pivot",
+    );
+    rejects(
+        "unknown-variant",
+        "variant = \"reopen-pasued\"\n",
+        "1:11: unknown variant `reopen-pasued`",
+    );
+    rejects(
+        "unknown-property",
+        "variant = \"write-ahead\"\n[expect]\nviolated = [\"no-lost-write\"]\n",
+        "3:13: unknown property `no-lost-write`",
+    );
+    rejects(
+        "wrong-type",
+        "variant = \"write-ahead\"\nblocks = \"two\"\n",
+        "2:10: invalid type",
+    );
+    rejects(
+        "too-many-blocks",
+        "variant = \"write-ahead\"\nblocks = 9\n",
+        "2:10: blocks = 9: expected 1 to 3",
+    );
+    rejects(
+        "huge-bound",
+        "variant = \"write-ahead\"\n[faults]\nqemu_crash = 99999999999\n",
+        "3:14: faults.qemu_crash",
+    );
+    rejects("not-toml", "variant = \"write-ahead\n", "1:");
+    rejects("no-variant", "blocks = 1\n", "1:1: expected `variant");
+    rejects(
+        "bad-mode",
+        "variant = \"write-ahead\"\n[qemu]\ncopy_mode = \"fast\"\n",
+        "3:13: unknown variant `fast`",
+    );
+}
+
+#[test]
+fn missing_paths_and_bad_flags_exit_2() {
+    let dir = temp_dir("usage");
+    assert_eq!(
+        pivotcheck(&["check", "no/such.toml"], &dir).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        pivotcheck(
+            &["check", "--timeout", "-1", &scenario_path("write-ahead")],
+            &dir
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(pivotcheck(&["chekc"], &dir).status.code(), Some(2));
+}
+
+#[test]
+fn json_output_follows_the_contract_and_traces_exist() {
+    let dir = temp_dir("json");
+    let out = dir.join("traces");
+    let o = pivotcheck(
+        &[
+            "check",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+            &scenario_path("reopen-unpaused"),
+            &scenario_path("write-ahead"),
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let scenarios = v["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), 2);
+    for s in scenarios {
+        for key in [
+            "name",
+            "file",
+            "variant",
+            "complete",
+            "unique_states",
+            "states",
+            "elapsed_ms",
+            "matches_expectation",
+            "properties",
+        ] {
+            assert!(s.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(s["complete"], true);
+        assert_eq!(s["matches_expectation"], true);
+        for p in s["properties"].as_array().unwrap() {
+            let status = p["status"].as_str().unwrap();
+            assert!(["holds", "violated", "reached", "unreached"].contains(&status));
+            assert!(["always", "sometimes"].contains(&p["kind"].as_str().unwrap()));
+            if status == "violated" {
+                let trace: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(p["trace"].as_str().unwrap()).unwrap(),
+                )
+                .unwrap();
+                assert_eq!(trace["format"], "pivotcheck-trace");
+                assert_eq!(
+                    trace["steps"].as_array().unwrap().len() as u64,
+                    p["trace_len"].as_u64().unwrap()
+                );
+                assert!(p["trace_len"].as_u64().unwrap() > 0);
+            } else {
+                assert!(p["trace"].is_null());
+            }
+        }
+    }
+    assert_eq!(scenarios[0]["name"], "reopen-unpaused");
+    let nlw = &scenarios[0]["properties"][0];
+    assert_eq!(nlw["name"], "no-lost-writes");
+    assert_eq!(nlw["status"], "violated");
+    assert_eq!(nlw["trace_len"], 12);
+}
+
+#[test]
+fn a_mismatch_exits_1_and_a_truncated_search_exits_3() {
+    let dir = temp_dir("codes");
+    let file = dir.join("claims-too-much.toml");
+    std::fs::write(
+        &file,
+        "variant = \"reopen-unpaused\"\n[faults]\nlibvirtd_crash = true\nguest_poweroff = true\n",
+    )
+    .unwrap();
+    let o = pivotcheck(&["check", "--brief", file.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("MISMATCH"));
+    let o = pivotcheck(
+        &[
+            "check",
+            "--brief",
+            "--max-states",
+            "100",
+            &scenario_path("write-ahead"),
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("INCOMPLETE") && text.contains("unknown"),
+        "{text}"
+    );
+}
+
+#[test]
+fn default_run_checks_the_suite_and_prints_counterexamples() {
+    let root = scenarios_dir().join("..");
+    let out = temp_dir("default");
+    let o = pivotcheck(&["check", "--out", out.to_str().unwrap()], &root);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("match their expectations, 0 do not, 0 incomplete"),
+        "{text}"
+    );
+    assert!(text.contains("counterexample to no-lost-writes (12 steps"));
+    assert!(text.contains("=> violates no-lost-writes"));
+}

@@ -1,0 +1,14 @@
+//! The single integration-test binary of `sim`: the scenario suite, pinned
+//! counterexamples, procedure mutations, and the `pivotcheck` command line.
+
+mod cli;
+mod suite;
+
+use std::path::PathBuf;
+
+/// The repository's `scenarios/` folder.
+pub fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scenarios")
+}

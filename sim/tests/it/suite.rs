@@ -1,0 +1,240 @@
+use std::collections::BTreeSet;
+
+use model::properties::PROPERTIES;
+use model::{PivotModel, Step};
+use sim::check::{check_scenario, CheckOptions, Status};
+use sim::scenario::{self, Scenario};
+use stateright::{Checker, HasDiscoveries, Model};
+
+use crate::scenarios_dir;
+
+fn load(name: &str) -> Scenario {
+    scenario::load(&scenarios_dir().join(format!("{name}.toml"))).expect("suite scenarios load")
+}
+
+fn full() -> CheckOptions {
+    CheckOptions::default()
+}
+
+/// The gate itself: every scenario of the default suite is checked to the end and gives
+/// the verdicts it records.
+#[test]
+fn every_default_scenario_matches_its_recorded_verdicts() {
+    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 24, "the suite has {} scenarios", files.len());
+    for f in files {
+        let s = scenario::load(&f).unwrap();
+        let r = check_scenario(&s, &full());
+        assert!(r.complete, "{}: incomplete", s.name);
+        let wrong: Vec<String> = r
+            .properties
+            .iter()
+            .filter(|p| !p.matches)
+            .map(|p| {
+                format!(
+                    "{} is {} (expected {})",
+                    p.name,
+                    p.status.name(),
+                    p.expected
+                )
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}: {}", s.name, wrong.join(", "));
+        for p in &r.properties {
+            if p.status == Status::Violated {
+                let t = p.trace.as_ref().expect("a violated property has a trace");
+                assert_eq!(t.steps.len(), p.actions.as_ref().unwrap().len());
+            }
+        }
+    }
+}
+
+/// Our search and stateright's BFS must see the same state space.
+#[test]
+fn our_search_counts_the_states_stateright_counts() {
+    for name in [
+        "reopen-unpaused",
+        "reopen-paused",
+        "blockdev-modern",
+        "write-ahead-two-blocks",
+    ] {
+        let s = load(name);
+        let ours = check_scenario(&s, &full()).unique_states;
+        let never: BTreeSet<&'static str> = ["(exhaustive)"].into_iter().collect();
+        let theirs = PivotModel::new(s.config.clone())
+            .checker()
+            .finish_when(HasDiscoveries::AllOf(never))
+            .spawn_bfs()
+            .join()
+            .unique_state_count();
+        assert_eq!(ours, theirs, "{name}");
+    }
+}
+
+fn labels(s: &Scenario, property: &str) -> Vec<String> {
+    let r = check_scenario(s, &full());
+    let p = r.properties.iter().find(|p| p.name == property).unwrap();
+    assert_eq!(p.status, Status::Violated, "{property} in {}", s.name);
+    p.trace
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|st| format!("{} | {}", st.action, st.label))
+        .collect()
+}
+
+/// The RHEL 6.3 pivot loses a write in 12 steps, without any libvirtd crash: the
+/// SHUTDOWN handler kills QEMU before libvirt applied the outcome.
+#[test]
+fn reopen_unpaused_loses_a_write_as_pinned() {
+    assert_eq!(
+        labels(&load("reopen-unpaused"), "no-lost-writes"),
+        vec![
+            "QemuCopyRead(0) | mirror reads dirty block 0 from the source",
+            "QemuCopyWrite | mirror writes the current block 0 to the target",
+            "QemuJobReady | job converges: ready, BLOCK_JOB_READY",
+            "LibvirtdRead | libvirtd handles event BLOCK_JOB_READY",
+            "AppRequestPivot | app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)",
+            "LibvirtdStep | libvirtd [pivot] drive-reopen: sends __com.redhat_drive-reopen",
+            "QemuExecute | QEMU executes __com.redhat_drive-reopen: ok",
+            "GuestWrite(0) | guest writes block 0 (to the target)",
+            "GuestPowerOff | guest powers off; QEMU stays in run state shutdown (-no-shutdown)",
+            "LibvirtdRead | libvirtd reads the reply to __com.redhat_drive-reopen: ok",
+            "LibvirtdRead | libvirtd handles event SHUTDOWN",
+            "LibvirtdKill | libvirtd's SHUTDOWN handler kills QEMU",
+        ]
+    );
+}
+
+/// The seed's own scenario: libvirtd dies after QEMU executed the reopen, and after the
+/// restart the guest runs while nothing tells the outcome.
+#[test]
+fn reopen_unpaused_leaves_uncertainty_unfrozen_as_pinned() {
+    assert_eq!(
+        labels(&load("reopen-unpaused"), "uncertainty-is-frozen"),
+        vec![
+            "QemuCopyRead(0) | mirror reads dirty block 0 from the source",
+            "QemuCopyWrite | mirror writes the current block 0 to the target",
+            "QemuJobReady | job converges: ready, BLOCK_JOB_READY",
+            "LibvirtdRead | libvirtd handles event BLOCK_JOB_READY",
+            "AppRequestPivot | app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)",
+            "LibvirtdStep | libvirtd [pivot] drive-reopen: sends __com.redhat_drive-reopen",
+            "QemuExecute | QEMU executes __com.redhat_drive-reopen: ok",
+            "LibvirtdCrash | FAULT libvirtd crashes (connection and queued messages lost)",
+            "LibvirtdRestart | libvirtd restarts and reads its status XML",
+        ]
+    );
+}
+
+fn status_of(s: &Scenario, property: &str) -> Status {
+    check_scenario(s, &full())
+        .properties
+        .iter()
+        .find(|p| p.name == property)
+        .unwrap()
+        .status
+}
+
+/// One plausible edit of a safe procedure, resuming the guest before the outcome is
+/// saved, must make the checker find lost writes.
+#[test]
+fn resuming_before_the_status_save_breaks_reopen_paused() {
+    let mut s = load("reopen-paused");
+    assert_eq!(status_of(&s, "no-lost-writes"), Status::Holds);
+    let pivot = &mut s.config.procedures.pivot;
+    let resume = pivot.iter().position(|&st| st == Step::Resume).unwrap();
+    let save = pivot.iter().position(|&st| st == Step::SaveStatus).unwrap();
+    let step = pivot.remove(resume);
+    pivot.insert(save, step);
+    assert_eq!(
+        s.config.procedures.pivot,
+        vec![
+            Step::Pause,
+            Step::DriveReopen,
+            Step::ApplyOutcome,
+            Step::Resume,
+            Step::SaveStatus,
+            Step::SaveConfig,
+            Step::ReplyApp
+        ]
+    );
+    assert_eq!(status_of(&s, "no-lost-writes"), Status::Violated);
+}
+
+/// Dropping the write-ahead save before job-complete breaks write-ahead.
+#[test]
+fn dropping_the_intent_save_breaks_write_ahead() {
+    let mut s = load("write-ahead");
+    assert_eq!(status_of(&s, "config-holds-data"), Status::Holds);
+    let first_save = s
+        .config
+        .procedures
+        .pivot
+        .iter()
+        .position(|&st| st == Step::SaveStatus)
+        .unwrap();
+    s.config.procedures.pivot.remove(first_save);
+    let r = check_scenario(&s, &full());
+    assert!(
+        r.properties
+            .iter()
+            .any(|p| p.kind == model::properties::Kind::Always && p.status == Status::Violated),
+        "some always property must break"
+    );
+}
+
+/// The sometimes properties are reached wherever their faults are on: the proofs cover the
+/// crash windows they claim to.
+#[test]
+fn sometimes_properties_are_reached() {
+    for name in [
+        "reopen-paused",
+        "paused-wait",
+        "write-ahead",
+        "blockdev-modern",
+    ] {
+        let r = check_scenario(&load(name), &full());
+        for p in r.properties.iter().filter(|p| p.expected == "reached") {
+            assert_eq!(p.status, Status::Reached, "{name}: {}", p.name);
+        }
+    }
+    let r = check_scenario(&load("reopen-paused"), &full());
+    let reached: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::Reached)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        reached,
+        vec![
+            "pivot-completes",
+            "restart-in-pivot-window",
+            "poweroff-while-libvirtd-down",
+            "recovery-by-query-block"
+        ]
+    );
+}
+
+/// A capped search is incomplete and never claims that an unviolated property holds.
+#[test]
+fn a_truncated_search_is_not_a_proof() {
+    let s = load("write-ahead");
+    let r = check_scenario(
+        &s,
+        &CheckOptions {
+            max_states: Some(500),
+            timeout: None,
+        },
+    );
+    assert!(!r.complete);
+    assert!(!r.matches_expectation());
+    assert!(r.properties.iter().all(|p| p.status != Status::Holds));
+    assert_eq!(r.properties.len(), PROPERTIES.len());
+}
