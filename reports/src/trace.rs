@@ -20,10 +20,24 @@ pub struct Trace {
     pub scenario: EmbeddedScenario,
     /// The simulation seed of the run that found it; `null` for checker counterexamples.
     pub seed: Option<u64>,
+    /// Swarm simulation only: which of the scenario's faults this run kept enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<SwarmFaults>,
     /// The property the trace violates (an `always` property) or reaches (`sometimes`).
     pub property: Option<String>,
     pub kind: Option<String>,
     pub steps: Vec<TraceStep>,
+}
+
+/// The fault switches a swarm run drew: `false` turns off a fault the scenario enables;
+/// `true` keeps the scenario's setting (a swarm never enables a fault the scenario left off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmFaults {
+    pub libvirtd_crash: bool,
+    pub guest_poweroff: bool,
+    pub qemu_crash: bool,
+    pub host_crash: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

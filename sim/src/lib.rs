@@ -5,7 +5,10 @@
 
 pub mod bfs;
 pub mod check;
+pub mod replay;
 pub mod scenario;
+pub mod shrink;
+pub mod simulate;
 pub mod tracefile;
 
 pub use check::{check_scenario, CheckOptions, PropertyResult, ScenarioResult, Status};

@@ -1,7 +1,9 @@
 //! `pivotcheck`: a thin CLI over the `sim` library.
 //!
-//! Exit codes: 0 every scenario matches its expectation; 1 some do not; 2 bad input or
-//! usage; 3 a search stopped before it was exhaustive.
+//! Exit codes: 0 every scenario matches its expectation (replay: the trace still violates
+//! its property); 1 some do not; 2 bad input or usage (replay: the trace no longer fits the
+//! model); 3 a search stopped before it was exhaustive; 4 replay: the trace replays but no
+//! longer violates its property (the bug is fixed).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +18,7 @@ use sim::scenario::{self, Scenario};
 const EXIT_MISMATCH: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_INCOMPLETE: u8 = 3;
+const EXIT_FIXED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -50,6 +53,39 @@ enum Cmd {
         /// Print only the verdict lines, not the counterexamples.
         #[arg(long)]
         brief: bool,
+    },
+    /// Re-execute a trace file step by step, showing what changed in each actor.
+    Replay {
+        trace: PathBuf,
+        /// Wait for Enter between steps.
+        #[arg(long)]
+        step: bool,
+        /// Print the full state after step N (0 is the initial state).
+        #[arg(long)]
+        at: Option<usize>,
+    },
+    /// Random walks over a scenario on a portable seeded PRNG, with shrinking of failures.
+    Simulate {
+        scenario: PathBuf,
+        /// Root seed: a number, or a 40-hex commit hash. Without it one is picked and printed.
+        #[arg(long)]
+        seed: Option<String>,
+        /// Rerun only the run with this seed (as printed with a failure).
+        #[arg(long, conflicts_with_all = ["seed", "runs"])]
+        run_seed: Option<u64>,
+        #[arg(long, default_value_t = 1000)]
+        runs: u64,
+        /// Steps per run at most.
+        #[arg(long, default_value_t = 200)]
+        depth: usize,
+        /// Draw which of the scenario's faults are enabled from each run's seed.
+        #[arg(long)]
+        swarm: bool,
+        /// Folder for the traces of failing runs.
+        #[arg(long, default_value = "target/pivotcheck")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -108,6 +144,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 timeout: timeout.map(Duration::from_secs_f64),
             };
             check(&scenarios, &opts, &out, json, brief)
+        }
+        Cmd::Replay { trace, step, at } => replay(&trace, step, at),
+        Cmd::Simulate {
+            scenario,
+            seed,
+            run_seed,
+            runs,
+            depth,
+            swarm,
+            out,
+            json,
+        } => {
+            let s = match scenario::load(&scenario) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("pivotcheck: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            if depth == 0 {
+                anyhow::bail!("--depth 0: expected at least one step per run");
+            }
+            let (root, runs, single) = match (run_seed, seed) {
+                (Some(r), _) => (r, 1, true),
+                (None, Some(text)) => (parse_seed(&text)?, runs, false),
+                (None, None) => (fresh_seed(), runs, false),
+            };
+            simulate_cmd(&s, &scenario, root, runs, single, depth, swarm, &out, json)
         }
     }
 }
@@ -308,4 +372,265 @@ fn json_result(r: &ScenarioResult, traces: &[(&str, PathBuf)]) -> serde_json::Va
         "matches_expectation": r.matches_expectation(),
         "properties": props,
     })
+}
+
+/// A seed is a decimal number, or a 40-hex commit hash (its first 16 hex digits), so that
+/// CI runs vary by commit and stay reproducible.
+fn parse_seed(text: &str) -> Result<u64> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(n);
+    }
+    if text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(u64::from_str_radix(&text[..16], 16)?);
+    }
+    anyhow::bail!(
+        "--seed {text}: expected a number from 0 to {} or a 40-hex commit hash",
+        u64::MAX
+    )
+}
+
+/// A seed from the clock and the process id, printed so the run can be repeated.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (nanos as u64) ^ (u64::from(std::process::id()) << 32)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn simulate_cmd(
+    s: &Scenario,
+    path: &Path,
+    root: u64,
+    runs: u64,
+    single: bool,
+    depth: usize,
+    swarm: bool,
+    out: &Path,
+    json: bool,
+) -> Result<ExitCode> {
+    use sim::simulate::{self, SimOptions};
+    let started = std::time::Instant::now();
+    let report = if single {
+        // `--run-seed`: the one run, exactly as inside a larger simulation.
+        let mut seen = std::collections::HashSet::new();
+        let r = simulate::one_run(s, root, depth, swarm, &mut seen);
+        let failures = r
+            .violated
+            .map(|property| simulate::Failure {
+                property,
+                run: 0,
+                seed: root,
+                swarm: r.swarm,
+                shrunk: sim::shrink::shrink(&r.scenario.config, property, &r.actions),
+                scenario: r.scenario.clone(),
+                actions: r.actions.clone(),
+            })
+            .into_iter()
+            .collect();
+        simulate::SimReport {
+            runs: 1,
+            steps: r.actions.len() as u64,
+            distinct_states: seen.len(),
+            failures,
+        }
+    } else {
+        simulate::simulate(
+            s,
+            &SimOptions {
+                root_seed: root,
+                runs,
+                depth,
+                swarm,
+            },
+        )
+    };
+    let elapsed = started.elapsed();
+
+    let mut violations = Vec::new();
+    for f in &report.failures {
+        let mut trace = sim::tracefile::from_actions(
+            &f.scenario,
+            &f.shrunk,
+            Some((f.property, "always")),
+            Some(f.seed),
+        );
+        trace.swarm = f.swarm;
+        trace.scenario.toml = s.source.clone();
+        let path = out.join(format!(
+            "{}.sim-{}.{}.trace.json",
+            s.name, f.seed, f.property
+        ));
+        sim::tracefile::write(&trace, &path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        violations.push((f, path));
+    }
+    let unexpected: Vec<&str> = report
+        .failures
+        .iter()
+        .map(|f| f.property)
+        .filter(|p| !s.expect_violated.iter().any(|e| e == p))
+        .collect();
+
+    if json {
+        let v: Vec<serde_json::Value> = violations
+            .iter()
+            .map(|(f, p)| {
+                json!({"property": f.property, "seed": f.seed, "trace": p.display().to_string(),
+                       "length": f.actions.len(), "shrunk_length": f.shrunk.len()})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string(&json!({"runs": report.runs, "steps": report.steps,
+                "distinct_states": report.distinct_states, "violations": v}))?
+        );
+    } else {
+        let mode = if swarm { ", swarm" } else { "" };
+        if single {
+            println!("SEED={root} (one run){mode}, depth {depth}: {}", s.name);
+        } else {
+            println!("SEED={root}: {runs} runs{mode}, depth {depth}: {}", s.name);
+        }
+        for (f, p) in &violations {
+            let expected = if s.expect_violated.iter().any(|e| e == f.property) {
+                "expected"
+            } else {
+                "UNEXPECTED"
+            };
+            println!(
+                "  {} violated ({expected}) in run {} seed={}: {} steps, shrunk to {}",
+                f.property,
+                f.run,
+                f.seed,
+                f.actions.len(),
+                f.shrunk.len()
+            );
+            println!("    replay: pivotcheck replay {}", p.display());
+            println!(
+                "    rerun:  pivotcheck simulate {} --run-seed {} --depth {depth}{}",
+                path.display(),
+                f.seed,
+                if swarm { " --swarm" } else { "" }
+            );
+        }
+        println!(
+            "{} runs, {} steps, {} distinct states, {} properties violated ({} unexpected)",
+            report.runs,
+            report.steps,
+            report.distinct_states,
+            violations.len(),
+            unexpected.len()
+        );
+    }
+    // Timing varies between runs; it goes to standard error so that standard output is
+    // byte-identical for the same seed.
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!("{:.2} s, {:.0} steps/s", secs, report.steps as f64 / secs);
+    Ok(ExitCode::from(if unexpected.is_empty() {
+        0
+    } else {
+        EXIT_MISMATCH
+    }))
+}
+
+fn replay(path: &Path, interactive: bool, at: Option<usize>) -> Result<ExitCode> {
+    use sim::replay as r;
+    let file = path.display().to_string();
+    let loaded = r::read(path).and_then(|t| r::scenario_of(&file, &t).map(|s| (t, s)));
+    let (trace, scenario) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let actions = match r::actions(&file, &scenario, &trace) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if let Some(n) = at {
+        if n > actions.len() {
+            eprintln!(
+                "pivotcheck: --at {n}: the trace has {} steps (0 is the initial state)",
+                actions.len()
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    }
+    let states = r::states(&scenario, &actions);
+    let property = trace.property.clone();
+    let seed = trace
+        .seed
+        .map(|s| format!(", seed {s}"))
+        .unwrap_or_default();
+    println!(
+        "replaying {file}: scenario {} [{}], {} steps{seed}{}",
+        scenario.name,
+        scenario.variant,
+        actions.len(),
+        property
+            .as_deref()
+            .map(|p| format!(", property {p}"))
+            .unwrap_or_default()
+    );
+    let views = reports::text::steps(&scenario.config, &actions);
+    let stdin = std::io::stdin();
+    if at == Some(0) {
+        print_state(&scenario, &states[0], 0);
+    }
+    for v in &views {
+        println!("{:>3}. {:<8} {}", v.number, v.actor, v.label);
+        for (actor, field, before, after) in &v.changes {
+            println!("              {actor}.{field}: {before} -> {after}");
+        }
+        if at == Some(v.number) {
+            print_state(&scenario, &states[v.number], v.number);
+        }
+        if interactive {
+            eprint!("  [Enter] ");
+            let mut line = String::new();
+            if stdin.read_line(&mut line).unwrap_or(0) == 0 {
+                eprintln!();
+            }
+        }
+    }
+    let Some(property) = property else {
+        println!(
+            "=> the trace names no property: replayed {} steps",
+            actions.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let def = model::properties::property(&property).expect("checked when the trace was read");
+    match r::first_discovery(&scenario, &property, &states) {
+        Some(k) => {
+            let verb = if def.kind == model::properties::Kind::Always {
+                "violates"
+            } else {
+                "reaches"
+            };
+            println!("=> after step {k}: {verb} {property}: {}", def.meaning);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            println!(
+                "=> FIXED: the trace replays all {} steps but no longer violates {property} ({})",
+                actions.len(),
+                def.meaning
+            );
+            Ok(ExitCode::from(EXIT_FIXED))
+        }
+    }
+}
+
+fn print_state(scenario: &Scenario, state: &model::World, n: usize) {
+    println!("    --- full state after step {n} ---");
+    for (actor, field, value) in model::describe::fields(&scenario.config, state) {
+        println!("    {actor}.{field}: {value}");
+    }
+    println!("    ---");
 }

@@ -41,6 +41,7 @@ pub fn from_actions(
             toml: scenario.source.clone(),
         },
         seed,
+        swarm: None,
         property: property.map(|(p, _)| p.to_string()),
         kind: property.map(|(_, k)| k.to_string()),
         steps,

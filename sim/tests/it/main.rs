@@ -3,6 +3,7 @@
 
 mod cli;
 mod suite;
+mod trace;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,173 @@
+//! Seeded random walks over the model, for configurations too large to check exhaustively
+//! and as a second opinion on the checker.
+//!
+//! One seed in, one seed out: every run's seed is derived from the root seed by a pure
+//! function ([`run_seed`]), so any failing run can be rerun alone, and the walk draws only
+//! from `rand_chacha::ChaCha8Rng`, whose output is fixed by its algorithm on every platform
+//! and version (unlike `StdRng`, and unlike stateright's own simulation, whose seeds come
+//! from a `StdRng`).
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use model::properties::{Kind, PROPERTIES};
+use model::{Action, PivotModel};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use reports::trace::SwarmFaults;
+
+use crate::replay::apply_swarm;
+use crate::scenario::Scenario;
+use crate::shrink;
+
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    pub root_seed: u64,
+    pub runs: u64,
+    pub depth: usize,
+    pub swarm: bool,
+}
+
+/// The first failing run of one property.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub property: &'static str,
+    pub run: u64,
+    pub seed: u64,
+    pub swarm: Option<SwarmFaults>,
+    /// The scenario the run explored (the swarm's switches applied).
+    pub scenario: Scenario,
+    pub actions: Vec<Action>,
+    pub shrunk: Vec<Action>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    pub runs: u64,
+    pub steps: u64,
+    pub distinct_states: usize,
+    /// In property order, the first failing run of each violated `always` property.
+    pub failures: Vec<Failure>,
+}
+
+/// The seed of run `run` under `root`: ChaCha8 seeded with the root, on stream `run`.
+pub fn run_seed(root: u64, run: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(root);
+    rng.set_stream(run);
+    rng.next_u64()
+}
+
+/// A uniform choice below `n` (Lemire's multiply-shift; its bias is below 2^-32 * n).
+fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
+    ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
+}
+
+/// Swarm testing: each fault the scenario enables stays on with probability 1/2.
+fn draw_swarm(rng: &mut ChaCha8Rng, scenario: &Scenario) -> SwarmFaults {
+    let mut coin = || rng.next_u32() & 1 == 1;
+    let f = &scenario.config.faults;
+    SwarmFaults {
+        libvirtd_crash: f.libvirtd_crash.enabled() && coin(),
+        guest_poweroff: f.guest_poweroff.enabled() && coin(),
+        qemu_crash: f.qemu_crash.enabled() && coin(),
+        host_crash: f.host_crash.enabled() && coin(),
+    }
+}
+
+fn fingerprint(state: &model::World) -> u64 {
+    // SipHash with fixed keys: the same state gives the same fingerprint in every run.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    state.hash(&mut h);
+    h.finish()
+}
+
+/// One run: the scenario it explored, its actions, and the always property it violated
+/// (the walk stops at the first violation), if any.
+pub struct Run {
+    pub scenario: Scenario,
+    pub swarm: Option<SwarmFaults>,
+    pub actions: Vec<Action>,
+    pub violated: Option<&'static str>,
+}
+
+pub fn one_run(
+    scenario: &Scenario,
+    seed: u64,
+    depth: usize,
+    swarm: bool,
+    seen: &mut HashSet<u64>,
+) -> Run {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut scenario = scenario.clone();
+    let swarm = swarm.then(|| draw_swarm(&mut rng, &scenario));
+    if let Some(s) = &swarm {
+        apply_swarm(&mut scenario, s);
+    }
+    let model = PivotModel::new(scenario.config.clone());
+    let violated_in = |state: &model::World| {
+        PROPERTIES
+            .iter()
+            .find(|p| p.kind == Kind::Always && !(p.condition)(&model.config, state))
+            .map(|p| p.name)
+    };
+    let mut state = model.init_state();
+    seen.insert(fingerprint(&state));
+    let mut actions = Vec::new();
+    let mut violated = violated_in(&state);
+    while violated.is_none() && actions.len() < depth {
+        let enabled = model.enabled(&state);
+        if enabled.is_empty() {
+            break;
+        }
+        let a = enabled[below(&mut rng, enabled.len())];
+        state = model.step(&state, a);
+        seen.insert(fingerprint(&state));
+        actions.push(a);
+        violated = violated_in(&state);
+    }
+    Run {
+        scenario,
+        swarm,
+        actions,
+        violated,
+    }
+}
+
+pub fn simulate(scenario: &Scenario, opts: &SimOptions) -> SimReport {
+    let mut seen = HashSet::new();
+    let mut steps = 0u64;
+    let mut failures: Vec<Failure> = Vec::new();
+    for run in 0..opts.runs {
+        let seed = run_seed(opts.root_seed, run);
+        let r = one_run(scenario, seed, opts.depth, opts.swarm, &mut seen);
+        steps += r.actions.len() as u64;
+        if let Some(property) = r.violated {
+            if failures.iter().all(|f| f.property != property) {
+                let shrunk = shrink::shrink(&r.scenario.config, property, &r.actions);
+                failures.push(Failure {
+                    property,
+                    run,
+                    seed,
+                    swarm: r.swarm,
+                    scenario: r.scenario,
+                    actions: r.actions,
+                    shrunk,
+                });
+            }
+        }
+    }
+    let order = |name: &str| {
+        PROPERTIES
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or(usize::MAX)
+    };
+    failures.sort_by_key(|f| order(f.property));
+    SimReport {
+        runs: opts.runs,
+        steps,
+        distinct_states: seen.len(),
+        failures,
+    }
+}
