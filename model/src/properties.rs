@@ -153,6 +153,32 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
     !w.ghost.evidence_destroyed_early
 }
 
+/// Whether only the guest and faults could still move: the protocol itself has stopped.
+fn quiescent(cfg: &Config, w: &World) -> bool {
+    let mut enabled = Vec::new();
+    crate::world::actions(cfg, w, &mut enabled);
+    enabled.iter().all(|a| {
+        matches!(
+            a,
+            crate::world::Action::GuestWrite(_)
+                | crate::world::Action::GuestPowerOff
+                | crate::world::Action::LibvirtdCrash
+                | crate::world::Action::QemuCrash
+                | crate::world::Action::HostCrash
+        )
+    })
+}
+
+/// Liveness as a safety check over quiescent states (`model.md` §5): once nothing but the
+/// guest and faults can move, the app's pivot call has an answer it acted on, and libvirtd
+/// runs no procedure. A violation is a protocol that can hang for good: an API call that
+/// never returns, a pivot recorded `pivoting` forever, a guest drained forever.
+fn pivot_terminates(cfg: &Config, w: &World) -> bool {
+    let pending = matches!(w.app.phase, AppPhase::Waiting | AppPhase::Recovering)
+        || w.libvirtd.program.is_some();
+    !pending || !quiescent(cfg, w)
+}
+
 fn pivot_completes(_: &Config, w: &World) -> bool {
     w.qemu.active == Image::Target && matches!(w.app.phase, AppPhase::Settled(Image::Target))
 }
@@ -169,7 +195,11 @@ fn recovery_by_query_block(_: &Config, w: &World) -> bool {
     w.ghost.recovered_by_query_block
 }
 
-pub const PROPERTIES: [PropertyDef; 12] = [
+fn answer_pivoted(_: &Config, w: &World) -> bool {
+    w.ghost.answered_pivoted
+}
+
+pub const PROPERTIES: [PropertyDef; 14] = [
     PropertyDef {
         name: "no-lost-writes",
         kind: Kind::Always,
@@ -219,10 +249,22 @@ pub const PROPERTIES: [PropertyDef; 12] = [
         meaning: "libvirtd destroys QEMU-side evidence only after the outcome is durable",
     },
     PropertyDef {
+        name: "pivot-terminates",
+        kind: Kind::Always,
+        condition: pivot_terminates,
+        meaning: "once only the guest and faults can move, the pivot call is settled and libvirtd runs no procedure",
+    },
+    PropertyDef {
         name: "pivot-completes",
         kind: Kind::Sometimes,
         condition: pivot_completes,
         meaning: "QEMU switched to the target and the app settled on it",
+    },
+    PropertyDef {
+        name: "answer-pivoted",
+        kind: Kind::Sometimes,
+        condition: answer_pivoted,
+        meaning: "libvirt answered the app's pivot call with \"pivoted\" (the API returns a definite outcome)",
     },
     PropertyDef {
         name: "restart-in-pivot-window",
@@ -253,7 +295,7 @@ pub fn property(name: &str) -> Option<&'static PropertyDef> {
 pub fn sometimes_required(cfg: &Config, name: &str) -> bool {
     let f = &cfg.faults;
     match name {
-        "pivot-completes" => true,
+        "pivot-completes" | "answer-pivoted" => true,
         "restart-in-pivot-window" => f.libvirtd_crash.enabled(),
         "poweroff-while-libvirtd-down" => f.libvirtd_crash.enabled() && f.guest_poweroff.enabled(),
         "recovery-by-query-block" => {

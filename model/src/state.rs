@@ -300,6 +300,8 @@ pub struct Ghost {
     pub poweroff_while_down: bool,
     /// The app settled through `query-block`.
     pub recovered_by_query_block: bool,
+    /// libvirt answered the app's pivot call with "pivoted".
+    pub answered_pivoted: bool,
     /// Fault counters, only for bounded faults (unbounded ones stay 0).
     pub libvirtd_crashes: u8,
     pub guest_poweroffs: u8,

@@ -349,13 +349,13 @@ fn preset_state_counts_are_pinned() {
         counts,
         vec![
             ("reopen-unpaused", 2123),
-            ("reopen-paused-2012", 2698),
-            ("reopen-paused", 2684),
-            ("complete-paused-async", 7780),
-            ("complete-legacy", 6542),
-            ("blockdev-modern", 10415),
-            ("write-ahead", 7952),
-            ("paused-wait", 7673),
+            ("reopen-paused-2012", 2786),
+            ("reopen-paused", 2772),
+            ("complete-paused-async", 8206),
+            ("complete-legacy", 6744),
+            ("blockdev-modern", 10545),
+            ("write-ahead", 8120),
+            ("paused-wait", 7803),
         ]
     );
 }

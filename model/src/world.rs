@@ -544,7 +544,7 @@ fn advance(cfg: &Config, w: &mut World) {
 }
 
 /// libvirtd answers the app's pivot call, and the app takes the answer.
-fn answer_app(w: &mut World, answer: Answer) {
+fn answer_app(cfg: &Config, w: &mut World, answer: Answer) {
     if w.app.phase != AppPhase::Waiting {
         return;
     }
@@ -557,7 +557,10 @@ fn answer_app(w: &mut World, answer: Answer) {
                     JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
                 )
         });
+    // Past `waiting` the switch follows by itself, unless the job waits for a
+    // `job-finalize` that libvirt may never send (auto-finalize off).
     let cannot_fail = q.alive
+        && cfg.procedures.job.auto_finalize
         && q.job
             .as_ref()
             .is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
@@ -568,6 +571,9 @@ fn answer_app(w: &mut World, answer: Answer) {
     };
     if !truthful {
         w.ghost.answer_lie = true;
+    }
+    if answer == Answer::Pivoted {
+        w.ghost.answered_pivoted = true;
     }
     w.app.phase = match answer {
         Answer::Pivoted => AppPhase::Settled(Image::Target),
@@ -609,7 +615,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                     } else {
                         Answer::Failed
                     };
-                    answer_app(w, answer);
+                    answer_app(cfg, w, answer);
                 }
                 return;
             }
@@ -772,7 +778,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         Step::ReplyApp => {
             if w.libvirtd.program.map(|p| p.kind) == Some(ProgramKind::Pivot) {
                 let answer = answer_of(w.libvirtd.outcome);
-                answer_app(w, answer);
+                answer_app(cfg, w, answer);
             }
         }
         _ => unreachable!("{step} sends a command"),

@@ -5,6 +5,7 @@
 
 pub mod bfs;
 pub mod check;
+pub mod mutate;
 pub mod replay;
 pub mod scenario;
 pub mod shrink;

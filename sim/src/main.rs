@@ -54,6 +54,18 @@ enum Cmd {
         #[arg(long)]
         brief: bool,
     },
+    /// Generate every plausible single edit of a safe scenario's procedures and check that
+    /// the gate kills each one (or that it carries an equivalence argument).
+    Mutate {
+        /// A preset name (its scenario is `scenarios/<name>.toml`) or a scenario file.
+        target: String,
+        /// Equivalence arguments for survivors. Default: `scenarios/mutants/<name>.toml`.
+        #[arg(long)]
+        arguments: Option<PathBuf>,
+        /// Write each mutant as a scenario file into this folder.
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
     /// Re-execute a trace file step by step, showing what changed in each actor.
     Replay {
         trace: PathBuf,
@@ -146,6 +158,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check(&scenarios, &opts, &out, json, brief)
         }
         Cmd::Replay { trace, step, at } => replay(&trace, step, at),
+        Cmd::Mutate {
+            target,
+            arguments,
+            write,
+        } => mutate_cmd(&target, arguments, write),
         Cmd::Simulate {
             scenario,
             seed,
@@ -633,4 +650,119 @@ fn print_state(scenario: &Scenario, state: &model::World, n: usize) {
         println!("    {actor}.{field}: {value}");
     }
     println!("    ---");
+}
+
+fn mutate_cmd(
+    target: &str,
+    arguments: Option<PathBuf>,
+    write: Option<PathBuf>,
+) -> Result<ExitCode> {
+    use sim::mutate::{self, Verdict};
+    let path = if target.ends_with(".toml") {
+        PathBuf::from(target)
+    } else {
+        default_scenarios().join(format!("{target}.toml"))
+    };
+    let base = match scenario::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let arguments_path = arguments.unwrap_or_else(|| {
+        default_scenarios()
+            .join("mutants")
+            .join(format!("{}.toml", base.name))
+    });
+    let arguments = match mutate::load_arguments(&arguments_path) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if let Some(dir) = &write {
+        std::fs::create_dir_all(dir)?;
+        for m in mutate::mutants(&base) {
+            let p = &m.scenario.config.procedures;
+            let list = |v: &[model::Step]| {
+                v.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let text = format!(
+                "# {}: {}\n{}\n[procedure]\npivot = [{}]\nreconnect = [{}]\nconcluded = [{}]\n",
+                base.name,
+                m.id,
+                base.source
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .take_while(|l| !l.starts_with("[expect]"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                list(&p.pivot),
+                list(&p.reconnect),
+                list(&p.concluded)
+            );
+            std::fs::write(dir.join(format!("{}.toml", m.scenario.name)), text)?;
+        }
+    }
+    let (guarded, results) = mutate::run(&base, &arguments);
+    println!(
+        "mutating {} [{}]; properties that hold and must catch each mutant: {}",
+        base.name,
+        base.variant,
+        guarded.join(", ")
+    );
+    let (mut killed, mut derived, mut argued, mut open) = (0, 0, 0, 0);
+    for r in &results {
+        match &r.verdict {
+            Verdict::Killed(p, len) => {
+                killed += 1;
+                let how = if *len == 0 {
+                    "no longer reached".to_string()
+                } else {
+                    format!("violated in {len} steps")
+                };
+                println!("  killed      {:<60} {p} {how}", r.id);
+            }
+            Verdict::Equivalent(why) => {
+                if why.starts_with("(derived)") {
+                    derived += 1;
+                } else {
+                    argued += 1;
+                }
+                println!("  equivalent  {:<60} {why}", r.id);
+            }
+            Verdict::Unexplained => {
+                open += 1;
+                println!("  SURVIVED    {:<60} no equivalence argument", r.id);
+            }
+        }
+    }
+    let stale: Vec<&str> = arguments
+        .equivalent
+        .iter()
+        .filter(|a| {
+            !results
+                .iter()
+                .any(|r| r.id == a.mutant && matches!(r.verdict, Verdict::Equivalent(_)))
+        })
+        .map(|a| a.mutant.as_str())
+        .collect();
+    for s in &stale {
+        println!("  STALE       {s:<60} argued equivalent, but no such surviving mutant");
+    }
+    println!(
+        "mutants: {} total, {killed} killed, {} equivalent ({derived} derived, {argued} argued), {open} unexplained",
+        results.len(),
+        derived + argued
+    );
+    Ok(ExitCode::from(if open == 0 && stale.is_empty() {
+        0
+    } else {
+        EXIT_MISMATCH
+    }))
 }

@@ -215,6 +215,7 @@ fn sometimes_properties_are_reached() {
         reached,
         vec![
             "pivot-completes",
+            "answer-pivoted",
             "restart-in-pivot-window",
             "poweroff-while-libvirtd-down",
             "recovery-by-query-block"
@@ -237,4 +238,51 @@ fn a_truncated_search_is_not_a_proof() {
     assert!(!r.matches_expectation());
     assert!(r.properties.iter().all(|p| p.status != Status::Holds));
     assert_eq!(r.properties.len(), PROPERTIES.len());
+}
+
+/// The gate kills every non-equivalent mutant of the safe presets; the counts are pinned
+/// so that a weaker gate (or a new survivor without an argument) shows.
+#[test]
+fn mutants_of_safe_presets_are_killed_or_argued() {
+    use sim::mutate::{self, Verdict};
+    for (name, total, killed) in [("reopen-paused", 33, 22), ("write-ahead", 106, 68)] {
+        let base = load(name);
+        let args =
+            mutate::load_arguments(&scenarios_dir().join("mutants").join(format!("{name}.toml")))
+                .unwrap();
+        let (_, results) = mutate::run(&base, &args);
+        let unexplained: Vec<&str> = results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unexplained))
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(unexplained.is_empty(), "{name}: {unexplained:?}");
+        let k = results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Killed(..)))
+            .count();
+        assert_eq!((results.len(), k), (total, killed), "{name}");
+        for a in &args.equivalent {
+            assert!(
+                results.iter().any(|r| r.id == a.mutant),
+                "{name}: stale argument {}",
+                a.mutant
+            );
+        }
+    }
+}
+
+/// Without its arguments file, write-ahead's mutation run reports survivors: the
+/// arguments are what makes it pass, not a lenient rule.
+#[test]
+fn mutation_without_arguments_leaves_survivors() {
+    use sim::mutate::{self, Verdict};
+    let (_, results) = mutate::run(&load("write-ahead"), &mutate::Arguments::default());
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unexplained))
+            .count(),
+        22
+    );
 }

@@ -1,0 +1,393 @@
+//! Mutation testing of the gate: does the checker notice when a developer breaks a safe
+//! procedure?
+//!
+//! For a scenario whose procedures the checker proves safe for some properties, every
+//! plausible single edit is generated (drop one step, swap two adjacent steps, move a save
+//! later, move an evidence-destroying or guest-resuming step earlier, flip a libvirt or QEMU
+//! option, weaken the app's recovery rule) and checked. A mutant is *killed* when one of
+//! those properties breaks. A mutant that survives must be equivalent, and its argument is
+//! either derived from the original's state space (the edited step never runs, or never
+//! changes anything when it runs) or written by a person in `scenarios/mutants/<name>.toml`.
+//! An unexplained survivor fails the run: it is a hole in the gate or a missing argument.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use model::properties::{Kind, PROPERTIES};
+use model::state::ProgramKind;
+use model::{Action, PivotModel, Recovery, ShutdownKill, Step, World};
+use serde::Deserialize;
+
+use crate::check::{check_scenario, CheckOptions, Status};
+use crate::scenario::Scenario;
+
+/// One edited copy of the scenario.
+#[derive(Clone, Debug)]
+pub struct Mutant {
+    /// Stable, readable identity, e.g. `pivot: move save-status after resume`.
+    pub id: String,
+    pub scenario: Scenario,
+    /// For step edits: the procedure and the original position(s) touched.
+    pub touched: Vec<(ProgramKind, usize)>,
+    pub dropped: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// Some property that holds for the original breaks, or a `sometimes` property the
+    /// original reaches becomes unreachable: (property, trace length).
+    Killed(&'static str, usize),
+    /// Survived, with the argument why it is still safe.
+    Equivalent(String),
+    Unexplained,
+}
+
+#[derive(Clone, Debug)]
+pub struct MutantResult {
+    pub id: String,
+    pub verdict: Verdict,
+}
+
+/// Human-written equivalence arguments, keyed by mutant id.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Arguments {
+    #[serde(default)]
+    pub equivalent: Vec<Argument>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Argument {
+    pub mutant: String,
+    pub argument: String,
+}
+
+pub fn load_arguments(path: &Path) -> Result<Arguments, String> {
+    if !path.exists() {
+        return Ok(Arguments::default());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let (line, col) = e.span().map_or((1, 1), |s| {
+            let before = &text[..s.start.min(text.len())];
+            (
+                before.matches('\n').count() + 1,
+                before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+            )
+        });
+        format!(
+            "{}:{line}:{col}: {}",
+            path.display(),
+            e.message().lines().next().unwrap_or_default()
+        )
+    })
+}
+
+fn list_name(kind: ProgramKind) -> &'static str {
+    kind.name()
+}
+
+fn lists(s: &Scenario) -> [(ProgramKind, Vec<Step>); 3] {
+    let p = &s.config.procedures;
+    [
+        (ProgramKind::Pivot, p.pivot.clone()),
+        (ProgramKind::Reconnect, p.reconnect.clone()),
+        (ProgramKind::Concluded, p.concluded.clone()),
+    ]
+}
+
+fn with_list(s: &Scenario, kind: ProgramKind, steps: Vec<Step>) -> Scenario {
+    let mut m = s.clone();
+    let p = &mut m.config.procedures;
+    match kind {
+        ProgramKind::Pivot => p.pivot = steps,
+        ProgramKind::Reconnect => p.reconnect = steps,
+        ProgramKind::Concluded => p.concluded = steps,
+    }
+    m
+}
+
+fn is_save(s: Step) -> bool {
+    matches!(
+        s,
+        Step::SaveStatus | Step::SaveConfig | Step::MarkPivoting | Step::ApplyOutcome
+    )
+}
+
+fn is_destructive_or_resuming(s: Step) -> bool {
+    matches!(
+        s,
+        Step::JobDismiss
+            | Step::BlockdevDel
+            | Step::FinishShutdown
+            | Step::Resume
+            | Step::ReplyApp
+            | Step::JobFinalize
+    )
+}
+
+/// Every plausible single edit of `base`, deduplicated by the procedures it yields.
+pub fn mutants(base: &Scenario) -> Vec<Mutant> {
+    let mut out: Vec<Mutant> = Vec::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut push = |m: Mutant, out: &mut Vec<Mutant>| {
+        let key = format!(
+            "{:?}|{:?}",
+            m.scenario.config.procedures, m.scenario.config.recovery
+        );
+        if m.scenario.config.procedures == base.config.procedures
+            && m.scenario.config.recovery == base.config.recovery
+        {
+            return;
+        }
+        if seen.insert(key) {
+            out.push(m);
+        }
+    };
+    for (kind, steps) in lists(base) {
+        let name = list_name(kind);
+        for i in 0..steps.len() {
+            let mut v = steps.clone();
+            let removed = v.remove(i);
+            if kind == ProgramKind::Pivot && v.is_empty() {
+                continue;
+            }
+            push(
+                Mutant {
+                    id: format!("{name}: drop {removed} (step {})", i + 1),
+                    scenario: with_list(base, kind, v),
+                    touched: vec![(kind, i)],
+                    dropped: true,
+                },
+                &mut out,
+            );
+        }
+        for i in 0..steps.len().saturating_sub(1) {
+            if steps[i] == steps[i + 1] {
+                continue;
+            }
+            let mut v = steps.clone();
+            v.swap(i, i + 1);
+            push(
+                Mutant {
+                    id: format!(
+                        "{name}: swap {} and {} (steps {}-{})",
+                        steps[i],
+                        steps[i + 1],
+                        i + 1,
+                        i + 2
+                    ),
+                    scenario: with_list(base, kind, v),
+                    touched: vec![(kind, i), (kind, i + 1)],
+                    dropped: false,
+                },
+                &mut out,
+            );
+        }
+        for i in 0..steps.len() {
+            let step = steps[i];
+            let targets: Vec<usize> = if is_save(step) {
+                (i + 1..steps.len()).collect()
+            } else if is_destructive_or_resuming(step) {
+                (0..i).collect()
+            } else {
+                Vec::new()
+            };
+            for j in targets {
+                let mut v = steps.clone();
+                let s = v.remove(i);
+                v.insert(j, s);
+                let place = if j > i {
+                    format!("after {}", steps[j])
+                } else {
+                    format!("before {}", steps[j])
+                };
+                let touched = (i.min(j)..=i.max(j)).map(|k| (kind, k)).collect();
+                push(
+                    Mutant {
+                        id: format!("{name}: move {step} (step {}) {place}", i + 1),
+                        scenario: with_list(base, kind, v),
+                        touched,
+                        dropped: false,
+                    },
+                    &mut out,
+                );
+            }
+        }
+    }
+    let mut option = |id: &str, edit: &dyn Fn(&mut Scenario)| {
+        let mut m = base.clone();
+        edit(&mut m);
+        let mut seen_opts = BTreeSet::new();
+        let key = format!("{:?}", m.config);
+        if m.config != base.config && seen_opts.insert(key) {
+            out.push(Mutant {
+                id: id.to_string(),
+                scenario: m,
+                touched: Vec::new(),
+                dropped: false,
+            });
+        }
+    };
+    option("option: auto-dismiss flipped", &|m| {
+        m.config.procedures.job.auto_dismiss = !m.config.procedures.job.auto_dismiss
+    });
+    option("option: auto-finalize flipped", &|m| {
+        m.config.procedures.job.auto_finalize = !m.config.procedures.job.auto_finalize
+    });
+    option("option: shutdown kill flipped", &|m| {
+        m.config.procedures.shutdown_kill = match m.config.procedures.shutdown_kill {
+            ShutdownKill::Immediate => ShutdownKill::WhenIdle,
+            ShutdownKill::WhenIdle => ShutdownKill::Immediate,
+        }
+    });
+    option("app: recovery skips query-block (trust-libvirt)", &|m| {
+        m.config.recovery = Recovery::TrustLibvirt
+    });
+    for (i, m) in out.iter_mut().enumerate() {
+        m.scenario.name = format!("{}-mutant-{:03}", base.name, i + 1);
+    }
+    out
+}
+
+/// For each (procedure, step position) of the original: was it ever executed, and did it
+/// ever change anything besides the program counter? Computed over the original's whole
+/// reachable state space.
+pub struct StepUse {
+    pub executed: BTreeMap<(u8, usize), bool>,
+    pub effective: BTreeMap<(u8, usize), bool>,
+}
+
+fn kind_code(k: ProgramKind) -> u8 {
+    match k {
+        ProgramKind::Pivot => 0,
+        ProgramKind::Reconnect => 1,
+        ProgramKind::Concluded => 2,
+    }
+}
+
+/// Whether `after` differs from `before` in anything but the program counter (or the end
+/// of the program when the step was the last).
+fn changed_beyond_pc(before: &World, after: &World) -> bool {
+    let mut a = after.clone();
+    a.libvirtd.program = before.libvirtd.program;
+    a != *before
+}
+
+pub fn step_use(base: &Scenario) -> StepUse {
+    let model = PivotModel::new(base.config.clone());
+    let mut executed = BTreeMap::new();
+    let mut effective = BTreeMap::new();
+    for (kind, steps) in lists(base) {
+        for i in 0..steps.len() {
+            executed.insert((kind_code(kind), i), false);
+            effective.insert((kind_code(kind), i), false);
+        }
+    }
+    let init = model.init_state();
+    let mut index: HashMap<World, ()> = HashMap::new();
+    index.insert(init.clone(), ());
+    let mut queue = vec![init];
+    let mut next = 0;
+    while next < queue.len() {
+        let state = queue[next].clone();
+        next += 1;
+        for a in model.enabled(&state) {
+            let succ = model.step(&state, a);
+            if a == Action::LibvirtdStep {
+                if let Some(p) = state.libvirtd.program {
+                    let key = (kind_code(p.kind), p.pc as usize);
+                    executed.insert(key, true);
+                    // A command step's effect shows when its reply is read; count sending
+                    // a command as an effect.
+                    if changed_beyond_pc(&state, &succ) {
+                        effective.insert(key, true);
+                    }
+                }
+            }
+            if !index.contains_key(&succ) {
+                index.insert(succ.clone(), ());
+                queue.push(succ);
+            }
+        }
+    }
+    StepUse {
+        executed,
+        effective,
+    }
+}
+
+fn automatic_argument(m: &Mutant, uses: &StepUse) -> Option<String> {
+    if m.touched.is_empty() {
+        return None;
+    }
+    let never_runs = m
+        .touched
+        .iter()
+        .all(|(k, i)| uses.executed.get(&(kind_code(*k), *i)) == Some(&false));
+    if never_runs {
+        return Some("the edited steps never run in any reachable state of the original".into());
+    }
+    if m.dropped {
+        let (k, i) = m.touched[0];
+        if uses.effective.get(&(kind_code(k), i)) == Some(&false) {
+            return Some(
+                "the dropped step changes nothing but the program counter in every reachable state where it runs"
+                    .into(),
+            );
+        }
+    }
+    None
+}
+
+/// Checks every mutant against the properties that hold for `base`.
+pub fn run(base: &Scenario, arguments: &Arguments) -> (Vec<&'static str>, Vec<MutantResult>) {
+    let opts = CheckOptions::default();
+    let original = check_scenario(base, &opts);
+    let guarded: Vec<&'static str> = original
+        .properties
+        .iter()
+        .filter(|p| p.kind == Kind::Always && p.status == Status::Holds)
+        .map(|p| p.name)
+        .collect();
+    // A mutant that can no longer reach what the original reaches (the pivot completing,
+    // the crash windows) is broken too, even if nothing unsafe happens.
+    let reached: Vec<&'static str> = original
+        .properties
+        .iter()
+        .filter(|p| p.kind == Kind::Sometimes && p.status == Status::Reached)
+        .map(|p| p.name)
+        .collect();
+    let query_block_used = reached.contains(&"recovery-by-query-block");
+    let uses = step_use(base);
+    let mut results = Vec::new();
+    for m in mutants(base) {
+        let r = check_scenario(&m.scenario, &opts);
+        let killed = PROPERTIES.iter().find_map(|d| {
+            let p = r.properties.iter().find(|p| p.name == d.name)?;
+            let broken = (guarded.contains(&d.name) && p.status == Status::Violated)
+                || (reached.contains(&d.name)
+                    && d.name != "recovery-by-query-block"
+                    && p.status == Status::Unreached);
+            broken.then(|| (d.name, p.actions.as_ref().map_or(0, |a| a.len())))
+        });
+        let rule_unused = m.scenario.config.recovery != base.config.recovery && !query_block_used;
+        let verdict = match killed {
+            Some((p, len)) => Verdict::Killed(p, len),
+            None => match arguments.equivalent.iter().find(|a| a.mutant == m.id) {
+                Some(a) => Verdict::Equivalent(a.argument.clone()),
+                None if rule_unused => Verdict::Equivalent(
+                    "(derived) the original never recovers through query-block, the only branch in which the two rules differ"
+                        .into(),
+                ),
+                None => match automatic_argument(&m, &uses) {
+                    Some(a) => Verdict::Equivalent(format!("(derived) {a}")),
+                    None => Verdict::Unexplained,
+                },
+            },
+        };
+        results.push(MutantResult { id: m.id, verdict });
+    }
+    (guarded, results)
+}
