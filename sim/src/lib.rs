@@ -5,6 +5,7 @@
 
 pub mod bfs;
 pub mod check;
+pub mod fuzz;
 pub mod mutate;
 pub mod replay;
 pub mod scenario;

@@ -66,6 +66,21 @@ enum Cmd {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// Fuzz a parser (scenario files or trace files) with mutated inputs from a corpus.
+    Fuzz {
+        /// `scenario` or `trace`.
+        target: String,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Corpus folder (default: `sim/fuzz-corpus/<target>` and, for scenarios, `scenarios/`).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Where inputs that panic or hang are saved.
+        #[arg(long, default_value = "target/pivotcheck/fuzz-findings")]
+        findings: PathBuf,
+    },
     /// Re-execute a trace file step by step, showing what changed in each actor.
     Replay {
         trace: PathBuf,
@@ -158,6 +173,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check(&scenarios, &opts, &out, json, brief)
         }
         Cmd::Replay { trace, step, at } => replay(&trace, step, at),
+        Cmd::Fuzz {
+            target,
+            seconds,
+            seed,
+            corpus,
+            findings,
+        } => fuzz_cmd(&target, seconds, seed, corpus, &findings),
         Cmd::Mutate {
             target,
             arguments,
@@ -765,4 +787,82 @@ fn mutate_cmd(
     } else {
         EXIT_MISMATCH
     }))
+}
+
+fn fuzz_cmd(
+    target: &str,
+    seconds: f64,
+    seed: u64,
+    corpus: Option<PathBuf>,
+    findings: &Path,
+) -> Result<ExitCode> {
+    use sim::fuzz::{self, Target};
+    let target = match target {
+        "scenario" => Target::Scenario,
+        "trace" => Target::Trace,
+        other => anyhow::bail!("fuzz target `{other}`: expected `scenario` or `trace`"),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        anyhow::bail!("--seconds {seconds}: expected a positive number");
+    }
+    let mut dirs = Vec::new();
+    match corpus {
+        Some(d) => dirs.push(d),
+        None => {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+            dirs.push(root.join("fuzz-corpus").join(target.name()));
+            if target == Target::Scenario {
+                dirs.push(default_scenarios());
+            }
+        }
+    }
+    let mut inputs = Vec::new();
+    for d in &dirs {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
+            .with_context(|| format!("cannot read corpus folder {}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            inputs.push(std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?);
+        }
+    }
+    let stats = fuzz::fuzz(
+        target,
+        &inputs,
+        seed,
+        Duration::from_secs_f64(seconds),
+        None,
+    );
+    for (i, (input, msg)) in stats.panics.iter().enumerate() {
+        std::fs::create_dir_all(findings)?;
+        let p = findings.join(format!("{}-panic-{seed}-{i}", target.name()));
+        std::fs::write(&p, input)?;
+        println!("PANIC {}: {msg}", p.display());
+    }
+    for (i, input) in stats.hangs.iter().enumerate() {
+        std::fs::create_dir_all(findings)?;
+        let p = findings.join(format!("{}-hang-{seed}-{i}", target.name()));
+        std::fs::write(&p, input)?;
+        println!("HANG {}", p.display());
+    }
+    println!(
+        "{} parser, seed {seed}: {} executions from {} corpus inputs, {} accepted, {} rejected with an error, {} panics, {} hangs; slowest {:.1} ms",
+        target.name(),
+        stats.executions,
+        inputs.len(),
+        stats.accepted,
+        stats.rejected,
+        stats.panics.len(),
+        stats.hangs.len(),
+        stats.slowest.as_secs_f64() * 1000.0
+    );
+    Ok(ExitCode::from(
+        if stats.panics.is_empty() && stats.hangs.is_empty() {
+            0
+        } else {
+            EXIT_MISMATCH
+        },
+    ))
 }

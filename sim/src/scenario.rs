@@ -185,27 +185,29 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         column: 0,
         message: format!("cannot read the scenario: {e}"),
     })?;
-    let text = String::from_utf8(text).map_err(|e| {
-        let (line, column) = line_col(
-            &String::from_utf8_lossy(e.as_bytes()),
-            e.utf8_error().valid_up_to(),
-        );
-        ScenarioError {
-            file: file.clone(),
-            line,
-            column,
-            message: "the file is not valid UTF-8".into(),
-        }
-    })?;
     let name = path
         .file_stem()
         .and_then(|s| s.to_str())
         .map(str::to_string)
         .unwrap_or_else(|| "scenario".into());
-    parse(&name, &file, &text).map(|mut s| {
+    parse_bytes(&name, &file, &text).map(|mut s| {
         s.file = path.to_path_buf();
         s
     })
+}
+
+/// Parses a scenario file's bytes, refusing text that is not UTF-8 with its position.
+pub fn parse_bytes(name: &str, file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_col(&String::from_utf8_lossy(bytes), e.valid_up_to());
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            column,
+            message: "the file is not valid UTF-8".into(),
+        }
+    })?;
+    parse(name, file, text)
 }
 
 /// Parses a scenario's text; `file` is only used in messages.

@@ -1,0 +1,124 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+use sim::fuzz::{self, Target};
+use sim::scenario;
+
+fn corpus(target: Target) -> Vec<Vec<u8>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("fuzz-corpus").join(target.name())];
+    if target == Target::Scenario {
+        dirs.push(crate::scenarios_dir());
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut files: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        out.extend(files.into_iter().map(|f| std::fs::read(f).unwrap()));
+    }
+    out
+}
+
+/// The committed corpus itself: valid inputs parse, malformed ones are rejected, none
+/// panics.
+#[test]
+fn the_fuzz_corpus_parses_or_is_rejected_without_panic() {
+    for target in [Target::Scenario, Target::Trace] {
+        let inputs = corpus(target);
+        assert!(inputs.len() >= 3);
+        let accepted = inputs
+            .iter()
+            .filter(|i| fuzz::execute(target, i) == Ok(true))
+            .count();
+        let rejected = inputs
+            .iter()
+            .filter(|i| fuzz::execute(target, i) == Ok(false))
+            .count();
+        assert_eq!(
+            accepted + rejected,
+            inputs.len(),
+            "{}: a corpus input panicked",
+            target.name()
+        );
+        assert!(accepted > 0 && (target == Target::Trace || rejected > 0));
+    }
+}
+
+/// A short deterministic fuzz pass per parser: no panic, no hang.
+#[test]
+fn a_short_fuzz_pass_finds_no_panic_or_hang() {
+    for target in [Target::Scenario, Target::Trace] {
+        let stats = fuzz::fuzz(
+            target,
+            &corpus(target),
+            11,
+            Duration::from_secs(60),
+            Some(20_000),
+        );
+        assert_eq!(stats.executions, 20_000);
+        assert!(
+            stats.panics.is_empty(),
+            "{}: {:?}",
+            target.name(),
+            stats.panics.first().map(|p| &p.1)
+        );
+        assert!(stats.hangs.is_empty());
+        assert!(
+            stats.accepted > 0 && stats.rejected > 0,
+            "the mutator reaches both outcomes"
+        );
+    }
+}
+
+/// Out-of-range and negative numbers are rejected, not clamped and not a panic.
+#[test]
+fn out_of_range_numbers_are_errors_not_panics() {
+    assert_eq!(
+        fuzz::execute(Target::Scenario, b"variant = \"write-ahead\"\n"),
+        Ok(true)
+    );
+    let huge = b"variant = \"write-ahead\"\nblocks = 99999999999999999999\n";
+    assert_eq!(fuzz::execute(Target::Scenario, huge), Ok(false));
+    let neg = b"variant = \"write-ahead\"\n[faults]\nqemu_crash = -1\n";
+    assert_eq!(fuzz::execute(Target::Scenario, neg), Ok(false));
+}
+
+fn value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("true".to_string()),
+        Just("\"x\"".to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("[1, \"a\", true]".to_string()),
+        Just("{ a = 1 }".to_string()),
+        Just("1.5".to_string()),
+        Just("\"background\"".to_string()),
+        Just("[\"save-status\", \"pause\"]".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Any value of any type under any known key: parsed or rejected with a location,
+    /// never a panic.
+    #[test]
+    fn wrong_types_under_known_keys_are_errors_with_a_location(
+        section in prop::sample::select(vec!["", "[qemu]\n", "[domain]\n", "[faults]\n", "[app]\n", "[procedure]\n", "[expect]\n"]),
+        key in prop::sample::select(vec!["blocks", "copy_mode", "no_shutdown", "quit_cancel", "persistent", "libvirtd_crash", "qemu_crash", "recovery", "pivot", "reconnect", "auto_dismiss", "violated", "unreached", "nonsense"]),
+        v in value(),
+    ) {
+        let text = format!("variant = \"write-ahead\"\n{section}{key} = {v}\n");
+        match scenario::parse("p", "p.toml", &text) {
+            Ok(_) => {}
+            Err(e) => {
+                prop_assert_eq!(e.file.as_str(), "p.toml");
+                prop_assert!(e.line >= 1 && e.column >= 1, "{}", e);
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
