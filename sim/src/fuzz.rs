@@ -273,7 +273,7 @@ pub fn fuzz(
     // Panics are findings, recorded with their message; keep the default hook quiet.
     let hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
-    let empty = vec![Vec::new()];
+    let empty = [Vec::new()];
     let pool = if corpus.is_empty() {
         &empty[..]
     } else {
