@@ -285,7 +285,7 @@ pub struct Procedures {
 /// Everything that stays fixed during one search.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
-    /// Number of guest blocks (1 to 3). Two blocks let a write race a copy of another block.
+    /// Number of guest blocks (1 to 4). Two blocks let a write race a copy of another block.
     pub blocks: u8,
     pub copy_mode: CopyMode,
     /// libvirt passes `-no-shutdown`: a guest power-off leaves QEMU alive in run state
@@ -300,7 +300,7 @@ pub struct Config {
 }
 
 impl Config {
-    pub const MAX_BLOCKS: u8 = 3;
+    pub const MAX_BLOCKS: u8 = 4;
 
     /// The bitmask with one bit per block: "every block holds the latest acknowledged write".
     pub fn all_blocks(&self) -> u8 {

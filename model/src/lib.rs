@@ -29,6 +29,7 @@ pub mod describe;
 pub mod presets;
 pub mod properties;
 pub mod state;
+pub mod symmetry;
 pub mod world;
 
 #[cfg(test)]

@@ -11,7 +11,14 @@
 //!
 //! All collections are `Vec`s or fixed fields, so hashing and iteration are deterministic.
 
+use arrayvec::ArrayVec;
+
 use crate::config::{Command, Image, Step};
+
+/// At most this many replies and events wait on the monitor: one reply and its event for
+/// the one command in flight, plus READY, SHUTDOWN, pending and concluded, each at most
+/// once per connection. Inline, so that copying a state allocates nothing.
+pub const OUTBOX_CAPACITY: usize = 8;
 
 /// Images as a per-block "holds the latest acknowledged write" bitmask. Exact versions are
 /// not needed: every property asks only whether an image holds the last acknowledged write
@@ -133,7 +140,7 @@ pub struct Qemu {
     /// A command written to the monitor socket and not yet read by QEMU.
     pub inbox: Option<Command>,
     /// Replies and events QEMU has written and libvirtd has not read, in order.
-    pub outbox: Vec<QmpMessage>,
+    pub outbox: ArrayVec<QmpMessage, OUTBOX_CAPACITY>,
 }
 
 impl Qemu {

@@ -154,7 +154,7 @@ fn drive_reopen_switches_only_a_converged_ready_mirror() {
     assert!(ok.qemu.job.is_none());
     assert!(ok.ghost.pivot_sent);
     assert_eq!(
-        ok.qemu.outbox,
+        ok.qemu.outbox.to_vec(),
         vec![QmpMessage::Reply(Command::DriveReopen, Reply::Ok)]
     );
 
@@ -164,7 +164,7 @@ fn drive_reopen_switches_only_a_converged_ready_mirror() {
     assert_eq!(failed.qemu.active, Image::Source);
     assert!(failed.qemu.job.is_none());
     assert_eq!(
-        failed.qemu.outbox,
+        failed.qemu.outbox.to_vec(),
         vec![QmpMessage::Reply(Command::DriveReopen, Reply::Error)]
     );
 }

@@ -8,6 +8,7 @@
 
 use crate::config::{Command, Config, CopyMode, Image, QuitCancel, Recovery, ShutdownKill, Step};
 use crate::state::*;
+use arrayvec::ArrayVec;
 
 /// One atomic step of the system.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,7 +81,7 @@ pub fn init(cfg: &Config) -> World {
             synced: false,
             monitor: true,
             inbox: None,
-            outbox: Vec::new(),
+            outbox: ArrayVec::new(),
         },
         libvirtd: Libvirtd {
             up: true,
@@ -392,7 +393,10 @@ fn qemu_died(w: &mut World) {
 
 fn emit(w: &mut World, m: QmpMessage) {
     if w.qemu.monitor {
-        w.qemu.outbox.push(m);
+        w.qemu
+            .outbox
+            .try_push(m)
+            .expect("the monitor never holds more than OUTBOX_CAPACITY messages");
     }
 }
 

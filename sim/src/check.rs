@@ -17,6 +17,9 @@ pub struct CheckOptions {
     /// Stop after about this many generated states (the search is then incomplete).
     pub max_states: Option<usize>,
     pub timeout: Option<Duration>,
+    /// Stop when the process's resident memory reaches this many bytes.
+    pub max_memory: Option<u64>,
+    pub search: bfs::Options,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +62,11 @@ pub struct PropertyResult {
 pub struct ScenarioResult {
     pub scenario: Scenario,
     pub complete: bool,
+    /// Why an incomplete search stopped (state cap, timeout, memory limit).
+    pub stopped: Option<String>,
+    /// Bytes held per stored state (visited set and parent links).
+    pub bytes_per_state: f64,
+    pub peak_frontier_bytes: usize,
     pub unique_states: usize,
     pub states: usize,
     pub max_depth: usize,
@@ -79,9 +87,11 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
     let started = Instant::now();
     let exploration = bfs::explore(
         &model,
+        &opts.search,
         &Limits {
             max_states: opts.max_states,
             timeout: opts.timeout,
+            max_memory: opts.max_memory,
         },
     );
     let elapsed = started.elapsed();
@@ -151,6 +161,9 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
         scenario: scenario.clone(),
         complete,
         unique_states: exploration.unique_states,
+        stopped: exploration.stopped.clone(),
+        bytes_per_state: exploration.bytes_per_state,
+        peak_frontier_bytes: exploration.peak_frontier_bytes,
         states,
         max_depth: exploration.max_depth,
         elapsed,

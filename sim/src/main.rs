@@ -53,6 +53,22 @@ enum Cmd {
         /// Print only the verdict lines, not the counterexamples.
         #[arg(long)]
         brief: bool,
+        /// Search threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Store whole states instead of 64-bit fingerprints (no collision can hide a state).
+        #[arg(long)]
+        exact: bool,
+        /// Do not merge states that differ only by a renaming of blocks.
+        #[arg(long)]
+        no_symmetry: bool,
+        /// Stop a search when the process's resident memory reaches this many MiB
+        /// (the result is incomplete). Default: half of the machine's memory.
+        #[arg(long)]
+        max_memory: Option<u64>,
+        /// Print search figures per scenario: states, rate, bytes per state, peak memory.
+        #[arg(long)]
+        stats: bool,
     },
     /// Generate every plausible single edit of a safe scenario's procedures and check that
     /// the gate kills each one (or that it carries an equivalence argument).
@@ -149,6 +165,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_states,
             timeout,
             brief,
+            threads,
+            exact,
+            no_symmetry,
+            max_memory,
+            stats,
         } => {
             if let Some(t) = timeout {
                 if !(t.is_finite() && t > 0.0) {
@@ -166,11 +187,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            if threads == Some(0) {
+                anyhow::bail!("--threads 0: expected at least one thread");
+            }
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let opts = CheckOptions {
                 max_states,
                 timeout: timeout.map(Duration::from_secs_f64),
+                max_memory: Some(max_memory.map_or_else(default_memory_limit, |m| m << 20)),
+                search: sim::bfs::Options {
+                    threads,
+                    exact,
+                    symmetry: !no_symmetry,
+                },
             };
-            check(&scenarios, &opts, &out, json, brief)
+            check(&scenarios, &opts, &out, json, brief, stats)
         }
         Cmd::Replay { trace, step, at } => replay(&trace, step, at),
         Cmd::Fuzz {
@@ -260,6 +292,7 @@ fn check(
     out: &Path,
     json: bool,
     brief: bool,
+    stats: bool,
 ) -> Result<ExitCode> {
     let mut results = Vec::new();
     for s in scenarios {
@@ -275,6 +308,9 @@ fn check(
         }
         if !json {
             print_result(&r, &trace_paths, brief);
+            if stats {
+                print_stats(&r, opts);
+            }
         }
         results.push((r, trace_paths));
     }
@@ -314,6 +350,12 @@ fn check(
 }
 
 fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
+    if let Some(why) = &r.stopped {
+        println!(
+            "INCOMPLETE {}: search stopped early ({why}); no verdict is a proof",
+            r.scenario.name
+        );
+    }
     let verdict = if !r.complete {
         "INCOMPLETE"
     } else if r.matches_expectation() {
@@ -865,4 +907,48 @@ fn fuzz_cmd(
             EXIT_MISMATCH
         },
     ))
+}
+
+/// Half of the machine's memory (`MemTotal`), so that a search too large for the machine
+/// ends as incomplete (exit 3) rather than by the out-of-memory killer.
+fn default_memory_limit() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|k| k.parse::<u64>().ok())
+                })
+        })
+        .map_or(8 << 30, |kb| kb * 1024 / 2)
+}
+
+fn print_stats(r: &ScenarioResult, opts: &CheckOptions) {
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    let storage = if opts.search.exact {
+        "whole states"
+    } else {
+        "64-bit fingerprints"
+    };
+    let n = r.unique_states as f64;
+    // Birthday bound for n fingerprints of 64 bits.
+    let collision = if opts.search.exact {
+        "none (whole states)".to_string()
+    } else {
+        format!("{:.1e}", n * n / 2f64.powi(65))
+    };
+    println!(
+        "    stats: breadth-first, {} thread(s), {storage}, symmetry {}; {} states, {} unique, {:.0} states/s, {:.1} bytes per stored state, peak frontier {:.1} MiB, peak resident {:.1} MiB, collision probability {collision}",
+        opts.search.threads,
+        if opts.search.symmetry { "on" } else { "off" },
+        r.states,
+        r.unique_states,
+        r.states as f64 / secs,
+        r.bytes_per_state,
+        r.peak_frontier_bytes as f64 / (1 << 20) as f64,
+        sim::bfs::peak_resident_bytes() as f64 / (1 << 20) as f64,
+    );
 }

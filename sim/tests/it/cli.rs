@@ -74,7 +74,7 @@ fn bad_scenarios_exit_2_naming_file_line_and_column() {
     rejects(
         "too-many-blocks",
         "variant = \"write-ahead\"\nblocks = 9\n",
-        "2:10: blocks = 9: expected 1 to 3",
+        "2:10: blocks = 9: expected 1 to 4",
     );
     rejects(
         "huge-bound",
@@ -214,4 +214,46 @@ fn default_run_checks_the_suite_and_prints_counterexamples() {
     );
     assert!(text.contains("counterexample to no-lost-writes (12 steps"));
     assert!(text.contains("=> violates no-lost-writes"));
+}
+
+#[test]
+fn limits_end_a_search_with_exit_3_and_write_no_trace() {
+    let dir = temp_dir("limits");
+    let out = dir.join("traces");
+    let large = scenarios_dir()
+        .join("large")
+        .join("write-ahead-four-blocks.toml");
+    for limit in [
+        ["--max-memory", "1"],
+        ["--timeout", "0.001"],
+        ["--max-states", "1000"],
+    ] {
+        let o = pivotcheck(
+            &[
+                "check",
+                "--brief",
+                "--out",
+                out.to_str().unwrap(),
+                limit[0],
+                limit[1],
+                large.to_str().unwrap(),
+            ],
+            &dir,
+        );
+        assert_eq!(o.status.code(), Some(3), "{limit:?}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("search stopped early"), "{limit:?}: {text}");
+        assert!(
+            !text.lines().any(|l| l.trim_end().ends_with(" holds")),
+            "an incomplete search proves nothing: {text}"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&out)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name())
+                    .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 }

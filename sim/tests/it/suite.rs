@@ -54,7 +54,8 @@ fn every_default_scenario_matches_its_recorded_verdicts() {
     }
 }
 
-/// Our search and stateright's BFS must see the same state space.
+/// Our search and stateright's BFS must see the same state space (without the symmetry
+/// reduction, which stateright's BFS does not apply).
 #[test]
 fn our_search_counts_the_states_stateright_counts() {
     for name in [
@@ -64,7 +65,14 @@ fn our_search_counts_the_states_stateright_counts() {
         "write-ahead-two-blocks",
     ] {
         let s = load(name);
-        let ours = check_scenario(&s, &full()).unique_states;
+        let opts = CheckOptions {
+            search: sim::bfs::Options {
+                symmetry: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let ours = check_scenario(&s, &opts).unique_states;
         let never: BTreeSet<&'static str> = ["(exhaustive)"].into_iter().collect();
         let theirs = PivotModel::new(s.config.clone())
             .checker()
@@ -74,6 +82,136 @@ fn our_search_counts_the_states_stateright_counts() {
             .unique_state_count();
         assert_eq!(ours, theirs, "{name}");
     }
+}
+
+/// Everything a search reports that is not a timing, for comparing search modes.
+fn outcome(
+    s: &Scenario,
+    search: sim::bfs::Options,
+) -> (usize, usize, Vec<(&'static str, Status, usize)>) {
+    let r = check_scenario(
+        s,
+        &CheckOptions {
+            search,
+            ..Default::default()
+        },
+    );
+    assert!(r.complete);
+    let props = r
+        .properties
+        .iter()
+        .map(|p| (p.name, p.status, p.actions.as_ref().map_or(0, |a| a.len())))
+        .collect();
+    (r.unique_states, r.states, props)
+}
+
+fn suite() -> Vec<Scenario> {
+    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files.iter().map(|f| scenario::load(f).unwrap()).collect()
+}
+
+/// The searches agree on the whole suite: 1 or 2 threads give the same counts and the same
+/// shortest counterexample lengths; fingerprints and whole states count the same unique
+/// states (no collision on the suite); the symmetry reduction keeps every verdict and
+/// every shortest length, and never stores more states.
+#[test]
+fn search_modes_agree_on_the_whole_suite() {
+    use sim::bfs::Options;
+    for s in suite() {
+        let base = outcome(
+            &s,
+            Options {
+                threads: 1,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        let two = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        assert_eq!(base, two, "{}: 1 vs 2 threads", s.name);
+        let again = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        assert_eq!(two, again, "{}: repeated run", s.name);
+        let exact = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: true,
+                symmetry: true,
+            },
+        );
+        assert_eq!(base, exact, "{}: fingerprints vs whole states", s.name);
+        let plain = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: true,
+                symmetry: false,
+            },
+        );
+        assert_eq!(
+            base.2, plain.2,
+            "{}: verdicts with and without symmetry",
+            s.name
+        );
+        assert!(base.0 <= plain.0, "{}", s.name);
+        let fp_plain = outcome(
+            &s,
+            Options {
+                threads: 1,
+                exact: false,
+                symmetry: false,
+            },
+        );
+        assert_eq!(
+            plain.0, fp_plain.0,
+            "{}: fingerprints vs whole states without symmetry",
+            s.name
+        );
+    }
+}
+
+/// With two blocks the symmetry reduction stores fewer states.
+#[test]
+fn symmetry_shrinks_two_block_spaces() {
+    use sim::bfs::Options;
+    let s = load("write-ahead-two-blocks");
+    let with = outcome(
+        &s,
+        Options {
+            threads: 1,
+            exact: false,
+            symmetry: true,
+        },
+    )
+    .0;
+    let without = outcome(
+        &s,
+        Options {
+            threads: 1,
+            exact: false,
+            symmetry: false,
+        },
+    )
+    .0;
+    assert!(with < without, "{with} vs {without}");
 }
 
 fn labels(s: &Scenario, property: &str) -> Vec<String> {
@@ -231,7 +369,7 @@ fn a_truncated_search_is_not_a_proof() {
         &s,
         &CheckOptions {
             max_states: Some(500),
-            timeout: None,
+            ..Default::default()
         },
     );
     assert!(!r.complete);

@@ -1,0 +1,90 @@
+//! Symmetry between blocks: the blocks of the disk are interchangeable.
+//!
+//! Nothing in the model treats one block differently from another: the guest may write
+//! any block, the copy may take any dirty block, and every property asks only whether
+//! *all* blocks hold the last acknowledged write. Renaming blocks therefore maps reachable
+//! states to reachable states and keeps every verdict, so a search may store one
+//! representative per class of states that differ only by a renaming of blocks. The
+//! representative sorts blocks by what the state says about them.
+
+use crate::config::{Config, Image};
+use crate::state::World;
+use crate::world::Action;
+
+/// A renaming of blocks: block `b` of the original is block `to[b]` of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Renaming {
+    pub to: [u8; Config::MAX_BLOCKS as usize],
+}
+
+impl Renaming {
+    pub fn identity() -> Renaming {
+        let mut to = [0; Config::MAX_BLOCKS as usize];
+        for (i, t) in to.iter_mut().enumerate() {
+            *t = i as u8;
+        }
+        Renaming { to }
+    }
+
+    pub fn inverse(&self, blocks: u8) -> Renaming {
+        let mut to = Renaming::identity().to;
+        for b in 0..blocks as usize {
+            to[self.to[b] as usize] = b as u8;
+        }
+        Renaming { to }
+    }
+
+    fn mask(&self, blocks: u8, mask: u8) -> u8 {
+        (0..blocks)
+            .filter(|&b| mask & (1 << b) != 0)
+            .fold(0, |m, b| m | 1 << self.to[b as usize])
+    }
+
+    /// The same action on renamed blocks.
+    pub fn action(&self, action: Action) -> Action {
+        match action {
+            Action::GuestWrite(b) => Action::GuestWrite(self.to[b as usize]),
+            Action::QemuCopyRead(b) => Action::QemuCopyRead(self.to[b as usize]),
+            other => other,
+        }
+    }
+
+    /// The same state with blocks renamed.
+    pub fn state(&self, blocks: u8, w: &World) -> World {
+        let mut r = w.clone();
+        r.storage.source = self.mask(blocks, w.storage.source);
+        r.storage.target = self.mask(blocks, w.storage.target);
+        r.qemu.dirty = self.mask(blocks, w.qemu.dirty);
+        if let Some(c) = r.qemu.inflight.as_mut() {
+            c.block = self.to[c.block as usize];
+        }
+        r
+    }
+}
+
+/// What the state says about block `b`, the sort key of the representative.
+fn key(w: &World, b: u8) -> (bool, bool, bool, u8) {
+    let bit = |m: u8| m & (1 << b) != 0;
+    let inflight = match w.qemu.inflight {
+        Some(c) if c.block == b => 1 + u8::from(c.fresh),
+        _ => 0,
+    };
+    (
+        bit(w.storage.fresh(Image::Source)),
+        bit(w.storage.fresh(Image::Target)),
+        bit(w.qemu.dirty),
+        inflight,
+    )
+}
+
+/// The representative of `w`'s class and the renaming that maps `w` to it.
+pub fn canonical(cfg: &Config, w: &World) -> (World, Renaming) {
+    let mut order: Vec<u8> = (0..cfg.blocks).collect();
+    order.sort_by_key(|&b| (key(w, b), b));
+    let mut to = Renaming::identity().to;
+    for (rank, &b) in order.iter().enumerate() {
+        to[b as usize] = rank as u8;
+    }
+    let r = Renaming { to };
+    (r.state(cfg.blocks, w), r)
+}
