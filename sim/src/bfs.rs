@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use model::coverage::Coverage;
 use model::properties::{Kind, PROPERTIES};
 use model::{Action, PivotModel, World};
 
@@ -25,7 +26,23 @@ pub struct Exploration {
     pub max_depth: usize,
     /// For each property of `PROPERTIES`, the shortest path to its first discovery.
     pub discoveries: Vec<Option<Vec<Action>>>,
+    /// How often each kind of step and each fault window was explored.
+    pub coverage: Coverage,
 }
+
+/// A snapshot of a running search, for progress displays.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub states: usize,
+    pub unique_states: usize,
+    /// Depth of the state being expanded (BFS: the frontier's depth).
+    pub depth: usize,
+    pub elapsed: Duration,
+}
+
+/// Expanded states between two calls of a progress observer: rare enough to cost nothing,
+/// frequent enough (a few per second on small models) for a live display.
+pub const PROGRESS_EVERY: usize = 4096;
 
 pub struct Limits {
     pub max_states: Option<usize>,
@@ -34,6 +51,16 @@ pub struct Limits {
 
 /// Explores every state reachable from the initial state.
 pub fn explore(model: &PivotModel, limits: &Limits) -> Exploration {
+    explore_observed(model, limits, &mut |_| {})
+}
+
+/// [`explore`], calling `observer` every [`PROGRESS_EVERY`] expanded states and once at
+/// the end.
+pub fn explore_observed(
+    model: &PivotModel,
+    limits: &Limits,
+    observer: &mut dyn FnMut(&Progress),
+) -> Exploration {
     let started = Instant::now();
     let init = model.init_state();
     // states[i], reached from parent[i] by actions[i]; index 0 is the initial state.
@@ -47,6 +74,13 @@ pub fn explore(model: &PivotModel, limits: &Limits) -> Exploration {
     let mut complete = true;
     let mut enabled = Vec::new();
     let mut next = 0usize;
+    let mut coverage = Coverage::default();
+    let progress = |generated: usize, unique: usize, depth: u32| Progress {
+        states: generated,
+        unique_states: unique,
+        depth: depth as usize,
+        elapsed: started.elapsed(),
+    };
 
     while next < states.len() {
         if limits.max_states.is_some_and(|n| generated >= n)
@@ -57,6 +91,9 @@ pub fn explore(model: &PivotModel, limits: &Limits) -> Exploration {
         }
         let current = next as u32;
         next += 1;
+        if next.is_multiple_of(PROGRESS_EVERY) {
+            observer(&progress(generated, states.len(), depth[current as usize]));
+        }
         for (p, found) in PROPERTIES.iter().zip(discoveries.iter_mut()) {
             if found.is_none() {
                 let holds = (p.condition)(&model.config, &states[current as usize]);
@@ -74,6 +111,7 @@ pub fn explore(model: &PivotModel, limits: &Limits) -> Exploration {
         for &action in &enabled {
             let succ = model.step(&states[current as usize], action);
             generated += 1;
+            coverage.record(&states[current as usize], action);
             if index.contains_key(&succ) {
                 continue;
             }
@@ -95,11 +133,14 @@ pub fn explore(model: &PivotModel, limits: &Limits) -> Exploration {
         path.reverse();
         path
     };
+    let max_depth = depth.iter().copied().max().unwrap_or(0);
+    observer(&progress(generated, states.len(), max_depth));
     Exploration {
         complete,
         unique_states: states.len(),
         states: generated,
-        max_depth: depth.iter().copied().max().unwrap_or(0) as usize,
+        max_depth: max_depth as usize,
         discoveries: discoveries.into_iter().map(|d| d.map(path_to)).collect(),
+        coverage,
     }
 }

@@ -5,6 +5,9 @@
 
 pub mod bfs;
 pub mod check;
+pub mod explorer;
+pub mod progress;
+pub mod reporting;
 pub mod scenario;
 pub mod tracefile;
 
