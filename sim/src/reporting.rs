@@ -29,7 +29,7 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
                     let verdict = if p.matches {
                         "violated, as the scenario expects".to_string()
                     } else {
-                        format!("violated, but the scenario expects it to {}", p.expected)
+                        format!("violated, but the scenario expects: {}", p.expected)
                     };
                     run.counterexamples.push(Counterexample {
                         scenario: r.scenario.name.clone(),
