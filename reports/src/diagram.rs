@@ -93,7 +93,9 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
         Action::LibvirtdRead => {
             let short = match last.qemu.outbox.first() {
                 Some(QmpMessage::Reply(c, _)) => format!("reply to {}", c.qmp_name()),
-                Some(QmpMessage::Event(_)) => "event".into(),
+                Some(QmpMessage::Event(_)) => describe::step_label(cfg, last, action, next)
+                    .trim_start_matches("libvirtd handles event ")
+                    .to_string(),
                 None => "nothing".into(),
             };
             (
@@ -174,10 +176,17 @@ pub fn arrows(config: &Config, actions: &[Action]) -> Vec<Arrow> {
 
 /// Mermaid escapes: `#` starts an entity and `;` ends a statement.
 fn mermaid_text(s: &str) -> String {
-    s.replace('#', "#35;")
-        .replace(';', "#59;")
-        .replace('<', "#lt;")
-        .replace('>', "#gt;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A Mermaid `sequenceDiagram`. `breaking` (1-based) is the step that violates
@@ -369,5 +378,96 @@ fn truncate(s: &str, n: usize) -> String {
         let mut t: String = s.chars().take(n - 1).collect();
         t.push('…');
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::config::*;
+
+    fn config() -> Config {
+        Config {
+            blocks: 1,
+            copy_mode: CopyMode::Background,
+            no_shutdown: true,
+            quit_cancel: QuitCancel::Force,
+            persistent: true,
+            faults: Faults {
+                libvirtd_crash: Fault::Unbounded,
+                guest_poweroff: Fault::Unbounded,
+                qemu_crash: Fault::Off,
+                host_crash: Fault::Off,
+            },
+            recovery: Recovery::Seed,
+            procedures: model::presets::preset("reopen-unpaused").unwrap(),
+        }
+    }
+
+    /// Copy, converge, pivot request, the pivot command, QEMU executes it, libvirtd
+    /// crashes before reading the reply.
+    fn path() -> Vec<Action> {
+        vec![
+            Action::QemuCopyRead(0),
+            Action::QemuCopyWrite,
+            Action::QemuJobReady,
+            Action::LibvirtdRead,
+            Action::AppRequestPivot,
+            Action::LibvirtdStep,
+            Action::QemuExecute,
+            Action::LibvirtdCrash,
+        ]
+    }
+
+    #[test]
+    fn arrows_say_who_talks_to_whom() {
+        let a = arrows(&config(), &path());
+        let shapes: Vec<&Shape> = a.iter().map(|a| &a.shape).collect();
+        assert_eq!(*shapes[2], Shape::Local("qemu"));
+        assert_eq!(
+            *shapes[3],
+            Shape::Message {
+                from: "qemu",
+                to: "libvirtd",
+                reply: true
+            }
+        );
+        assert_eq!(a[3].short, "BLOCK_JOB_READY");
+        assert_eq!(
+            *shapes[5],
+            Shape::Message {
+                from: "libvirtd",
+                to: "qemu",
+                reply: false
+            }
+        );
+        assert_eq!(a[5].short, "__com.redhat_drive-reopen");
+        assert_eq!(*shapes[7], Shape::Fault("libvirtd"));
+    }
+
+    #[test]
+    fn mermaid_escapes_and_marks_the_breaking_step() {
+        assert_eq!(mermaid_text("a; b #1 <x>"), "a#59; b #35;1 #lt;x#gt;");
+        let m = mermaid(&config(), &path(), Some(8), "uncertainty-is-frozen");
+        assert!(
+            m.starts_with("sequenceDiagram\n    participant guest\n    participant qemu as QEMU\n")
+        );
+        assert!(m.contains("    libvirtd->>qemu: 6. libvirtd [pivot] drive-reopen: sends __com.redhat_drive-reopen\n"));
+        assert!(m.contains("    rect rgb(255, 210, 210)\n    Note over libvirtd: 8. FAULT libvirtd crashes (connection and queued messages lost)\n    Note over guest,app: violates uncertainty-is-frozen\n    end\n"));
+        // No statement separator survives inside a message.
+        for line in m.lines().skip(1) {
+            assert!(!line.contains(';') || line.contains("#59;"), "{line}");
+        }
+    }
+
+    #[test]
+    fn svg_draws_four_lifelines_and_highlights_only_the_breaking_step() {
+        let s = svg(&config(), &path(), Some(8), "p");
+        assert_eq!(s.matches("class=\"lifeline\"").count(), 4);
+        assert_eq!(s.matches("breaking-step").count(), 1);
+        assert!(s.contains("class=\"step breaking-step\" data-step=\"8\""));
+        assert_eq!(s.matches("<g ").count(), s.matches("</g>").count());
+        let none = svg(&config(), &path(), None, "");
+        assert!(!none.contains("breaking"));
     }
 }
