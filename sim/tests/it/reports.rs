@@ -785,4 +785,12 @@ fn explorer_answers_its_state_listing_on_localhost() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+
+    // A scenario that does not load: exit 2 naming the file, before any port is opened.
+    let o = pivotcheck(
+        &["explore", "no-such-scenario.toml", "--port", "1"],
+        &workspace(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-scenario.toml:"));
 }
