@@ -25,6 +25,7 @@
 //! (labels and per-actor fields for traces).
 
 pub mod config;
+pub mod coverage;
 pub mod describe;
 pub mod presets;
 pub mod properties;

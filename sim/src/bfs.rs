@@ -23,6 +23,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
+use model::coverage::Coverage;
 use model::properties::{Kind, PROPERTIES};
 use model::symmetry;
 use model::{Action, PivotModel, World};
@@ -79,6 +80,16 @@ impl Default for Options {
     }
 }
 
+/// A snapshot of a running search, for progress displays.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub states: usize,
+    pub unique_states: usize,
+    /// Depth of the level being expanded.
+    pub depth: usize,
+    pub elapsed: Duration,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Limits {
     pub max_states: Option<usize>,
@@ -105,6 +116,8 @@ pub struct Exploration {
     /// The largest frontier held at once, in bytes.
     pub peak_frontier_bytes: usize,
     pub elapsed: Duration,
+    /// How often each kind of step and each fault window was explored.
+    pub coverage: Coverage,
 }
 
 enum Visited {
@@ -150,6 +163,7 @@ struct Part {
     discoveries: Vec<Option<u32>>,
     /// Successors computed, including those already visited.
     generated: usize,
+    coverage: Coverage,
 }
 
 fn expand(
@@ -164,6 +178,7 @@ fn expand(
         successors: Vec::new(),
         discoveries: vec![None; PROPERTIES.len()],
         generated: 0,
+        coverage: Coverage::default(),
     };
     let mut enabled = Vec::new();
     for (id, state) in part {
@@ -184,6 +199,7 @@ fn expand(
         model::world::actions(&model.config, state, &mut enabled);
         out.generated += enabled.len();
         for (i, &a) in enabled.iter().enumerate() {
+            out.coverage.record(state, a);
             let mut succ = model.step(state, a);
             if opts.symmetry {
                 succ = symmetry::canonical(&model.config, &succ).0;
@@ -231,7 +247,18 @@ pub fn peak_resident_bytes() -> u64 {
 
 /// Explores every state reachable from the initial state.
 pub fn explore(model: &PivotModel, opts: &Options, limits: &Limits) -> Exploration {
+    explore_observed(model, opts, limits, &mut |_| {})
+}
+
+/// [`explore`], calling `observer` after each level of the search and once at the end.
+pub fn explore_observed(
+    model: &PivotModel,
+    opts: &Options,
+    limits: &Limits,
+    observer: &mut dyn FnMut(&Progress),
+) -> Exploration {
     let started = Instant::now();
+    let mut coverage = Coverage::default();
     let hasher = fingerprinter();
     let threads = opts.threads.max(1);
     let mut init = model.init_state();
@@ -299,6 +326,7 @@ pub fn explore(model: &PivotModel, opts: &Options, limits: &Limits) -> Explorati
                 }
             }
             generated += part.generated;
+            coverage.add(&part.coverage);
             for (parent, action, succ, fp) in part.successors {
                 if visited.insert(&succ, fp) {
                     let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
@@ -312,6 +340,12 @@ pub fn explore(model: &PivotModel, opts: &Options, limits: &Limits) -> Explorati
             depth += 1;
         }
         level = next;
+        observer(&Progress {
+            states: generated,
+            unique_states: parents.len(),
+            depth,
+            elapsed: started.elapsed(),
+        });
     }
 
     let paths = discoveries
@@ -330,6 +364,7 @@ pub fn explore(model: &PivotModel, opts: &Options, limits: &Limits) -> Explorati
         bytes_per_state: stored as f64 / unique as f64,
         peak_frontier_bytes: peak_frontier,
         elapsed: started.elapsed(),
+        coverage,
     }
 }
 

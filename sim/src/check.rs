@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::bfs::{self, Limits};
 use crate::scenario::Scenario;
 use crate::tracefile;
+use model::coverage::Coverage;
 use model::properties::{self, Kind};
 use model::{Action, PivotModel};
 use reports::Trace;
@@ -83,9 +84,19 @@ impl ScenarioResult {
 /// Checks `scenario` exhaustively with breadth-first search, so every counterexample is a
 /// shortest one.
 pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResult {
+    check_scenario_observed(scenario, opts, &mut |_| {}).0
+}
+
+/// [`check_scenario`], reporting the search's progress to `observer` and returning what
+/// it covered (per kind of step and per fault window) beside the result.
+pub fn check_scenario_observed(
+    scenario: &Scenario,
+    opts: &CheckOptions,
+    observer: &mut dyn FnMut(&bfs::Progress),
+) -> (ScenarioResult, Coverage) {
     let model = PivotModel::new(scenario.config.clone());
     let started = Instant::now();
-    let exploration = bfs::explore(
+    let exploration = bfs::explore_observed(
         &model,
         &opts.search,
         &Limits {
@@ -93,6 +104,7 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
             timeout: opts.timeout,
             max_memory: opts.max_memory,
         },
+        observer,
     );
     let elapsed = started.elapsed();
     let complete = exploration.complete;
@@ -157,7 +169,7 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
         })
         .collect();
 
-    ScenarioResult {
+    let result = ScenarioResult {
         scenario: scenario.clone(),
         complete,
         unique_states: exploration.unique_states,
@@ -168,5 +180,6 @@ pub fn check_scenario(scenario: &Scenario, opts: &CheckOptions) -> ScenarioResul
         max_depth: exploration.max_depth,
         elapsed,
         properties,
-    }
+    };
+    (result, exploration.coverage)
 }

@@ -5,9 +5,12 @@
 
 pub mod bfs;
 pub mod check;
+pub mod explorer;
 pub mod fuzz;
 pub mod mutate;
+pub mod progress;
 pub mod replay;
+pub mod reporting;
 pub mod scenario;
 pub mod shrink;
 pub mod simulate;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use sim::check::{check_scenario, CheckOptions, ScenarioResult, Status};
+use sim::check::{CheckOptions, ScenarioResult, Status};
 use sim::scenario::{self, Scenario};
 
 const EXIT_MISMATCH: u8 = 1;
@@ -69,6 +69,30 @@ enum Cmd {
         /// Print search figures per scenario: states, rate, bytes per state, peak memory.
         #[arg(long)]
         stats: bool,
+        /// Write summary.md, junit.xml, index.html and one .itf.json per counterexample
+        /// into this folder.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+        /// Print how often each kind of step and each fault window was explored.
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Render trace files as a report folder (summary.md, junit.xml, index.html, ITF).
+    Report {
+        /// Trace files written by `check` (or any producer of the trace format).
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+        /// Folder for the report.
+        #[arg(long, default_value = "target/pivotcheck/report")]
+        out: PathBuf,
+    },
+    /// Serve stateright's web explorer for one scenario on 127.0.0.1.
+    Explore {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The TCP port on 127.0.0.1.
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
     },
     /// Generate every plausible single edit of a safe scenario's procedures and check that
     /// the gate kills each one (or that it carries an equivalence argument).
@@ -132,6 +156,13 @@ enum Cmd {
     },
 }
 
+/// What `check` writes besides its verdict lines.
+struct CheckExtras {
+    report: Option<PathBuf>,
+    coverage: bool,
+    stats: bool,
+}
+
 fn main() -> ExitCode {
     // Like other Unix filters, die quietly when the reader of our output goes away
     // (`pivotcheck check | head`) instead of panicking on a broken pipe.
@@ -170,6 +201,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_symmetry,
             max_memory,
             stats,
+            report,
+            coverage,
         } => {
             if let Some(t) = timeout {
                 if !(t.is_finite() && t > 0.0) {
@@ -202,8 +235,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     symmetry: !no_symmetry,
                 },
             };
-            check(&scenarios, &opts, &out, json, brief, stats)
+            let extras = CheckExtras {
+                report,
+                coverage,
+                stats,
+            };
+            check(&scenarios, &opts, &out, json, brief, &extras)
         }
+        Cmd::Report { traces, out } => report_traces(&traces, &out),
+        Cmd::Explore { scenario, port } => explore(&scenario, port),
         Cmd::Replay { trace, step, at } => replay(&trace, step, at),
         Cmd::Fuzz {
             target,
@@ -245,6 +285,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
             simulate_cmd(&s, &scenario, root, runs, single, depth, swarm, &out, json)
         }
     }
+}
+
+/// `pivotcheck report`: replays each trace and renders them all.
+fn report_traces(traces: &[PathBuf], out: &Path) -> Result<ExitCode> {
+    let mut cxs = Vec::new();
+    for t in traces {
+        match sim::reporting::load_trace(t) {
+            Ok(c) => cxs.push(c),
+            Err(e) => {
+                eprintln!("pivotcheck: {e}");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            }
+        }
+    }
+    let all_show = cxs.iter().all(|c| c.expected);
+    for c in &cxs {
+        println!("{} {}: {}", c.scenario, c.property, c.verdict);
+    }
+    let run = sim::reporting::run_of_traces(cxs);
+    reports::output::write_dir(&run, out)
+        .with_context(|| format!("cannot write the report into {}", out.display()))?;
+    println!("report written to {}", out.display());
+    Ok(ExitCode::from(if all_show { 0 } else { EXIT_MISMATCH }))
+}
+
+/// `pivotcheck explore`: serves the explorer until interrupted.
+fn explore(file: &Path, port: u16) -> Result<ExitCode> {
+    let s = match scenario::load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if let Err(e) = sim::explorer::port_available(port) {
+        anyhow::bail!("cannot listen on 127.0.0.1:{port}: {e}");
+    }
+    eprintln!(
+        "pivotcheck: exploring {} [{}] on http://127.0.0.1:{port}/ (Ctrl-C stops it)",
+        s.name, s.variant
+    );
+    sim::explorer::serve(model::PivotModel::new(s.config), port);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The default suite: `scenarios/` under the current folder, or beside the workspace.
@@ -292,11 +375,16 @@ fn check(
     out: &Path,
     json: bool,
     brief: bool,
-    stats: bool,
+    extras: &CheckExtras,
 ) -> Result<ExitCode> {
     let mut results = Vec::new();
-    for s in scenarios {
-        let r = check_scenario(s, opts);
+    let mut coverages = Vec::new();
+    let mut progress = sim::progress::Progress::new(!json);
+    let n = scenarios.len();
+    for (i, s) in scenarios.iter().enumerate() {
+        let (r, cov) = sim::check::check_scenario_observed(s, opts, &mut |p| {
+            progress.update(&s.name, i + 1, n, p)
+        });
         let mut trace_paths = Vec::new();
         for p in &r.properties {
             if let Some(t) = &p.trace {
@@ -307,16 +395,45 @@ fn check(
             }
         }
         if !json {
-            print_result(&r, &trace_paths, brief);
-            if stats {
-                print_stats(&r, opts);
-            }
+            progress.suspend(|| {
+                print_result(&r, &trace_paths, brief);
+                if extras.coverage {
+                    print!("{}", sim::reporting::coverage_text(s, &cov, "    "));
+                }
+                if extras.stats {
+                    print_stats(&r, opts);
+                }
+            });
         }
+        coverages.push(cov);
         results.push((r, trace_paths));
     }
+    progress.finish();
+    if let Some(dir) = &extras.report {
+        let pairs: Vec<_> = results
+            .iter()
+            .zip(&coverages)
+            .map(|((r, _), c)| (r.clone(), Some(c.clone())))
+            .collect();
+        let run = sim::reporting::run_of_check(&pairs);
+        reports::output::write_dir(&run, dir)
+            .with_context(|| format!("cannot write the report into {}", dir.display()))?;
+        if !json {
+            println!("report written to {}", dir.display());
+        }
+    }
     if json {
-        let scenarios: Vec<serde_json::Value> =
-            results.iter().map(|(r, t)| json_result(r, t)).collect();
+        let scenarios: Vec<serde_json::Value> = results
+            .iter()
+            .zip(&coverages)
+            .map(|((r, t), c)| {
+                let mut v = json_result(r, t);
+                if extras.coverage {
+                    v["coverage"] = sim::reporting::coverage_json(&r.scenario, c);
+                }
+                v
+            })
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({ "scenarios": scenarios }))?

@@ -3,6 +3,7 @@
 
 mod cli;
 mod reliability;
+mod reports;
 mod suite;
 mod trace;
 
