@@ -356,6 +356,7 @@ fn preset_state_counts_are_pinned() {
             ("blockdev-modern", 10415),
             ("write-ahead", 7952),
             ("paused-wait", 7673),
+            ("libvirt-9.0", 10843),
         ]
     );
 }
