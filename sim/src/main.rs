@@ -87,6 +87,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
+    Live(live::Args),
 }
 
 fn main() -> ExitCode {
@@ -146,6 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             check(&scenarios, &opts, &out, json, brief)
         }
         Cmd::Replay { trace, step, at } => replay(&trace, step, at),
+        Cmd::Live(args) => Ok(ExitCode::from(live::cli(args))),
         Cmd::Simulate {
             scenario,
             seed,
