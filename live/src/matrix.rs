@@ -53,16 +53,14 @@ pub struct ModelPoint {
 /// The model point a real crash point maps to. Commands the model does not have change
 /// nothing it tracks, so a crash around them equals a crash at the neighbouring point:
 /// - around `transaction` #1 (bitmap add): before job-complete;
-/// - before `query-named-block-nodes` and at its reply: at the job-dismiss reply (nothing
-///   is saved between the job-dismiss reply and the intermediate status save, which comes
-///   after the query-named-block-nodes reply);
-/// - around `transaction` #2 (bitmap remove): before the first blockdev-del (the
-///   intermediate status is saved).
+/// - around `query-named-block-nodes` and `transaction` #2 (bitmap remove): before the
+///   first blockdev-del. libvirt saves the intermediate status right after it handled the
+///   job-dismiss reply, before it sends query-named-block-nodes (measured: a kill before
+///   query-named-block-nodes already finds the intermediate status XML).
 pub fn model_point(real_ordinal: u8, when: When) -> ModelPoint {
     let (command, when) = match (real_ordinal, when) {
         (1, _) => (1, When::Before),
-        (5, _) => (3, When::Reply),
-        (6, _) => (4, When::Before),
+        (5 | 6, _) => (4, When::Before),
         (k, w) => (
             PIVOT_COMMANDS[usize::from(k) - 1]
                 .2

@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 /// Which images hold a guest write (its pattern is on the image).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Holders {
+    #[default]
     /// The guest could not write (powered off, QEMU gone) or did not acknowledge it.
     NotWritten,
     Source,
@@ -66,12 +67,6 @@ pub struct Observation {
     pub write_down: Holders,
     /// The guest's write after the restart (LBA 2).
     pub write_after: Holders,
-}
-
-impl Default for Holders {
-    fn default() -> Self {
-        Holders::NotWritten
-    }
 }
 
 /// The fields on which two observations differ, as `field: real vs model` lines.

@@ -174,6 +174,18 @@ pub fn reap_lost_qemu(work: &Work, pid: Option<i32>) -> Result<bool> {
     Ok(found)
 }
 
+/// Removes whatever an earlier (failed) scenario left: the domain, its definition, a QEMU
+/// libvirt lost (by the PID in the status XML), stale status files.
+pub fn clean_slate(work: &Work, daemon: &Option<Libvirtd>) -> Result<()> {
+    let pid = qemu_from_status(work).map(|(p, _)| p);
+    if daemon.is_some() {
+        let _ = virsh(work, &["destroy", DOMAIN]);
+        let _ = virsh(work, &["undefine", DOMAIN]);
+    }
+    reap_lost_qemu(work, pid)?;
+    Ok(())
+}
+
 /// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
 /// it is again a running, disarmed libvirtd (restarted if the trigger killed it).
 pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<RealRun> {
@@ -183,6 +195,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     if daemon.is_none() {
         *daemon = Some(Libvirtd::start(work)?);
     }
+    clean_slate(work, daemon)?;
     make_source(work)?;
     fs::write(work.path("dom.xml"), domain_xml(work))?;
     let dom_xml = work.path("dom.xml").display().to_string();
@@ -278,8 +291,15 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         }
     }
 
-    // libvirt's view after the restart.
-    let state = virsh(work, &["domstate", DOMAIN])?;
+    // libvirt's view after the restart, once it has finished a shutdown it started.
+    let state = wait_for(
+        "libvirt to finish the shutdown",
+        Duration::from_secs(10),
+        || {
+            let o = virsh(work, &["domstate", DOMAIN]).ok()?;
+            (o.stdout.trim() != "in shutdown").then_some(o)
+        },
+    )?;
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
     } else {
@@ -318,6 +338,16 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     let wrote_after = running && guest(&serial, b'2', b'b', Duration::from_secs(3))?;
     let src = work.path("src.raw");
     let tgt = work.path("tgt.raw");
+    // A live mirror copies the write to the target in the background, as the model's
+    // QEMU does before the comparison: give it up to 2 s.
+    let job_live = matches!(obs.qemu.job.as_deref(), Some("running" | "ready"));
+    if wrote_after && job_live && obs.qemu.active.as_deref() == Some("src") {
+        let _ = wait_for(
+            "the mirror to copy the write",
+            Duration::from_secs(2),
+            || holds(&tgt, 2).ok().filter(|&h| h).map(|_| ()),
+        );
+    }
     let held = |lba: u8, wrote: bool| -> Result<Holders> {
         Ok(if wrote {
             Holders::from_flags(holds(&src, lba)?, holds(&tgt, lba)?)

@@ -170,13 +170,27 @@ static void outgoing(int fd, const char *buf, size_t n)
     snprintf(reply_id, sizeof(reply_id), "\"id\": \"%.*s\"", (int)(e - v), v);
 }
 
+/* The end of the previous monitor read: a reply id may straddle two reads. */
+static char tail[64];
+static size_t tail_len;
+
 static void incoming(int fd, const char *buf, size_t n)
 {
-    if (!active || getpid() != self || n == 0 || buf[0] != '{' || !monitor_fd(fd))
+    if (!active || getpid() != self || n == 0 || !monitor_fd(fd))
         return;
     logline('<', 0, buf, n);
-    if (reply_id[0] && memmem(buf, n, reply_id, strlen(reply_id)))
-        die("kill on reply");
+    if (reply_id[0]) {
+        size_t want = strlen(reply_id);
+        char joined[sizeof(tail) * 2];
+        size_t head = n < sizeof(tail) ? n : sizeof(tail);
+        memcpy(joined, tail, tail_len);
+        memcpy(joined + tail_len, buf, head);
+        if (memmem(buf, n, reply_id, want) || memmem(joined, tail_len + head, reply_id, want))
+            die("kill on reply");
+    }
+    size_t keep = n < sizeof(tail) ? n : sizeof(tail);
+    memcpy(tail, buf + n - keep, keep);
+    tail_len = keep;
 }
 
 ssize_t write(int fd, const void *buf, size_t n)

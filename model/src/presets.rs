@@ -195,9 +195,11 @@ pub fn preset(name: &str) -> Option<Procedures> {
         // libvirt 9.0.0 (Debian 9.0.0-4+deb12u2) as `pivotcheck live` captured it on the
         // monitor of a real `virsh blockjob --pivot` (reports/live-findings.md):
         //   transaction(bitmap-add) job-complete [save: pivoting] <waiting, pending,
-        //   concluded> query-jobs job-dismiss query-named-block-nodes [save: the
-        //   intermediate status] transaction(bitmap-remove) blockdev-del(format)
+        //   concluded> query-jobs job-dismiss [save: the intermediate status]
+        //   query-named-block-nodes transaction(bitmap-remove) blockdev-del(format)
         //   blockdev-del(storage) [save: source := target; config]
+        // (Real libvirt writes that intermediate status with `<mirror job=''>`, which it
+        // cannot load on restart; the model's save is always loadable: see the findings.)
         // The two bitmap transactions and query-named-block-nodes change nothing the model
         // tracks, so they have no step: a crash around them is the crash at the nearest
         // step (the live harness maps each real crash point to a model one). Reconnect, as
