@@ -191,8 +191,8 @@ mod tests {
         assert_eq!(
             model_point(5, When::Before),
             ModelPoint {
-                command: 3,
-                when: When::Reply
+                command: 4,
+                when: When::Before
             }
         );
         assert_eq!(

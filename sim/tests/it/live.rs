@@ -89,3 +89,18 @@ fn live_suite_agrees_with_the_model() {
         );
     }
 }
+
+/// The libvirt-9.0 preset's recorded verdicts (scenarios/live/) still hold.
+#[test]
+fn live_preset_scenarios_match_their_verdicts() {
+    let dir = crate::scenarios_dir().join("live");
+    let out = bin()
+        .args(["check", "--brief", "--out"])
+        .arg(std::env::temp_dir().join(format!("pivotcheck-live-check-{}", std::process::id())))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("3 scenarios: 3 match"), "{text}");
+}
