@@ -94,12 +94,14 @@ fn live_suite_agrees_with_the_model() {
 #[test]
 fn live_preset_scenarios_match_their_verdicts() {
     let dir = crate::scenarios_dir().join("live");
+    let traces = std::env::temp_dir().join(format!("pivotcheck-live-check-{}", std::process::id()));
     let out = bin()
         .args(["check", "--brief", "--out"])
-        .arg(std::env::temp_dir().join(format!("pivotcheck-live-check-{}", std::process::id())))
+        .arg(&traces)
         .arg(&dir)
         .output()
         .unwrap();
+    let _ = std::fs::remove_dir_all(&traces);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("3 scenarios: 3 match"), "{text}");
