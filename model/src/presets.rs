@@ -8,7 +8,7 @@ use crate::config::{JobOptions, Procedures, ShutdownKill, Step};
 use Step::*;
 
 /// Preset names, in the order the README lists them.
-pub const PRESET_NAMES: [&str; 8] = [
+pub const PRESET_NAMES: [&str; 9] = [
     "reopen-unpaused",
     "reopen-paused-2012",
     "reopen-paused",
@@ -17,6 +17,7 @@ pub const PRESET_NAMES: [&str; 8] = [
     "blockdev-modern",
     "write-ahead",
     "paused-wait",
+    "libvirt-9.0",
 ];
 
 /// The 2012 era's reconnect: finish a pending guest shutdown; nothing about block jobs
@@ -187,6 +188,51 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 SaveStatus,
                 SaveConfig,
                 JobDismiss,
+            ],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: KEEP,
+        },
+        // libvirt 9.0.0 (Debian 9.0.0-4+deb12u2) as `pivotcheck live` captured it on the
+        // monitor of a real `virsh blockjob --pivot` (reports/live-findings.md):
+        //   transaction(bitmap-add) job-complete [save: pivoting] <waiting, pending,
+        //   concluded> query-jobs job-dismiss [save: the intermediate status]
+        //   query-named-block-nodes transaction(bitmap-remove) blockdev-del(format)
+        //   blockdev-del(storage) [save: source := target; config]
+        // (Real libvirt writes that intermediate status with `<mirror job=''>`, which it
+        // cannot load on restart; the model's save is always loadable: see the findings.)
+        // The two bitmap transactions and query-named-block-nodes change nothing the model
+        // tracks, so they have no step: a crash around them is the crash at the nearest
+        // step (the live harness maps each real crash point to a model one). Reconnect, as
+        // measured: query-status first and, after a guest power-off, kill QEMU with no
+        // query-jobs at all; otherwise query-jobs, and a concluded job goes to the same
+        // handler as in a live pivot. Unlike `blockdev-modern`, old nodes are deleted one
+        // `blockdev-del` at a time (format node, then storage node): two crash points.
+        "libvirt-9.0" => Procedures {
+            pivot: vec![
+                JobComplete,
+                MarkPivoting,
+                SaveStatus,
+                WaitConcluded,
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                BlockdevDel,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobs],
+            concluded: vec![
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                BlockdevDel,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
             ],
             shutdown_kill: ShutdownKill::Immediate,
             job: KEEP,

@@ -356,6 +356,7 @@ fn preset_state_counts_are_pinned() {
             ("blockdev-modern", 10545),
             ("write-ahead", 8120),
             ("paused-wait", 7803),
+            ("libvirt-9.0", 10973),
         ]
     );
 }

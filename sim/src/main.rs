@@ -154,6 +154,8 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
+    Live(live::Args),
 }
 
 /// What `check` writes besides its verdict lines.
@@ -257,6 +259,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             arguments,
             write,
         } => mutate_cmd(&target, arguments, write),
+        Cmd::Live(args) => Ok(ExitCode::from(live::cli(args))),
         Cmd::Simulate {
             scenario,
             seed,

@@ -2,6 +2,7 @@
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
 mod cli;
+mod live;
 mod reliability;
 mod reports;
 mod suite;

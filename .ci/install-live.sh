@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install what `pivotcheck live` needs from Debian's packages: QEMU 10 (bookworm-backports,
+# see install-qemu.sh), libvirt 9.0 (libvirtd, virsh), nasm for the guest, gcc for the crash
+# trigger, util-linux/mount for the mount namespace. Idempotent; needs root.
+set -eu
+cd "$(dirname "$0")"
+sh ./install-qemu.sh
+need=""
+command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ] || need="$need libvirt-daemon libvirt-daemon-driver-qemu"
+command -v virsh >/dev/null 2>&1 || need="$need libvirt-clients"
+command -v nasm >/dev/null 2>&1 || need="$need nasm"
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+if [ -n "$need" ]; then
+    apt-get update
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need
+fi
+echo "install-live: $(libvirtd --version), $(nasm -v), $(qemu-system-x86_64 --version | head -n1)"

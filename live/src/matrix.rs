@@ -1,0 +1,213 @@
+//! The scenario matrix: every QMP command real libvirt 9.0 sends during `virsh blockjob
+//! --pivot`, killed before it is sent and when its reply arrives, crossed with transient
+//! and persistent domains and with a guest power-off while libvirtd is down; plus the
+//! no-crash control. Each real crash point is mapped to the model crash point with the
+//! same durable state and the same QEMU-side effects.
+
+use serde::Serialize;
+
+/// When the trigger kills libvirtd relative to one QMP command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum When {
+    /// Instead of sending it: QEMU never sees the command.
+    Before,
+    /// When QEMU's reply arrives, before libvirtd parses it: QEMU executed it, libvirtd
+    /// never learned the result.
+    Reply,
+}
+
+impl When {
+    pub fn name(self) -> &'static str {
+        match self {
+            When::Before => "before",
+            When::Reply => "reply",
+        }
+    }
+}
+
+/// The QMP commands of a libvirt 9.0 pivot, in the order they are sent (captured by the
+/// trigger's log; `pivotcheck live` checks the order again on every run), with the model
+/// command each one corresponds to: `(real name, model command ordinal or None)`.
+/// The model's pivot procedure (`libvirt-9.0` preset) sends job-complete (1), query-jobs
+/// (2), job-dismiss (3), blockdev-del (4) and blockdev-del (5).
+pub const PIVOT_COMMANDS: [(&str, &str, Option<u8>); 8] = [
+    ("transaction", "block-dirty-bitmap-add", None),
+    ("job-complete", "", Some(1)),
+    ("query-jobs", "", Some(2)),
+    ("job-dismiss", "", Some(3)),
+    ("query-named-block-nodes", "", None),
+    ("transaction", "block-dirty-bitmap-remove", None),
+    ("blockdev-del", "format node", Some(4)),
+    ("blockdev-del", "storage node", Some(5)),
+];
+
+/// A crash point of the model's pivot procedure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelPoint {
+    /// Ordinal of the command among the commands the model's pivot sends (1-based).
+    pub command: u8,
+    pub when: When,
+}
+
+/// The model point a real crash point maps to. Commands the model does not have change
+/// nothing it tracks, so a crash around them equals a crash at the neighbouring point:
+/// - around `transaction` #1 (bitmap add): before job-complete;
+/// - around `query-named-block-nodes` and `transaction` #2 (bitmap remove): before the
+///   first blockdev-del. libvirt saves the intermediate status right after it handled the
+///   job-dismiss reply, before it sends query-named-block-nodes (measured: a kill before
+///   query-named-block-nodes already finds the intermediate status XML).
+pub fn model_point(real_ordinal: u8, when: When) -> ModelPoint {
+    let (command, when) = match (real_ordinal, when) {
+        (1, _) => (1, When::Before),
+        (5 | 6, _) => (4, When::Before),
+        (k, w) => (
+            PIVOT_COMMANDS[usize::from(k) - 1]
+                .2
+                .expect("mapped commands have a model ordinal"),
+            w,
+        ),
+    };
+    ModelPoint { command, when }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Spec {
+    /// Stable name, e.g. `job-dismiss.reply.persistent.poweroff`.
+    pub name: String,
+    /// `None`: the control, no crash.
+    pub crash: Option<(u8, When)>,
+    pub persistent: bool,
+    /// The guest powers off while libvirtd is down (for the control: after the pivot).
+    pub poweroff: bool,
+}
+
+impl Spec {
+    pub fn model_point(&self) -> Option<ModelPoint> {
+        self.crash.map(|(k, w)| model_point(k, w))
+    }
+
+    /// The `pivotcheck live` command that reruns just this scenario.
+    pub fn command_line(&self) -> String {
+        format!("pivotcheck live --only {}", self.name)
+    }
+}
+
+fn point_name(k: u8, when: When) -> String {
+    let (cmd, _, _) = PIVOT_COMMANDS[usize::from(k) - 1];
+    // Commands sent twice carry their ordinal among equals.
+    let same: Vec<usize> = PIVOT_COMMANDS
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.0 == cmd)
+        .map(|(i, _)| i)
+        .collect();
+    let base = if same.len() > 1 {
+        let nth = same.iter().position(|&i| i == usize::from(k) - 1).unwrap() + 1;
+        format!("{cmd}{nth}")
+    } else {
+        cmd.to_string()
+    };
+    format!("{base}.{}", when.name())
+}
+
+/// The whole matrix: 17 points (16 crash points and the control) times transient or
+/// persistent times with or without a power-off: 68 scenarios.
+pub fn all() -> Vec<Spec> {
+    let mut points: Vec<Option<(u8, When)>> = vec![None];
+    for k in 1..=PIVOT_COMMANDS.len() as u8 {
+        points.push(Some((k, When::Before)));
+        points.push(Some((k, When::Reply)));
+    }
+    let mut out = Vec::new();
+    for persistent in [false, true] {
+        for poweroff in [false, true] {
+            for p in &points {
+                let point = match p {
+                    None => "control".to_string(),
+                    Some((k, w)) => point_name(*k, *w),
+                };
+                let name = format!(
+                    "{point}.{}{}",
+                    if persistent {
+                        "persistent"
+                    } else {
+                        "transient"
+                    },
+                    if poweroff { ".poweroff" } else { "" }
+                );
+                out.push(Spec {
+                    name,
+                    crash: *p,
+                    persistent,
+                    poweroff,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_has_every_point_four_times_with_unique_names() {
+        let all = all();
+        assert_eq!(all.len(), 68);
+        let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 68);
+        assert!(names.contains(&"transaction2.before.persistent.poweroff"));
+        assert!(names.contains(&"blockdev-del1.reply.transient"));
+        assert!(names.contains(&"control.transient"));
+    }
+
+    #[test]
+    fn real_points_map_to_model_points() {
+        assert_eq!(
+            model_point(1, When::Reply),
+            ModelPoint {
+                command: 1,
+                when: When::Before
+            }
+        );
+        assert_eq!(
+            model_point(2, When::Reply),
+            ModelPoint {
+                command: 1,
+                when: When::Reply
+            }
+        );
+        assert_eq!(
+            model_point(4, When::Reply),
+            ModelPoint {
+                command: 3,
+                when: When::Reply
+            }
+        );
+        assert_eq!(
+            model_point(5, When::Before),
+            ModelPoint {
+                command: 4,
+                when: When::Before
+            }
+        );
+        assert_eq!(
+            model_point(6, When::Reply),
+            ModelPoint {
+                command: 4,
+                when: When::Before
+            }
+        );
+        assert_eq!(
+            model_point(8, When::Reply),
+            ModelPoint {
+                command: 5,
+                when: When::Reply
+            }
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! The model's prediction for one live scenario: the same crash point replayed in the
+//! model (`libvirt-9.0` preset) under a fixed schedule that mirrors what the real run does.
+//!
+//! Schedule: QEMU's own steps run first (it is much faster than libvirtd), then libvirtd
+//! reads replies and events, then runs its next procedure step. The app asks for the
+//! pivot once the copy is ready; the guest acts only where the harness makes it act.
+//! Real run and replay: copy to ready; pivot; crash at the point (or none); QEMU settles
+//! while libvirtd is down; the guest writes block 0 (LBA 1); optionally powers off;
+//! libvirtd restarts and settles; the guest writes block 1 (LBA 2) if it still runs.
+
+use anyhow::{bail, Result};
+use model::state::{Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
+use model::world::{actions, next_state};
+use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
+
+use crate::matrix::{ModelPoint, Spec, When};
+use crate::observe::{Holders, Observation, QemuView};
+
+/// The preset the live suite checks real libvirt against.
+pub const PRESET: &str = "libvirt-9.0";
+
+pub fn config(persistent: bool) -> Config {
+    Config {
+        blocks: 2,
+        copy_mode: CopyMode::Background,
+        no_shutdown: true,
+        quit_cancel: QuitCancel::Force,
+        persistent,
+        faults: Faults {
+            libvirtd_crash: Fault::Unbounded,
+            guest_poweroff: Fault::Unbounded,
+            qemu_crash: Fault::Off,
+            host_crash: Fault::Off,
+        },
+        recovery: Recovery::Seed,
+        procedures: presets::preset(PRESET).expect("the live preset exists"),
+    }
+}
+
+fn is_qemu(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::QemuExecute
+            | Action::QemuCopyRead(_)
+            | Action::QemuCopyWrite
+            | Action::QemuJobReady
+            | Action::QemuJobWaiting
+            | Action::QemuJobPending
+            | Action::QemuJobFinalize
+            | Action::QemuJobAutoDismiss
+    )
+}
+
+/// Priority of the actions the schedule takes; lower first; `None`: never taken here.
+fn rank(a: &Action, with_libvirtd: bool) -> Option<u8> {
+    if is_qemu(a) {
+        return Some(0);
+    }
+    if !with_libvirtd {
+        return None;
+    }
+    Some(match a {
+        Action::LibvirtdRead => 1,
+        Action::LibvirtdEof => 2,
+        Action::LibvirtdKill => 3,
+        Action::LibvirtdStep => 4,
+        Action::LibvirtdStopDomain => 5,
+        _ => return None,
+    })
+}
+
+struct Run {
+    cfg: Config,
+    w: World,
+    steps: usize,
+}
+
+const STEP_LIMIT: usize = 10_000;
+
+impl Run {
+    fn enabled(&self) -> Vec<Action> {
+        let mut v = Vec::new();
+        actions(&self.cfg, &self.w, &mut v);
+        v
+    }
+    fn take(&mut self, a: Action) -> Result<()> {
+        if !self.enabled().contains(&a) {
+            bail!("model: {a:?} is not enabled");
+        }
+        self.steps += 1;
+        if self.steps > STEP_LIMIT {
+            bail!("model: no quiescence after {STEP_LIMIT} steps");
+        }
+        self.w = next_state(&self.cfg, &self.w, a).expect("next_state is total");
+        Ok(())
+    }
+    fn next(&self, with_libvirtd: bool) -> Option<Action> {
+        self.enabled()
+            .into_iter()
+            .filter_map(|a| rank(&a, with_libvirtd).map(|r| (r, a)))
+            .min_by_key(|(r, _)| *r)
+            .map(|(_, a)| a)
+    }
+    fn settle(&mut self, with_libvirtd: bool) -> Result<()> {
+        while let Some(a) = self.next(with_libvirtd) {
+            self.take(a)?;
+        }
+        Ok(())
+    }
+    /// The guest writes block `b` if it can: `true` when the write was acknowledged.
+    fn write(&mut self, b: u8) -> Result<bool> {
+        if self.enabled().contains(&Action::GuestWrite(b)) {
+            self.take(Action::GuestWrite(b))?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+    fn poweroff(&mut self) -> Result<()> {
+        if self.enabled().contains(&Action::GuestPowerOff) {
+            self.take(Action::GuestPowerOff)?;
+        }
+        Ok(())
+    }
+    /// Whether the libvirtd step about to run sends a pivot command.
+    fn sends_pivot_command(&self) -> bool {
+        let l = &self.w.libvirtd;
+        l.program.map(|p| p.kind) == Some(ProgramKind::Pivot)
+            && self.w.qemu.monitor
+            && l.current_step(&self.cfg.procedures)
+                .and_then(|s| s.command())
+                .is_some()
+    }
+}
+
+fn image(i: Image) -> String {
+    match i {
+        Image::Source => "src".into(),
+        Image::Target => "tgt".into(),
+    }
+}
+
+fn qemu_view(w: &World) -> QemuView {
+    let q = &w.qemu;
+    if !q.alive {
+        return QemuView::default();
+    }
+    QemuView {
+        alive: true,
+        active: Some(image(q.active)),
+        job: Some(
+            q.job
+                .as_ref()
+                .map(|j| j.status.name().to_string())
+                .unwrap_or_else(|| "none".into()),
+        ),
+    }
+}
+
+fn holders(w: &World, block: u8, written: bool) -> Holders {
+    if !written {
+        return Holders::NotWritten;
+    }
+    let bit = 1u8 << block;
+    Holders::from_flags(w.storage.source & bit != 0, w.storage.target & bit != 0)
+}
+
+/// Replays `spec` in the model and returns what the model says the run ends with.
+pub fn predict(spec: &Spec) -> Result<Observation> {
+    let cfg = config(spec.persistent);
+    let w = model::world::init(&cfg);
+    let mut r = Run { cfg, w, steps: 0 };
+
+    // Copy to ready, then the app asks for the pivot.
+    r.settle(true)?;
+    if r.w.libvirtd.live.mirror != Some(MirrorState::Ready) {
+        bail!("model: the copy did not become ready");
+    }
+    r.take(Action::AppRequestPivot)?;
+
+    // The pivot, up to the crash point.
+    let point: Option<ModelPoint> = spec.model_point();
+    let mut sent: u8 = 0;
+    let mut crashed = false;
+    while let Some(a) = r.next(true) {
+        if let Some(p) = point {
+            let crash = match (a, p.when) {
+                (Action::LibvirtdStep, When::Before) => {
+                    r.sends_pivot_command() && sent + 1 == p.command
+                }
+                (Action::LibvirtdRead, When::Reply) => {
+                    sent == p.command
+                        && matches!(r.w.qemu.outbox.first(),
+                            Some(QmpMessage::Reply(c, _)) if r.w.libvirtd.awaiting == Some(*c))
+                }
+                _ => false,
+            };
+            if crash {
+                r.take(Action::LibvirtdCrash)?;
+                crashed = true;
+                break;
+            }
+        }
+        if a == Action::LibvirtdStep && r.sends_pivot_command() {
+            sent += 1;
+        }
+        r.take(a)?;
+    }
+    if point.is_some() && !crashed {
+        bail!("model: the pivot never reached {point:?}");
+    }
+
+    let mut obs = Observation::default();
+    let (wrote_down, wrote_after);
+    if crashed {
+        r.settle(false)?;
+        obs.down = Some(qemu_view(&r.w));
+        wrote_down = r.write(0)?;
+        r.settle(false)?;
+        if spec.poweroff {
+            r.poweroff()?;
+            r.settle(false)?;
+        }
+        r.take(Action::LibvirtdRestart)?;
+        r.settle(true)?;
+    } else {
+        wrote_down = r.write(0)?;
+        r.settle(true)?;
+        if spec.poweroff {
+            r.poweroff()?;
+            r.settle(true)?;
+        }
+    }
+    wrote_after = r.write(1)?;
+    r.settle(true)?;
+
+    let w = &r.w;
+    let l = &w.libvirtd;
+    obs.domain = match l.domain {
+        Domain::Active if w.qemu.alive => match w.qemu.run_state {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Shutdown => "shutdown",
+        },
+        Domain::Active => "running (QEMU gone)",
+        Domain::Inactive => "shut off",
+        Domain::Gone => "unknown",
+    }
+    .into();
+    if l.domain == Domain::Active {
+        obs.live_source = Some(image(l.live.source));
+        obs.mirror = Some(
+            match l.live.mirror {
+                None => "none",
+                Some(MirrorState::Copying) => "no",
+                Some(MirrorState::Ready) => "yes",
+                Some(MirrorState::Pivoting) => "pivot",
+            }
+            .into(),
+        );
+    }
+    if r.cfg.persistent && l.domain != Domain::Gone {
+        obs.config_source = Some(image(l.config_source));
+    }
+    obs.qemu = qemu_view(w);
+    obs.write_down = holders(w, 0, wrote_down);
+    obs.write_after = holders(w, 1, wrote_after);
+    // A job the model keeps as concluded shows as such; the job names match QEMU's.
+    debug_assert!(w
+        .qemu
+        .job
+        .as_ref()
+        .is_none_or(|j| j.status != JobStatus::Running));
+    Ok(obs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{self, all};
+
+    fn spec(name: &str) -> Spec {
+        all().into_iter().find(|s| s.name == name).expect(name)
+    }
+
+    #[test]
+    fn every_scenario_replays_in_the_model() {
+        for s in all() {
+            predict(&s).unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
+        }
+    }
+
+    #[test]
+    fn control_pivots_and_writes_land_on_the_target() {
+        let o = predict(&spec("control.persistent")).unwrap();
+        assert_eq!(o.domain, "running");
+        assert_eq!(o.live_source.as_deref(), Some("tgt"));
+        assert_eq!(o.config_source.as_deref(), Some("tgt"));
+        assert_eq!(o.mirror.as_deref(), Some("none"));
+        assert_eq!(o.write_down, Holders::Target);
+        assert_eq!(o.write_after, Holders::Target);
+    }
+
+    #[test]
+    fn w1_job_complete_reply_libvirt_says_source_while_qemu_runs_target() {
+        let o = predict(&spec("job-complete.reply.persistent")).unwrap();
+        assert_eq!(
+            o.down.as_ref().map(|d| d.job.clone()),
+            Some(Some("concluded".into()))
+        );
+        assert_eq!(o.live_source.as_deref(), Some("src"));
+        assert_eq!(o.config_source.as_deref(), Some("src"));
+        assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
+        assert_eq!(o.write_after, Holders::Target);
+    }
+
+    #[test]
+    fn w2_job_dismiss_reply_leaves_a_stale_pivot_mirror() {
+        let o = predict(&spec("job-dismiss.reply.transient")).unwrap();
+        assert_eq!(o.live_source.as_deref(), Some("src"));
+        assert_eq!(o.mirror.as_deref(), Some("pivot"));
+        assert_eq!(o.qemu.job.as_deref(), Some("none"));
+    }
+
+    #[test]
+    fn w3_poweroff_while_down_keeps_the_stale_config() {
+        let o = predict(&spec("job-dismiss.reply.persistent.poweroff")).unwrap();
+        assert_eq!(o.domain, "shut off");
+        assert_eq!(o.config_source.as_deref(), Some("src"));
+        assert_eq!(o.write_down, Holders::Target);
+        assert!(!o.qemu.alive);
+    }
+
+    #[test]
+    fn the_crash_point_changes_the_prediction() {
+        // Mutation guard: the points are not all alike.
+        let a = predict(&spec("job-complete.before.transient")).unwrap();
+        let b = predict(&spec("query-jobs.before.transient")).unwrap();
+        assert_ne!(a, b);
+        let p = matrix::model_point(2, When::Before);
+        assert_eq!(p.command, 1);
+    }
+}

@@ -1,0 +1,374 @@
+//! One scenario on real libvirt and QEMU.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::harness::{
+    attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
+};
+use crate::matrix::{Spec, PIVOT_COMMANDS};
+use crate::observe::{Holders, Observation, QemuView};
+
+const SECTOR: u64 = 512;
+const IMAGE_SIZE: usize = 1 << 20;
+
+/// What the run saw besides the observation: the trigger's log of the pivot, the time.
+pub struct RealRun {
+    pub obs: Observation,
+    /// The QMP commands libvirtd sent after the trigger was armed, in order.
+    pub sent: Vec<String>,
+    pub millis: u128,
+}
+
+fn domain_xml(work: &Work) -> String {
+    format!(
+        "<domain type='qemu'>\n  <name>{DOMAIN}</name>\n  <memory unit='MiB'>32</memory>\n  \
+         <vcpu>1</vcpu>\n  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>\n  \
+         <features><acpi/></features>\n  <devices>\n    \
+         <emulator>/usr/bin/qemu-system-x86_64</emulator>\n    \
+         <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
+         <source file='{}'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n    \
+         <serial type='unix'>\n      <source mode='bind' path='{}'/>\n      <target port='0'/>\n    \
+         </serial>\n    <memballoon model='none'/>\n  </devices>\n</domain>\n",
+        work.path("src.raw").display(),
+        work.path("serial.sock").display()
+    )
+}
+
+/// The source image: the guest's boot sector, then a 0x11 fill.
+fn make_source(work: &Work) -> Result<()> {
+    let mut img = vec![0x11u8; IMAGE_SIZE];
+    img[..512].copy_from_slice(&work.guest);
+    fs::write(work.path("src.raw"), img)?;
+    let _ = fs::remove_file(work.path("tgt.raw"));
+    Ok(())
+}
+
+/// Whether `image` holds the guest's write of LBA `lba` (pattern 0xA0 + lba).
+fn holds(image: &Path, lba: u8) -> Result<bool> {
+    let mut f = match fs::File::open(image) {
+        Ok(f) => f,
+        Err(_) => return Ok(false),
+    };
+    f.seek(SeekFrom::Start(SECTOR * u64::from(lba)))?;
+    let mut b = [0u8; 512];
+    if f.read_exact(&mut b).is_err() {
+        return Ok(false);
+    }
+    Ok(b.iter().all(|&x| x == 0xa0 + lba))
+}
+
+fn image_name(path: &str) -> String {
+    if path.ends_with("/src.raw") {
+        "src".into()
+    } else if path.ends_with("/tgt.raw") {
+        "tgt".into()
+    } else {
+        path.into()
+    }
+}
+
+/// QEMU's truth from `query-block` and `query-jobs` replies.
+fn qemu_view(block: &Value, jobs: &Value) -> QemuView {
+    let active = block.as_array().and_then(|devs| {
+        devs.iter().find_map(|d| {
+            d["inserted"]["image"]["filename"]
+                .as_str()
+                .or_else(|| d["inserted"]["file"].as_str())
+                .map(image_name)
+        })
+    });
+    let job = jobs
+        .as_array()
+        .map(|js| {
+            js.first()
+                .and_then(|j| j["status"].as_str())
+                .unwrap_or("none")
+                .to_string()
+        })
+        .or(Some("none".into()));
+    QemuView {
+        alive: true,
+        active,
+        job,
+    }
+}
+
+/// The running QEMU's pid and monitor socket, from the status XML libvirtd wrote.
+fn qemu_from_status(work: &Work) -> Option<(i32, std::path::PathBuf)> {
+    let xml = fs::read_to_string(work.status_xml()).ok()?;
+    let pid: i32 = attr(&xml, "domstatus", "pid")?.parse().ok()?;
+    let mon = attr(&xml, "monitor", "path")?;
+    Some((pid, work.outside(&mon)))
+}
+
+fn direct_view(mon: &Path) -> Result<QemuView> {
+    let mut q = Qmp::connect(mon)?;
+    let block = q.execute("query-block")?;
+    let jobs = q.execute("query-jobs")?;
+    Ok(qemu_view(&block, &jobs))
+}
+
+fn direct_status(mon: &Path) -> Result<String> {
+    let mut q = Qmp::connect(mon)?;
+    let s = q.execute("query-status")?;
+    Ok(s["status"].as_str().unwrap_or("?").to_string())
+}
+
+fn hmp_json(work: &Work, cmd: &str) -> Result<Value> {
+    let out = virsh_ok(
+        work,
+        &[
+            "qemu-monitor-command",
+            DOMAIN,
+            &format!("{{\"execute\":\"{cmd}\"}}"),
+        ],
+    )?;
+    let v: Value = serde_json::from_str(out.trim()).context("qemu-monitor-command output")?;
+    Ok(v["return"].clone())
+}
+
+/// The commands sent while armed, from the trigger's log since `from` (a byte offset).
+fn sent_since(work: &Work, from: u64) -> Vec<String> {
+    let log = fs::read(work.qmp_log()).unwrap_or_default();
+    let tail = String::from_utf8_lossy(&log[(from as usize).min(log.len())..]).to_string();
+    tail.lines()
+        .filter(|l| l.contains(" > #"))
+        .filter_map(|l| {
+            let v: Value = serde_json::from_str(&l[l.find('{')?..]).ok()?;
+            Some(v["execute"].as_str()?.to_string())
+        })
+        .collect()
+}
+
+/// Kills a QEMU libvirt no longer manages (our scenario caused it) and removes the stale
+/// status files it left. Returns whether one was found.
+pub fn reap_lost_qemu(work: &Work, pid: Option<i32>) -> Result<bool> {
+    let mut found = false;
+    if let Some(pid) = pid.filter(|&p| pid_alive(p)) {
+        found = true;
+        // SAFETY: the PID is the QEMU this scenario's libvirtd started (from its status
+        // XML), still alive, which libvirt has lost.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        wait_for("the lost QEMU to exit", Duration::from_secs(10), || {
+            (!pid_alive(pid)).then_some(())
+        })?;
+    }
+    let _ = fs::remove_file(work.status_xml());
+    let _ = fs::remove_file(work.path(&format!("run/libvirt/qemu/{DOMAIN}.pid")));
+    if let Ok(rd) = fs::read_dir(work.path("varlib/libvirt/qemu")) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.starts_with("domain-") && n.ends_with(&format!("-{DOMAIN}")) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Removes whatever an earlier (failed) scenario left: the domain, its definition, a QEMU
+/// libvirt lost (by the PID in the status XML), stale status files.
+pub fn clean_slate(work: &Work, daemon: &Option<Libvirtd>) -> Result<()> {
+    let pid = qemu_from_status(work).map(|(p, _)| p);
+    if daemon.is_some() {
+        let _ = virsh(work, &["destroy", DOMAIN]);
+        let _ = virsh(work, &["undefine", DOMAIN]);
+    }
+    reap_lost_qemu(work, pid)?;
+    Ok(())
+}
+
+/// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
+/// it is again a running, disarmed libvirtd (restarted if the trigger killed it).
+pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<RealRun> {
+    let t0 = Instant::now();
+    let serial = work.path("serial.sock");
+    let _ = fs::remove_file(work.arm_file());
+    if daemon.is_none() {
+        *daemon = Some(Libvirtd::start(work)?);
+    }
+    clean_slate(work, daemon)?;
+    make_source(work)?;
+    fs::write(work.path("dom.xml"), domain_xml(work))?;
+    let dom_xml = work.path("dom.xml").display().to_string();
+    if spec.persistent {
+        virsh_ok(work, &["define", &dom_xml])?;
+        virsh_ok(work, &["start", DOMAIN])?;
+    } else {
+        virsh_ok(work, &["create", &dom_xml])?;
+    }
+    let (qemu_pid, monitor) =
+        qemu_from_status(work).context("no QEMU pid/monitor in the status XML")?;
+    wait_for("the guest to boot", Duration::from_secs(20), || {
+        guest(&serial, b'?', b'r', Duration::from_millis(300))
+            .ok()
+            .filter(|&ok| ok)
+    })?;
+    virsh_ok(
+        work,
+        &[
+            "blockcopy",
+            DOMAIN,
+            "vda",
+            &work.path("tgt.raw").display().to_string(),
+            "--format",
+            "raw",
+            "--transient-job",
+        ],
+    )?;
+    wait_for("the copy to be ready", Duration::from_secs(20), || {
+        let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
+        attr(disk_xml(&x)?, "mirror", "ready")
+            .filter(|r| r == "yes")
+            .map(|_| ())
+    })?;
+
+    // Arm and pivot.
+    let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
+    let arm = match spec.crash {
+        None => "0 before\n".to_string(),
+        Some((k, w)) => format!("{k} {}\n", w.name()),
+    };
+    fs::write(work.arm_file(), arm)?;
+    let pivot = virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?;
+    let mut obs = Observation::default();
+    let crashed = spec.crash.is_some();
+    if crashed {
+        let d = daemon.as_mut().expect("started above");
+        if !d.wait_dead(Duration::from_secs(10)) {
+            bail!(
+                "the trigger did not kill libvirtd (pivot: {})",
+                pivot.stderr.trim()
+            );
+        }
+        *daemon = None;
+    } else if !pivot.ok {
+        bail!("the control pivot failed: {}", pivot.stderr.trim());
+    }
+    let _ = fs::remove_file(work.arm_file());
+    let sent = sent_since(work, log_from);
+    let expected: Vec<&str> = PIVOT_COMMANDS.iter().map(|c| c.0).collect();
+    let upto = spec
+        .crash
+        .map(|(k, _)| usize::from(k))
+        .unwrap_or(expected.len());
+    if sent.len() != upto || sent.iter().zip(&expected).any(|(a, b)| a != b) {
+        bail!("libvirtd sent {sent:?} during the pivot; expected the first {upto} of {expected:?}");
+    }
+
+    // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
+    let wrote_down;
+    if crashed {
+        obs.down = Some(direct_view(&monitor)?);
+        wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+        if spec.poweroff {
+            guest(&serial, b'P', b'p', Duration::from_secs(3))?;
+            wait_for("QEMU to report shutdown", Duration::from_secs(10), || {
+                (direct_status(&monitor).ok()? == "shutdown").then_some(())
+            })?;
+        }
+        *daemon = Some(Libvirtd::start(work)?);
+    } else {
+        wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+        if spec.poweroff {
+            guest(&serial, b'P', b'p', Duration::from_secs(3))?;
+            wait_for(
+                "libvirt to stop the domain",
+                Duration::from_secs(10),
+                || {
+                    let o = virsh(work, &["domstate", DOMAIN]).ok()?;
+                    (!o.ok || o.stdout.trim() != "running").then_some(())
+                },
+            )?;
+        }
+    }
+
+    // libvirt's view after the restart, once it has finished a shutdown it started.
+    let state = wait_for(
+        "libvirt to finish the shutdown",
+        Duration::from_secs(10),
+        || {
+            let o = virsh(work, &["domstate", DOMAIN]).ok()?;
+            (o.stdout.trim() != "in shutdown").then_some(o)
+        },
+    )?;
+    obs.domain = if state.ok {
+        state.stdout.trim().to_string()
+    } else {
+        "unknown".into()
+    };
+    let managed_running = obs.domain == "running";
+    if managed_running {
+        let x = virsh_ok(work, &["dumpxml", DOMAIN])?;
+        let disk = disk_xml(&x).context("no vda in the live XML")?;
+        obs.live_source = attr(disk, "source", "file").map(|f| image_name(&f));
+        obs.mirror = Some(if disk.contains("<mirror") {
+            attr(disk, "mirror", "ready").unwrap_or_else(|| "no".into())
+        } else {
+            "none".into()
+        });
+    }
+    if spec.persistent && state.ok {
+        let x = virsh_ok(work, &["dumpxml", "--inactive", DOMAIN])?;
+        obs.config_source = disk_xml(&x)
+            .and_then(|d| attr(d, "source", "file"))
+            .map(|f| image_name(&f));
+    }
+    // QEMU's truth: through libvirt if it manages QEMU, else on the freed monitor.
+    let alive = pid_alive(qemu_pid);
+    let mut running = false;
+    if alive && managed_running {
+        obs.qemu = qemu_view(
+            &hmp_json(work, "query-block")?,
+            &hmp_json(work, "query-jobs")?,
+        );
+        running = hmp_json(work, "query-status")?["status"] == "running";
+    } else if alive {
+        obs.qemu = direct_view(&monitor)?;
+        running = direct_status(&monitor)? == "running";
+    }
+    let wrote_after = running && guest(&serial, b'2', b'b', Duration::from_secs(3))?;
+    let src = work.path("src.raw");
+    let tgt = work.path("tgt.raw");
+    // A live mirror copies the write to the target in the background, as the model's
+    // QEMU does before the comparison: give it up to 2 s.
+    let job_live = matches!(obs.qemu.job.as_deref(), Some("running" | "ready"));
+    if wrote_after && job_live && obs.qemu.active.as_deref() == Some("src") {
+        let _ = wait_for(
+            "the mirror to copy the write",
+            Duration::from_secs(2),
+            || holds(&tgt, 2).ok().filter(|&h| h).map(|_| ()),
+        );
+    }
+    let held = |lba: u8, wrote: bool| -> Result<Holders> {
+        Ok(if wrote {
+            Holders::from_flags(holds(&src, lba)?, holds(&tgt, lba)?)
+        } else {
+            Holders::NotWritten
+        })
+    };
+    obs.write_down = held(1, wrote_down)?;
+    obs.write_after = held(2, wrote_after)?;
+
+    // Clean up: stop and forget the domain, reap a QEMU libvirt lost.
+    let _ = virsh(work, &["destroy", DOMAIN]);
+    if spec.persistent {
+        let _ = virsh(work, &["undefine", DOMAIN]);
+    }
+    reap_lost_qemu(work, Some(qemu_pid))?;
+    let _ = fs::remove_file(work.path("src.raw"));
+    let _ = fs::remove_file(work.path("tgt.raw"));
+    Ok(RealRun {
+        obs,
+        sent,
+        millis: t0.elapsed().as_millis(),
+    })
+}
