@@ -421,5 +421,12 @@ fn unknown_property(ctx: &Ctx, p: &Spanned<String>, kind: Kind) -> ScenarioError
 }
 
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_string()
+    message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or_else(
+            || "invalid TOML: a character or token the format does not allow here".to_string(),
+            str::to_string,
+        )
 }
