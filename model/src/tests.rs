@@ -359,3 +359,43 @@ fn preset_state_counts_are_pinned() {
         ]
     );
 }
+
+/// `block-job-cancel` in `ready` (libvirt's `blockjob --abort`): QEMU 10 finishes the job
+/// like a completion (waiting, pending, BLOCK_JOB_COMPLETED without error) with the target
+/// in sync, and never switches (`real-qemu.md` §4 b'').
+#[test]
+fn soft_cancel_in_ready_syncs_the_target_without_a_switch() {
+    let mut cfg = config("blockdev-modern");
+    cfg.procedures.pivot = vec![Step::JobCancel, Step::WaitConcluded, Step::ReplyApp];
+    let mut path = TO_READY.to_vec();
+    path.extend([
+        Action::GuestWrite(0),
+        Action::AppRequestPivot,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+    ]);
+    let w = run(&cfg, &path);
+    assert!(w.qemu.job.as_ref().is_some_and(|j| j.soft_cancel));
+    assert!(
+        !enabled(&cfg, &w).contains(&Action::QemuJobWaiting),
+        "a cancelling job first drains the dirty block"
+    );
+    path.extend([
+        Action::QemuCopyRead(0),
+        Action::QemuCopyWrite,
+        Action::QemuJobWaiting,
+        Action::QemuJobPending,
+        Action::QemuJobFinalize,
+    ]);
+    let w = run(&cfg, &path);
+    assert_eq!(w.qemu.active, Image::Source, "a soft cancel never switches");
+    assert_eq!(w.ghost.switches, 0);
+    assert_eq!(w.storage.target, 1, "the target is in sync");
+    let job = w.qemu.job.as_ref().expect("concluded, not yet dismissed");
+    assert_eq!((job.status, job.error), (JobStatus::Concluded, false));
+    assert!(w.qemu.outbox.ends_with(&[
+        QmpMessage::Reply(Command::JobCancel, Reply::Ok),
+        QmpMessage::Event(Event::Pending),
+        QmpMessage::Event(Event::Concluded { error: false }),
+    ]));
+}

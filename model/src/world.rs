@@ -74,6 +74,7 @@ pub fn init(cfg: &Config) -> World {
                 status: JobStatus::Running,
                 should_complete: false,
                 error: false,
+                soft_cancel: false,
             }),
             dirty: all,
             inflight: None,
@@ -272,7 +273,7 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             }
             match job.status {
                 JobStatus::Running if q.converged() => out.push(Action::QemuJobReady),
-                JobStatus::Ready if job.should_complete && q.converged() => {
+                JobStatus::Ready if (job.should_complete || job.soft_cancel) && q.converged() => {
                     out.push(Action::QemuJobWaiting)
                 }
                 JobStatus::Waiting => out.push(Action::QemuJobPending),
@@ -398,7 +399,8 @@ fn emit(w: &mut World, m: QmpMessage) {
 
 fn finalize(w: &mut World) {
     let q = &mut w.qemu;
-    if q.active != Image::Target {
+    let soft_cancel = q.job.as_ref().is_some_and(|j| j.soft_cancel);
+    if q.active != Image::Target && !soft_cancel {
         q.active = Image::Target;
         w.ghost.switches = (w.ghost.switches + 1).min(2);
     }
@@ -475,6 +477,29 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
                 Reply::Error
             }
         }
+        // QEMU's mirror_cancel: a soft cancel of a `ready` job finishes it without the
+        // switch; in any other live state the cancel is forced (aborting, then concluded
+        // with BLOCK_JOB_CANCELLED); a concluded job is dismissed.
+        Command::JobCancel => match q.job.as_ref().map(|j| j.status) {
+            Some(JobStatus::Ready) => {
+                q.job.as_mut().expect("matched a job").soft_cancel = true;
+                Reply::Ok
+            }
+            Some(JobStatus::Running | JobStatus::Waiting | JobStatus::Pending) => {
+                let j = q.job.as_mut().expect("matched a job");
+                j.status = JobStatus::Concluded;
+                j.error = true;
+                q.inflight = None;
+                events.push(Event::Concluded { error: true });
+                Reply::Ok
+            }
+            Some(JobStatus::Concluded) => {
+                destroy_evidence(cfg, w);
+                w.qemu.job = None;
+                Reply::Ok
+            }
+            None => Reply::Error,
+        },
         Command::JobDismiss => {
             if q.job
                 .as_ref()
@@ -700,7 +725,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 return;
             }
         }
-        Step::JobFinalize | Step::JobDismiss | Step::BlockdevDel => {}
+        Step::JobFinalize | Step::JobCancel | Step::JobDismiss | Step::BlockdevDel => {}
         Step::WaitConcluded
         | Step::WaitPending
         | Step::MarkPivoting
