@@ -51,6 +51,9 @@ enum Cmd {
         #[arg(long)]
         brief: bool,
     },
+    /// Replay traces (default: the conformance corpus) against a real QEMU and report,
+    /// per trace, conformance or the first step where model and QEMU disagree.
+    Conform(conform::cli::ConformArgs),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +112,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             check(&scenarios, &opts, &out, json, brief)
         }
+        Cmd::Conform(args) => Ok(ExitCode::from(conform::cli::run(
+            args,
+            &|name, file, text| {
+                scenario::parse(name, file, text)
+                    .map(|s| s.config)
+                    .map_err(|e| e.to_string())
+            },
+        ))),
     }
 }
 
