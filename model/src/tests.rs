@@ -277,6 +277,9 @@ fn power_off_under_no_shutdown_leaves_qemu_alive_until_libvirtd_kills_it() {
             Action::GuestPowerOff,
             Action::LibvirtdRead,
             Action::LibvirtdKill,
+            // SHUTDOWN and BLOCK_JOB_CANCELLED of the killed QEMU's clean exit.
+            Action::LibvirtdRead,
+            Action::LibvirtdRead,
             Action::LibvirtdEof,
         ],
     );
@@ -348,14 +351,14 @@ fn preset_state_counts_are_pinned() {
     assert_eq!(
         counts,
         vec![
-            ("reopen-unpaused", 2123),
-            ("reopen-paused-2012", 2698),
-            ("reopen-paused", 2684),
-            ("complete-paused-async", 7780),
-            ("complete-legacy", 6542),
-            ("blockdev-modern", 10415),
-            ("write-ahead", 7952),
-            ("paused-wait", 7673),
+            ("reopen-unpaused", 2526),
+            ("reopen-paused-2012", 3146),
+            ("reopen-paused", 3132),
+            ("complete-paused-async", 8511),
+            ("complete-legacy", 8190),
+            ("blockdev-modern", 13904),
+            ("write-ahead", 8183),
+            ("paused-wait", 10032),
         ]
     );
 }
@@ -398,4 +401,32 @@ fn soft_cancel_in_ready_syncs_the_target_without_a_switch() {
         QmpMessage::Event(Event::Pending),
         QmpMessage::Event(Event::Concluded { error: false }),
     ]));
+}
+
+/// QEMU 10.0.2 announces a clean exit before it closes the monitor: SHUTDOWN, then
+/// BLOCK_JOB_CANCELLED for the mirror it force-cancels; with no live job, SHUTDOWN only
+/// (`pivotcheck conform`, traces `quit-in-ready-*`, `quit-after-pivot-bg`,
+/// `quit-with-concluded-job-wb`).
+#[test]
+fn a_clean_exit_announces_shutdown_and_the_cancelled_job() {
+    let mut cfg = config("blockdev-modern");
+    cfg.no_shutdown = false;
+    let ready = run(&cfg, &TO_READY);
+    let gone = step(&cfg, &ready, Action::GuestPowerOff);
+    assert!(!gone.qemu.alive);
+    assert_eq!(
+        gone.qemu.outbox,
+        vec![
+            QmpMessage::Event(Event::Shutdown),
+            QmpMessage::Event(Event::Concluded { error: true }),
+        ]
+    );
+    assert!(
+        !enabled(&cfg, &gone).contains(&Action::LibvirtdEof),
+        "libvirtd reads both before it sees the monitor close"
+    );
+    let mut no_job = ready.clone();
+    no_job.qemu.job = None;
+    let gone = step(&cfg, &no_job, Action::GuestPowerOff);
+    assert_eq!(gone.qemu.outbox, vec![QmpMessage::Event(Event::Shutdown)]);
 }

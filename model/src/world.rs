@@ -368,7 +368,14 @@ fn destroy_evidence(cfg: &Config, w: &mut World) {
 
 /// QEMU exits cleanly (quit, SIGTERM, guest power-off without `-no-shutdown`):
 /// `job_cancel_sync_all` with the scenario's cancel semantics.
+///
+/// QEMU announces the exit before it closes the monitor, and libvirtd reads it: SHUTDOWN,
+/// then, for a live job, BLOCK_JOB_CANCELLED (seen for the forced cancel on QEMU 10.0.2
+/// by `pivotcheck conform`, traces `quit-*`; `real-qemu.md` §4 b). The soft cancel of
+/// QEMU < 6.2 is assumed to announce itself the same way (libvirt reports an aborted
+/// copy as cancelled); this QEMU cannot show it.
 fn qemu_quit(cfg: &Config, w: &mut World) {
+    let live = w.qemu.job_live();
     let q = &mut w.qemu;
     if let Some(job) = &q.job {
         let was_ready = matches!(
@@ -380,6 +387,11 @@ fn qemu_quit(cfg: &Config, w: &mut World) {
             w.storage.target = w.storage.source;
         }
     }
+    emit(w, QmpMessage::Event(Event::Shutdown));
+    if live {
+        emit(w, QmpMessage::Event(Event::Concluded { error: true }));
+    }
+    let q = &mut w.qemu;
     q.job = None;
     q.inflight = None;
     q.alive = false;
