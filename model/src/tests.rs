@@ -352,13 +352,13 @@ fn preset_state_counts_are_pinned() {
         counts,
         vec![
             ("reopen-unpaused", 2526),
-            ("reopen-paused-2012", 3146),
-            ("reopen-paused", 3132),
-            ("complete-paused-async", 8511),
+            ("reopen-paused-2012", 3186),
+            ("reopen-paused", 3406),
+            ("complete-paused-async", 8745),
             ("complete-legacy", 8190),
             ("blockdev-modern", 13904),
             ("write-ahead", 8183),
-            ("paused-wait", 10032),
+            ("paused-wait", 10256),
         ]
     );
 }
@@ -429,4 +429,17 @@ fn a_clean_exit_announces_shutdown_and_the_cancelled_job() {
     no_job.qemu.job = None;
     let gone = step(&cfg, &no_job, Action::GuestPowerOff);
     assert_eq!(gone.qemu.outbox, vec![QmpMessage::Event(Event::Shutdown)]);
+}
+
+/// The app's `virDomainResume` makes QEMU emit RESUME on libvirtd's monitor, as any
+/// `cont` does (QEMU 10.0.2, `pivotcheck conform`, trace `paused-crash-recover-bg`).
+#[test]
+fn app_resume_queues_the_resume_event() {
+    let cfg = config("paused-wait");
+    let mut paused = run(&cfg, &TO_READY);
+    paused.qemu.run_state = RunState::Paused;
+    paused.app.phase = AppPhase::Settled(Image::Source);
+    let w = step(&cfg, &paused, Action::AppResume);
+    assert_eq!(w.qemu.run_state, RunState::Running);
+    assert_eq!(w.qemu.outbox, vec![QmpMessage::Event(Event::Resume)]);
 }

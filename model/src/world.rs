@@ -992,9 +992,12 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
         }
         Action::AppResume => {
             // virDomainResume: libvirt sends `cont` under its own job; the QMP round trip
-            // is not a window this model explores.
+            // is not a window this model explores. QEMU's RESUME event still reaches
+            // libvirtd's monitor (QEMU 10.0.2, `pivotcheck conform`, trace
+            // `paused-crash-recover-bg`), and libvirtd handles it like any other.
             w.qemu.run_state = RunState::Running;
             w.libvirtd.live.paused_by_libvirt = false;
+            emit(&mut w, QmpMessage::Event(Event::Resume));
         }
         Action::LibvirtdCrash => {
             bump(&mut w.ghost.libvirtd_crashes, bounded(f.libvirtd_crash));
