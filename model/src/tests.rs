@@ -443,3 +443,37 @@ fn app_resume_queues_the_resume_event() {
     assert_eq!(w.qemu.run_state, RunState::Running);
     assert_eq!(w.qemu.outbox, vec![QmpMessage::Event(Event::Resume)]);
 }
+
+/// QEMU 10.0.2 answers `stop` of a paused guest and `cont` of a running one with success
+/// and no event (`pivotcheck conform`, trace `stop-when-paused-bg`).
+#[test]
+fn stop_when_paused_and_cont_when_running_are_accepted_no_ops() {
+    let mut cfg = config("paused-wait");
+    cfg.procedures.pivot = vec![Step::Pause, Step::Pause, Step::ReplyApp];
+    let mut path = TO_READY.to_vec();
+    path.extend([
+        Action::AppRequestPivot,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+        Action::LibvirtdRead,
+        Action::LibvirtdRead,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+    ]);
+    let w = run(&cfg, &path);
+    assert_eq!(w.qemu.run_state, RunState::Paused);
+    assert_eq!(
+        w.qemu.outbox,
+        vec![QmpMessage::Reply(Command::Stop, Reply::Ok)],
+        "no second STOP"
+    );
+    let mut running = w.clone();
+    running.qemu.run_state = RunState::Running;
+    running.qemu.inbox = Some(Command::Cont);
+    running.qemu.outbox.clear();
+    let after = step(&cfg, &running, Action::QemuExecute);
+    assert_eq!(
+        after.qemu.outbox,
+        vec![QmpMessage::Reply(Command::Cont, Reply::Ok)]
+    );
+}
