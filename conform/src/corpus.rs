@@ -79,6 +79,9 @@ reconnect = ["finish-shutdown", "refresh-jobs"]
 auto_dismiss = false"#;
 const LEGACY_RECONNECT: &str = r#"pivot = ["job-complete", "wait-concluded", "apply-outcome", "reply-app"]
 reconnect = ["finish-shutdown", "refresh-jobs-legacy"]"#;
+/// `stop` of a paused guest and `cont` of a running one.
+const STOP_TWICE: &str = r#"pivot = ["pause", "pause", "resume", "resume", "reply-app"]
+reconnect = ["finish-shutdown", "refresh-jobs"]"#;
 /// Commands QEMU must refuse (finalize and dismiss of a ready job; a second complete
 /// of a job that is gone) around one it must accept.
 const REFUSED: &str = r#"pivot = ["job-finalize", "job-dismiss", "job-complete", "wait-concluded", "job-complete", "query-block", "apply-outcome", "reply-app"]
@@ -248,6 +251,12 @@ pub fn entries() -> Vec<Entry> {
         "reconnect with query-block-jobs (pre-blockdev libvirt)",
         bg(LEGACY_RECONNECT),
         &["...", "LibvirtdCrash", "LibvirtdRestart", "..."],
+    );
+    add(
+        "stop-when-paused-bg".into(),
+        "stop of a guest already paused (libvirt's pause step), cont of a running one",
+        bg(STOP_TWICE),
+        &["...", "AppRequestPivot", "..."],
     );
     add(
         "refused-commands-bg".into(),
