@@ -91,6 +91,9 @@ pub struct Replayable {
     pub actions: Vec<Action>,
 }
 
+/// How often the harness tries to start QEMU and the copy before it gives up.
+const START_ATTEMPTS: usize = 3;
+
 /// Which actions the real QEMU takes on its own.
 fn qemu_internal(a: Action) -> bool {
     matches!(
@@ -310,16 +313,29 @@ pub fn replay(t: &Replayable, dir: &Path, opts: &Options) -> TraceReport {
 
 fn run(t: &Replayable, dir: &Path, opts: &Options) -> Verdict {
     let cfg = &t.config;
-    let real = match Real::start(
-        dir,
-        cfg.copy_mode == CopyMode::WriteBlocking,
-        cfg.no_shutdown,
-        cfg.procedures.job.auto_finalize,
-        cfg.procedures.job.auto_dismiss,
-        cfg.blocks,
-    ) {
-        Ok(r) => r,
-        Err(e) => return Verdict::HarnessError(format!("cannot start QEMU: {e}")),
+    // QEMU 10.0.2 sometimes dies with SIGSEGV when a QMP client connects while it is
+    // still starting up (seen under CPU load, about once in a hundred starts). That is
+    // before the trace's first step, so starting afresh changes nothing the trace says.
+    let mut attempt = 0;
+    let real = loop {
+        attempt += 1;
+        let _ = std::fs::remove_dir_all(dir);
+        match Real::start(
+            dir,
+            cfg.copy_mode == CopyMode::WriteBlocking,
+            cfg.no_shutdown,
+            cfg.procedures.job.auto_finalize,
+            cfg.procedures.job.auto_dismiss,
+            cfg.blocks,
+        ) {
+            Ok(r) => break r,
+            Err(e) if attempt >= START_ATTEMPTS => {
+                return Verdict::HarnessError(format!(
+                    "cannot start QEMU ({attempt} attempts): {e}"
+                ))
+            }
+            Err(_) => continue,
+        }
     };
     let mut run = Run {
         cfg,
