@@ -234,13 +234,14 @@ pub fn entries() -> Vec<Entry> {
     );
     add(
         "host-crash-in-pivot-window-wb".into(),
-        "host crash right after block-job-complete was sent",
+        "host crash after QEMU finished block-job-complete, before libvirtd read the reply",
         wb(COMPLETE),
         &[
             "...",
             "AppRequestPivot",
             "..send:job-complete",
             "QemuExecute",
+            "..QemuJobAutoDismiss",
             "HostCrash",
             "LibvirtdRestart",
             "...",

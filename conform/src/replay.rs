@@ -176,6 +176,11 @@ pub fn model_event(e: &qmp::Event) -> Option<Event> {
     })
 }
 
+/// BLOCK_JOB_READY, JOB_STATUS_CHANGE(pending), BLOCK_JOB_COMPLETED/CANCELLED.
+fn is_job_event(e: &Event) -> bool {
+    matches!(e, Event::Ready | Event::Pending | Event::Concluded { .. })
+}
+
 fn run_state_name(s: RunState) -> &'static str {
     match s {
         RunState::Running => "running",
@@ -232,6 +237,41 @@ fn show_set<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
     }
 }
 
+/// Why taking `a` in `w` cannot be replayed deterministically, if it cannot: a guest
+/// write or an end of QEMU whose effect depends on QEMU-internal progress the model has
+/// not scheduled yet (the switch, the job ending, the copy reaching ready). The real QEMU
+/// makes that progress within milliseconds, so the trace's interleaving cannot be forced.
+fn races_qemu(cfg: &Config, w: &World, a: Action) -> Option<String> {
+    let sensitive = matches!(
+        a,
+        Action::GuestWrite(_)
+            | Action::GuestPowerOff
+            | Action::QemuCrash
+            | Action::HostCrash
+            | Action::LibvirtdKill
+    );
+    if !sensitive || !w.qemu.alive {
+        return None;
+    }
+    let now = predicted(w);
+    let moves = closure(cfg, w).iter().map(predicted).find(|o| {
+        if matches!(a, Action::GuestWrite(_)) {
+            // A write before or after READY is mirrored alike; it matters only whether
+            // the switch happened or the job stopped mirroring.
+            let mirroring =
+                |x: &Observation| x.job.as_ref().is_some_and(|(s, e)| !e && s != "concluded");
+            o.active != now.active || mirroring(o) != mirroring(&now)
+        } else {
+            o.job != now.job || o.active != now.active
+        }
+    })?;
+    Some(format!(
+        "the model's QEMU is at '{}' but may move on its own to '{}'; the real QEMU does that within milliseconds, so this interleaving cannot be forced (see conform/README.md)",
+        show_obs(&now),
+        show_obs(&moves)
+    ))
+}
+
 /// Why a trace cannot be replayed on this setup, if it cannot.
 pub fn unreplayable(cfg: &Config, actions: &[Action]) -> Option<String> {
     let mut w = world::init(cfg);
@@ -274,6 +314,8 @@ type Step = Result<(), Failure>;
 
 enum Failure {
     Disagree(Disagreement),
+    /// The trace needs QEMU to lose a race it does not lose.
+    Race(String),
     Harness(HarnessError),
 }
 
@@ -348,6 +390,7 @@ fn run(t: &Replayable, dir: &Path, opts: &Options) -> Verdict {
     match run.all(&t.actions) {
         Ok(()) => Verdict::Conforms,
         Err(Failure::Disagree(d)) => Verdict::Disagrees(d),
+        Err(Failure::Race(why)) => Verdict::NotReplayable(why),
         Err(Failure::Harness(e)) => Verdict::HarnessError(e.to_string()),
     }
     // `run.real` drops here: QEMU, if still running, is killed and reaped.
@@ -363,6 +406,9 @@ impl Run<'_> {
             let n = i + 1;
             let next = world::next_state(cfg, &w, a).expect("validated trace");
             let label = describe::step_label(cfg, &w, a, &next);
+            if let Some(why) = races_qemu(cfg, &w, a) {
+                return Err(Failure::Race(format!("step {n} ({label}): {why}")));
+            }
             let following = actions.get(i + 1).copied();
             self.act(n, &label, &w, a, &next, following)?;
             let mut prediction = next.clone();
@@ -603,13 +649,38 @@ impl Run<'_> {
     /// reconnected connection the first `j` events of QEMU's own progress may be missing
     /// (for some `j`): QEMU made that progress before the connection opened.
     fn compare_events(&self, n: usize, label: &str, options: &[World], w: &World) -> Step {
-        let r = &self.real_events;
-        let optional = self.model_events.iter().filter(|(_, o)| *o).count();
+        for class in [false, true] {
+            self.compare_event_class(n, label, options, w, class)?;
+        }
+        Ok(())
+    }
+
+    /// [`Run::compare_events`] for one class of events: the run-state events (STOP,
+    /// RESUME, SHUTDOWN) or the job's (`job == true`). The order *between* the classes
+    /// is not compared: the trace places QEMU's own progress at one moment among many,
+    /// and a real QEMU that is ahead announces it before a later command's event.
+    fn compare_event_class(
+        &self,
+        n: usize,
+        label: &str,
+        options: &[World],
+        w: &World,
+        job: bool,
+    ) -> Step {
+        let keep = |e: &Event| is_job_event(e) == job;
+        let r: Vec<Event> = self.real_events.iter().copied().filter(keep).collect();
+        let r = &r;
+        let model_events: Vec<(Event, bool)> = self
+            .model_events
+            .iter()
+            .copied()
+            .filter(|(e, _)| keep(e))
+            .collect();
+        let optional = model_events.iter().filter(|(_, o)| *o).count();
         let base = w.qemu.outbox.len();
         for j in 0..=optional {
             let mut dropped = 0;
-            let m: Vec<Event> = self
-                .model_events
+            let m: Vec<Event> = model_events
                 .iter()
                 .filter(|(_, o)| {
                     let drop = *o && dropped < j;
@@ -627,17 +698,26 @@ impl Run<'_> {
             let fits = extra.is_empty()
                 || (w.qemu.monitor
                     && options.iter().any(|o| {
-                        o.qemu.outbox.len() >= base && events_of(&o.qemu.outbox[base..]) == extra
+                        o.qemu.outbox.len() >= base
+                            && events_of(&o.qemu.outbox[base..])
+                                .into_iter()
+                                .filter(keep)
+                                .collect::<Vec<_>>()
+                                == extra
                     }));
             if fits {
                 return Ok(());
             }
         }
-        let m: Vec<Event> = self.model_events.iter().map(|(e, _)| *e).collect();
+        let m: Vec<Event> = model_events.iter().map(|(e, _)| *e).collect();
         Err(Self::disagree(
             n,
             label,
-            "events on libvirtd's connection",
+            if job {
+                "job events on libvirtd's connection"
+            } else {
+                "run-state events on libvirtd's connection"
+            },
             show_events(&m),
             show_events(r),
         ))
