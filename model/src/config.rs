@@ -117,6 +117,10 @@ pub enum Step {
     JobComplete,
     /// `job-finalize`, for jobs started with `auto-finalize=false`.
     JobFinalize,
+    /// `block-job-cancel` without `force` (libvirt's `virsh blockjob --abort` of a copy):
+    /// in `ready` the job finishes like a completion, with the target in sync, but without
+    /// the switch. Added for conformance against QEMU 10 (`conform/`).
+    JobCancel,
     /// `job-dismiss` of a concluded job: destroys QEMU-side evidence of the outcome.
     JobDismiss,
     /// `blockdev-del` of the node the disk no longer uses: destroys evidence too.
@@ -151,12 +155,13 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order `scenarios/README.md` lists them.
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::Pause,
         Step::Resume,
         Step::DriveReopen,
         Step::JobComplete,
         Step::JobFinalize,
+        Step::JobCancel,
         Step::JobDismiss,
         Step::BlockdevDel,
         Step::QueryJobs,
@@ -181,6 +186,7 @@ impl Step {
             Step::DriveReopen => "drive-reopen",
             Step::JobComplete => "job-complete",
             Step::JobFinalize => "job-finalize",
+            Step::JobCancel => "job-cancel",
             Step::JobDismiss => "job-dismiss",
             Step::BlockdevDel => "blockdev-del",
             Step::QueryJobs => "query-jobs",
@@ -210,6 +216,7 @@ impl Step {
             Step::DriveReopen => Command::DriveReopen,
             Step::JobComplete => Command::JobComplete,
             Step::JobFinalize => Command::JobFinalize,
+            Step::JobCancel => Command::JobCancel,
             Step::JobDismiss => Command::JobDismiss,
             Step::BlockdevDel => Command::BlockdevDel,
             Step::QueryJobs | Step::RefreshJobs => Command::QueryJobs,
@@ -241,6 +248,8 @@ pub enum Command {
     DriveReopen,
     JobComplete,
     JobFinalize,
+    /// `block-job-cancel` without `force`.
+    JobCancel,
     JobDismiss,
     BlockdevDel,
     QueryJobs,
@@ -257,6 +266,7 @@ impl Command {
             Command::DriveReopen => "__com.redhat_drive-reopen",
             Command::JobComplete => "job-complete",
             Command::JobFinalize => "job-finalize",
+            Command::JobCancel => "block-job-cancel",
             Command::JobDismiss => "job-dismiss",
             Command::BlockdevDel => "blockdev-del",
             Command::QueryJobs => "query-jobs",

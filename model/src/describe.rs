@@ -103,6 +103,9 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
         Action::QemuJobReady => "job converges: ready, BLOCK_JOB_READY".into(),
         Action::QemuJobWaiting => "completing job converged: waiting (guest I/O drained)".into(),
         Action::QemuJobPending => "job pending, JOB_STATUS_CHANGE pending".into(),
+        Action::QemuJobFinalize if last.qemu.job.as_ref().is_some_and(|j| j.soft_cancel) => {
+            "soft-cancelled job finalizes: no switch, the target is in sync; concluded".into()
+        }
         Action::QemuJobFinalize => "job finalizes: the guest now uses the target; concluded".into(),
         Action::QemuJobAutoDismiss => "concluded job auto-dismissed (gone from query-jobs)".into(),
         Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {
@@ -211,13 +214,14 @@ pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
     let job = match &q.job {
         None => "none".to_string(),
         Some(j) => format!(
-            "{}{}{}",
+            "{}{}{}{}",
             j.status.name(),
             if j.should_complete {
                 ", completing"
             } else {
                 ""
             },
+            if j.soft_cancel { ", cancelling" } else { "" },
             if j.error { ", error" } else { "" }
         ),
     };

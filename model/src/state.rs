@@ -76,6 +76,9 @@ pub struct Job {
     pub should_complete: bool,
     /// A concluded job's `error` (force-cancelled, or failed).
     pub error: bool,
+    /// Set by a soft `block-job-cancel` in `ready`: once converged, the job finishes like a
+    /// completion (waiting, pending, concluded without error) but never switches.
+    pub soft_cancel: bool,
 }
 
 /// A chunk the background copy has read from the source and not yet written to the

@@ -277,6 +277,9 @@ fn power_off_under_no_shutdown_leaves_qemu_alive_until_libvirtd_kills_it() {
             Action::GuestPowerOff,
             Action::LibvirtdRead,
             Action::LibvirtdKill,
+            // SHUTDOWN and BLOCK_JOB_CANCELLED of the killed QEMU's clean exit.
+            Action::LibvirtdRead,
+            Action::LibvirtdRead,
             Action::LibvirtdEof,
         ],
     );
@@ -348,15 +351,136 @@ fn preset_state_counts_are_pinned() {
     assert_eq!(
         counts,
         vec![
-            ("reopen-unpaused", 2123),
-            ("reopen-paused-2012", 2786),
-            ("reopen-paused", 2772),
-            ("complete-paused-async", 8206),
-            ("complete-legacy", 6744),
-            ("blockdev-modern", 10545),
-            ("write-ahead", 8120),
-            ("paused-wait", 7803),
-            ("libvirt-9.0", 10973),
+            ("reopen-unpaused", 2526),
+            ("reopen-paused-2012", 3282),
+            ("reopen-paused", 3502),
+            ("complete-paused-async", 9188),
+            ("complete-legacy", 8406),
+            ("blockdev-modern", 14050),
+            ("write-ahead", 8351),
+            ("paused-wait", 10402),
+            ("libvirt-9.0", 14760),
         ]
+    );
+}
+
+/// `block-job-cancel` in `ready` (libvirt's `blockjob --abort`): QEMU 10 finishes the job
+/// like a completion (waiting, pending, BLOCK_JOB_COMPLETED without error) with the target
+/// in sync, and never switches (`real-qemu.md` §4 b'').
+#[test]
+fn soft_cancel_in_ready_syncs_the_target_without_a_switch() {
+    let mut cfg = config("blockdev-modern");
+    cfg.procedures.pivot = vec![Step::JobCancel, Step::WaitConcluded, Step::ReplyApp];
+    let mut path = TO_READY.to_vec();
+    path.extend([
+        Action::GuestWrite(0),
+        Action::AppRequestPivot,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+    ]);
+    let w = run(&cfg, &path);
+    assert!(w.qemu.job.as_ref().is_some_and(|j| j.soft_cancel));
+    assert!(
+        !enabled(&cfg, &w).contains(&Action::QemuJobWaiting),
+        "a cancelling job first drains the dirty block"
+    );
+    path.extend([
+        Action::QemuCopyRead(0),
+        Action::QemuCopyWrite,
+        Action::QemuJobWaiting,
+        Action::QemuJobPending,
+        Action::QemuJobFinalize,
+    ]);
+    let w = run(&cfg, &path);
+    assert_eq!(w.qemu.active, Image::Source, "a soft cancel never switches");
+    assert_eq!(w.ghost.switches, 0);
+    assert_eq!(w.storage.target, 1, "the target is in sync");
+    let job = w.qemu.job.as_ref().expect("concluded, not yet dismissed");
+    assert_eq!((job.status, job.error), (JobStatus::Concluded, false));
+    assert!(w.qemu.outbox.ends_with(&[
+        QmpMessage::Reply(Command::JobCancel, Reply::Ok),
+        QmpMessage::Event(Event::Pending),
+        QmpMessage::Event(Event::Concluded { error: false }),
+    ]));
+}
+
+/// QEMU 10.0.2 announces a clean exit before it closes the monitor: SHUTDOWN, then
+/// BLOCK_JOB_CANCELLED for the mirror it force-cancels; with no live job, SHUTDOWN only
+/// (`pivotcheck conform`, traces `quit-in-ready-*`, `quit-after-pivot-bg`,
+/// `quit-with-concluded-job-wb`).
+#[test]
+fn a_clean_exit_announces_shutdown_and_the_cancelled_job() {
+    let mut cfg = config("blockdev-modern");
+    cfg.no_shutdown = false;
+    let ready = run(&cfg, &TO_READY);
+    let gone = step(&cfg, &ready, Action::GuestPowerOff);
+    assert!(!gone.qemu.alive);
+    assert_eq!(
+        gone.qemu.outbox.to_vec(),
+        vec![
+            QmpMessage::Event(Event::Shutdown),
+            QmpMessage::Event(Event::Concluded { error: true }),
+        ]
+    );
+    assert!(
+        !enabled(&cfg, &gone).contains(&Action::LibvirtdEof),
+        "libvirtd reads both before it sees the monitor close"
+    );
+    let mut no_job = ready.clone();
+    no_job.qemu.job = None;
+    let gone = step(&cfg, &no_job, Action::GuestPowerOff);
+    assert_eq!(
+        gone.qemu.outbox.to_vec(),
+        vec![QmpMessage::Event(Event::Shutdown)]
+    );
+}
+
+/// The app's `virDomainResume` makes QEMU emit RESUME on libvirtd's monitor, as any
+/// `cont` does (QEMU 10.0.2, `pivotcheck conform`, trace `paused-crash-recover-bg`).
+#[test]
+fn app_resume_queues_the_resume_event() {
+    let cfg = config("paused-wait");
+    let mut paused = run(&cfg, &TO_READY);
+    paused.qemu.run_state = RunState::Paused;
+    paused.app.phase = AppPhase::Settled(Image::Source);
+    let w = step(&cfg, &paused, Action::AppResume);
+    assert_eq!(w.qemu.run_state, RunState::Running);
+    assert_eq!(
+        w.qemu.outbox.to_vec(),
+        vec![QmpMessage::Event(Event::Resume)]
+    );
+}
+
+/// QEMU 10.0.2 answers `stop` of a paused guest and `cont` of a running one with success
+/// and no event (`pivotcheck conform`, trace `stop-when-paused-bg`).
+#[test]
+fn stop_when_paused_and_cont_when_running_are_accepted_no_ops() {
+    let mut cfg = config("paused-wait");
+    cfg.procedures.pivot = vec![Step::Pause, Step::Pause, Step::ReplyApp];
+    let mut path = TO_READY.to_vec();
+    path.extend([
+        Action::AppRequestPivot,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+        Action::LibvirtdRead,
+        Action::LibvirtdRead,
+        Action::LibvirtdStep,
+        Action::QemuExecute,
+    ]);
+    let w = run(&cfg, &path);
+    assert_eq!(w.qemu.run_state, RunState::Paused);
+    assert_eq!(
+        w.qemu.outbox.to_vec(),
+        vec![QmpMessage::Reply(Command::Stop, Reply::Ok)],
+        "no second STOP"
+    );
+    let mut running = w.clone();
+    running.qemu.run_state = RunState::Running;
+    running.qemu.inbox = Some(Command::Cont);
+    running.qemu.outbox.clear();
+    let after = step(&cfg, &running, Action::QemuExecute);
+    assert_eq!(
+        after.qemu.outbox.to_vec(),
+        vec![QmpMessage::Reply(Command::Cont, Reply::Ok)]
     );
 }

@@ -75,6 +75,7 @@ pub fn init(cfg: &Config) -> World {
                 status: JobStatus::Running,
                 should_complete: false,
                 error: false,
+                soft_cancel: false,
             }),
             dirty: all,
             inflight: None,
@@ -273,7 +274,7 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             }
             match job.status {
                 JobStatus::Running if q.converged() => out.push(Action::QemuJobReady),
-                JobStatus::Ready if job.should_complete && q.converged() => {
+                JobStatus::Ready if (job.should_complete || job.soft_cancel) && q.converged() => {
                     out.push(Action::QemuJobWaiting)
                 }
                 JobStatus::Waiting => out.push(Action::QemuJobPending),
@@ -368,8 +369,16 @@ fn destroy_evidence(cfg: &Config, w: &mut World) {
 
 /// QEMU exits cleanly (quit, SIGTERM, guest power-off without `-no-shutdown`):
 /// `job_cancel_sync_all` with the scenario's cancel semantics.
+///
+/// QEMU announces the exit before it closes the monitor, and libvirtd reads it: SHUTDOWN,
+/// then, for a live job, BLOCK_JOB_CANCELLED (seen for the forced cancel on QEMU 10.0.2
+/// by `pivotcheck conform`, traces `quit-*`; `real-qemu.md` §4 b). The soft cancel of
+/// QEMU < 6.2 is assumed to announce itself the same way (libvirt reports an aborted
+/// copy as cancelled); this QEMU cannot show it.
 fn qemu_quit(cfg: &Config, w: &mut World) {
+    let live = w.qemu.job_live();
     let q = &mut w.qemu;
+    let mut soft_completed = false;
     if let Some(job) = &q.job {
         let was_ready = matches!(
             job.status,
@@ -378,8 +387,22 @@ fn qemu_quit(cfg: &Config, w: &mut World) {
         if was_ready && cfg.quit_cancel == QuitCancel::Soft && q.active == Image::Source {
             // Final sync, no pivot: the target becomes a point-in-time copy of the source.
             w.storage.target = w.storage.source;
+            soft_completed = true;
         }
     }
+    emit(w, QmpMessage::Event(Event::Shutdown));
+    if live {
+        // A soft cancel of a ready mirror ends like a completion: BLOCK_JOB_COMPLETED with
+        // no error (domain.md §3.3, §3.5), though nothing pivoted. A forced cancel, or a
+        // job not yet ready, ends with BLOCK_JOB_CANCELLED.
+        emit(
+            w,
+            QmpMessage::Event(Event::Concluded {
+                error: !soft_completed,
+            }),
+        );
+    }
+    let q = &mut w.qemu;
     q.job = None;
     q.inflight = None;
     q.alive = false;
@@ -402,7 +425,8 @@ fn emit(w: &mut World, m: QmpMessage) {
 
 fn finalize(w: &mut World) {
     let q = &mut w.qemu;
-    if q.active != Image::Target {
+    let soft_cancel = q.job.as_ref().is_some_and(|j| j.soft_cancel);
+    if q.active != Image::Target && !soft_cancel {
         q.active = Image::Target;
         w.ghost.switches = (w.ghost.switches + 1).min(2);
     }
@@ -425,24 +449,28 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
     let q = &mut w.qemu;
     let mut events: Vec<Event> = Vec::new();
     let reply = match cmd {
-        Command::Stop => {
-            if q.run_state == RunState::Running {
+        // QEMU 10.0.2 accepts `stop` of a paused guest and `cont` of a running one as
+        // no-ops without an event (`pivotcheck conform`, trace `stop-when-paused-bg`).
+        // In run state `shutdown` both stay refused here: not observable without guest
+        // code (`cont` needs a reset there; `stop` is unverified).
+        Command::Stop => match q.run_state {
+            RunState::Running => {
                 q.run_state = RunState::Paused;
                 events.push(Event::Stop);
                 Reply::Ok
-            } else {
-                Reply::Error
             }
-        }
-        Command::Cont => {
-            if q.run_state == RunState::Paused {
+            RunState::Paused => Reply::Ok,
+            RunState::Shutdown => Reply::Error,
+        },
+        Command::Cont => match q.run_state {
+            RunState::Paused => {
                 q.run_state = RunState::Running;
                 events.push(Event::Resume);
                 Reply::Ok
-            } else {
-                Reply::Error
             }
-        }
+            RunState::Running => Reply::Ok,
+            RunState::Shutdown => Reply::Error,
+        },
         Command::DriveReopen => {
             let ready = q.job.as_ref().is_some_and(|j| j.status == JobStatus::Ready);
             if ready && q.converged() && q.active == Image::Source {
@@ -479,6 +507,29 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
                 Reply::Error
             }
         }
+        // QEMU's mirror_cancel: a soft cancel of a `ready` job finishes it without the
+        // switch; in any other live state the cancel is forced (aborting, then concluded
+        // with BLOCK_JOB_CANCELLED); a concluded job is dismissed.
+        Command::JobCancel => match q.job.as_ref().map(|j| j.status) {
+            Some(JobStatus::Ready) => {
+                q.job.as_mut().expect("matched a job").soft_cancel = true;
+                Reply::Ok
+            }
+            Some(JobStatus::Running | JobStatus::Waiting | JobStatus::Pending) => {
+                let j = q.job.as_mut().expect("matched a job");
+                j.status = JobStatus::Concluded;
+                j.error = true;
+                q.inflight = None;
+                events.push(Event::Concluded { error: true });
+                Reply::Ok
+            }
+            Some(JobStatus::Concluded) => {
+                destroy_evidence(cfg, w);
+                w.qemu.job = None;
+                Reply::Ok
+            }
+            None => Reply::Error,
+        },
         Command::JobDismiss => {
             if q.job
                 .as_ref()
@@ -710,7 +761,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 return;
             }
         }
-        Step::JobFinalize | Step::JobDismiss | Step::BlockdevDel => {}
+        Step::JobFinalize | Step::JobCancel | Step::JobDismiss | Step::BlockdevDel => {}
         Step::WaitConcluded
         | Step::WaitPending
         | Step::MarkPivoting
@@ -965,9 +1016,12 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
         }
         Action::AppResume => {
             // virDomainResume: libvirt sends `cont` under its own job; the QMP round trip
-            // is not a window this model explores.
+            // is not a window this model explores. QEMU's RESUME event still reaches
+            // libvirtd's monitor (QEMU 10.0.2, `pivotcheck conform`, trace
+            // `paused-crash-recover-bg`), and libvirtd handles it like any other.
             w.qemu.run_state = RunState::Running;
             w.libvirtd.live.paused_by_libvirt = false;
+            emit(&mut w, QmpMessage::Event(Event::Resume));
         }
         Action::LibvirtdCrash => {
             bump(&mut w.ghost.libvirtd_crashes, bounded(f.libvirtd_crash));

@@ -156,6 +156,9 @@ enum Cmd {
     },
     /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
     Live(live::Args),
+    /// Replay traces (default: the conformance corpus) against a real QEMU and report,
+    /// per trace, conformance or the first step where model and QEMU disagree.
+    Conform(conform::cli::ConformArgs),
 }
 
 /// What `check` writes besides its verdict lines.
@@ -287,6 +290,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             simulate_cmd(&s, &scenario, root, runs, single, depth, swarm, &out, json)
         }
+        Cmd::Conform(args) => Ok(ExitCode::from(conform::cli::run(
+            args,
+            &|name, file, text| {
+                scenario::parse(name, file, text)
+                    .map(|s| s.config)
+                    .map_err(|e| e.to_string())
+            },
+        ))),
     }
 }
 

@@ -421,6 +421,6 @@ fn mutation_without_arguments_leaves_survivors() {
             .iter()
             .filter(|r| matches!(r.verdict, Verdict::Unexplained))
             .count(),
-        22
+        35
     );
 }

@@ -1,0 +1,153 @@
+//! Corpus scripts: a short way to write a model trace by hand.
+//!
+//! A trace is a list of model actions, and most of them are the boring "natural
+//! progress" of the system (QEMU executes the command libvirtd sent, libvirtd reads the
+//! reply, the next procedure step runs). A script names only the interesting actions and
+//! lets a fixed scheduler fill in the rest, so a corpus entry reads like the situation it
+//! tests. Expansion is deterministic: the same script always gives the same actions.
+//!
+//! Tokens:
+//! - an action's name as traces spell it (`GuestWrite(0)`, `QemuCrash`, `LibvirtdCrash`,
+//!   `AppRequestPivot`, ...): that action, which must be enabled;
+//! - `...`: natural progress until nothing natural is enabled (quiescence);
+//! - `..NAME`: natural progress until action `NAME` is enabled, then `NAME`;
+//! - `..send:CMD`: natural progress until libvirtd has written QMP command `CMD` (its QMP
+//!   name, e.g. `job-complete`) and QEMU has not read it yet.
+//!
+//! Natural progress never takes a fault, a guest action, `AppRequestPivot` or
+//! `LibvirtdRestart`: those happen only where a script says so.
+
+use model::state::World;
+use model::{world, Action, Config};
+
+/// How many natural steps one token may take before the script is declared stuck.
+const MAX_NATURAL: usize = 400;
+
+/// Rank of a natural-progress action: lower goes first. QEMU first (it is fast and runs
+/// on its own), then libvirtd reading, then libvirtd's procedure, then the app.
+fn natural_rank(a: Action) -> Option<u8> {
+    Some(match a {
+        Action::QemuExecute => 0,
+        Action::QemuCopyRead(_) => 1,
+        Action::QemuCopyWrite => 2,
+        Action::QemuJobReady => 3,
+        Action::QemuJobWaiting => 4,
+        Action::QemuJobPending => 5,
+        Action::QemuJobFinalize => 6,
+        Action::QemuJobAutoDismiss => 7,
+        Action::LibvirtdRead => 8,
+        Action::LibvirtdEof => 9,
+        Action::LibvirtdStep => 10,
+        Action::LibvirtdKill => 11,
+        Action::LibvirtdStopDomain => 12,
+        Action::AppRecover => 13,
+        Action::AppResume => 14,
+        Action::GuestWrite(_)
+        | Action::GuestPowerOff
+        | Action::AppRequestPivot
+        | Action::LibvirtdCrash
+        | Action::LibvirtdRestart
+        | Action::QemuCrash
+        | Action::HostCrash => return None,
+    })
+}
+
+fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
+    let mut out = Vec::new();
+    world::actions(cfg, w, &mut out);
+    out
+}
+
+/// The first natural action in rank order (ties: the model's own order).
+fn natural(cfg: &Config, w: &World) -> Option<Action> {
+    enabled(cfg, w)
+        .into_iter()
+        .filter_map(|a| natural_rank(a).map(|r| (r, a)))
+        .min_by_key(|(r, _)| *r)
+        .map(|(_, a)| a)
+}
+
+/// Every action of the model, by the name traces use for it (`format!("{a:?}")`).
+pub fn action_by_name(name: &str) -> Option<Action> {
+    let mut all = vec![
+        Action::GuestPowerOff,
+        Action::QemuExecute,
+        Action::QemuCopyWrite,
+        Action::QemuJobReady,
+        Action::QemuJobWaiting,
+        Action::QemuJobPending,
+        Action::QemuJobFinalize,
+        Action::QemuJobAutoDismiss,
+        Action::LibvirtdStep,
+        Action::LibvirtdRead,
+        Action::LibvirtdEof,
+        Action::LibvirtdKill,
+        Action::LibvirtdStopDomain,
+        Action::AppRequestPivot,
+        Action::AppRecover,
+        Action::AppResume,
+        Action::LibvirtdCrash,
+        Action::LibvirtdRestart,
+        Action::QemuCrash,
+        Action::HostCrash,
+    ];
+    for b in 0..Config::MAX_BLOCKS {
+        all.push(Action::GuestWrite(b));
+        all.push(Action::QemuCopyRead(b));
+    }
+    all.into_iter().find(|a| format!("{a:?}") == name)
+}
+
+/// Expands `script` into the actions it stands for, checking each one is enabled.
+pub fn expand(cfg: &Config, script: &[&str]) -> Result<Vec<Action>, String> {
+    let mut w = world::init(cfg);
+    let mut out = Vec::new();
+    let take = |w: &mut World, a: Action, out: &mut Vec<Action>| {
+        *w = world::next_state(cfg, w, a).expect("enabled actions have successors");
+        out.push(a);
+    };
+    for (i, tok) in script.iter().enumerate() {
+        let at = |msg: String| format!("script token {} `{tok}`: {msg}", i + 1);
+        if *tok == "..." {
+            let mut n = 0;
+            while let Some(a) = natural(cfg, &w) {
+                take(&mut w, a, &mut out);
+                n += 1;
+                if n > MAX_NATURAL {
+                    return Err(at("natural progress does not settle".into()));
+                }
+            }
+        } else if let Some(cmd) = tok.strip_prefix("..send:") {
+            let mut n = 0;
+            while w.qemu.inbox.is_none_or(|c| c.qmp_name() != cmd) {
+                let a = natural(cfg, &w)
+                    .ok_or_else(|| at(format!("settled before libvirtd sent {cmd}")))?;
+                take(&mut w, a, &mut out);
+                n += 1;
+                if n > MAX_NATURAL {
+                    return Err(at(format!("libvirtd never sends {cmd}")));
+                }
+            }
+        } else if let Some(name) = tok.strip_prefix("..") {
+            let target = action_by_name(name).ok_or_else(|| at("unknown action".into()))?;
+            let mut n = 0;
+            while !enabled(cfg, &w).contains(&target) {
+                let a = natural(cfg, &w)
+                    .ok_or_else(|| at(format!("settled before {name} was enabled")))?;
+                take(&mut w, a, &mut out);
+                n += 1;
+                if n > MAX_NATURAL {
+                    return Err(at(format!("{name} never becomes enabled")));
+                }
+            }
+            take(&mut w, target, &mut out);
+        } else {
+            let a = action_by_name(tok).ok_or_else(|| at("unknown action".into()))?;
+            if !enabled(cfg, &w).contains(&a) {
+                return Err(at("not enabled here".into()));
+            }
+            take(&mut w, a, &mut out);
+        }
+    }
+    Ok(out)
+}
