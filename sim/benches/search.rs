@@ -1,0 +1,117 @@
+//! Benchmarks of the model's hot paths and of whole searches.
+//!
+//! `cargo bench -p sim` runs them; the README's "Performance" section shows how and the
+//! figures measured on the project's 2-core machine.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use model::{symmetry, PivotModel, World};
+use sim::bfs::{self, Limits, Options};
+use sim::scenario;
+
+fn load(name: &str) -> scenario::Scenario {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scenarios");
+    scenario::load(&root.join(name)).expect("bench scenario loads")
+}
+
+/// A few hundred states from the middle of a search, to time the per-state operations on
+/// realistic states rather than on the initial one.
+fn sample_states(model: &PivotModel) -> Vec<World> {
+    let mut states = vec![model.init_state()];
+    let mut i = 0;
+    while states.len() < 400 && i < states.len() {
+        let s = states[i].clone();
+        for a in model.enabled(&s) {
+            states.push(model.step(&s, a));
+        }
+        i += 1;
+    }
+    states
+}
+
+fn hot_paths(c: &mut Criterion) {
+    let s = load("write-ahead-two-blocks.toml");
+    let model = PivotModel::new(s.config.clone());
+    let states = sample_states(&model);
+    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
+    c.bench_function("enumerate actions (400 states)", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            for st in &states {
+                out.clear();
+                model::world::actions(&model.config, black_box(st), &mut out);
+            }
+        })
+    });
+    let pairs: Vec<(World, model::Action)> = states
+        .iter()
+        .flat_map(|st| model.enabled(st).into_iter().map(move |a| (st.clone(), a)))
+        .take(1000)
+        .collect();
+    c.bench_function("next state (1000 transitions)", |b| {
+        b.iter(|| {
+            for (st, a) in &pairs {
+                black_box(model.step(st, *a));
+            }
+        })
+    });
+    c.bench_function("fingerprint (400 states)", |b| {
+        b.iter(|| {
+            for st in &states {
+                black_box(bfs::fingerprint(&hasher, st));
+            }
+        })
+    });
+    c.bench_function("symmetry representative (400 states)", |b| {
+        b.iter(|| {
+            for st in &states {
+                black_box(symmetry::canonical(&model.config, st));
+            }
+        })
+    });
+    c.bench_function("all properties (400 states)", |b| {
+        b.iter(|| {
+            for st in &states {
+                for p in model::properties::PROPERTIES.iter() {
+                    black_box((p.condition)(&model.config, st));
+                }
+            }
+        })
+    });
+}
+
+fn whole_searches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check");
+    g.sample_size(10);
+    for name in [
+        "reopen-paused.toml",
+        "blockdev-modern.toml",
+        "write-ahead-two-blocks.toml",
+    ] {
+        let s = load(name);
+        let model = PivotModel::new(s.config.clone());
+        for threads in [1, 2] {
+            g.bench_function(format!("{name}, {threads} thread(s)"), |b| {
+                b.iter(|| {
+                    bfs::explore(
+                        &model,
+                        &Options {
+                            threads,
+                            exact: false,
+                            symmetry: true,
+                        },
+                        &Limits::default(),
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, hot_paths, whole_searches);
+criterion_main!(benches);
