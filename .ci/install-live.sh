@@ -1,10 +1,10 @@
 #!/bin/sh
 # Install what `pivotcheck live` needs from Debian's packages: QEMU 10 (bookworm-backports,
-# see install-qemu.sh), libvirt 9.0 (libvirtd, virsh), nasm for the guest, gcc for the crash
+# see qmp/INSTALL-QEMU.sh), libvirt 9.0 (libvirtd, virsh), nasm for the guest, gcc for the crash
 # trigger, util-linux/mount for the mount namespace. Idempotent; needs root.
 set -eu
 cd "$(dirname "$0")"
-sh ./install-qemu.sh
+sh ../qmp/INSTALL-QEMU.sh
 need=""
 command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ] || need="$need libvirt-daemon libvirt-daemon-driver-qemu"
 command -v virsh >/dev/null 2>&1 || need="$need libvirt-clients"
