@@ -219,6 +219,9 @@ fn p_condition(p: &model::properties::PropertyDef) -> fn(&model::Config, &World)
     p.condition
 }
 
+/// States expanded per thread before their successors are merged.
+const BLOCK_STATES: usize = 16 * 1024;
+
 /// Resident memory of this process, from `/proc/self/statm` (0 where it cannot be read).
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -299,43 +302,49 @@ pub fn explore_observed(
         if stopped.is_some() {
             break;
         }
-        let done: Vec<bool> = discoveries.iter().map(Option::is_some).collect();
-        let chunk = level.len().div_ceil(threads);
-        let parts: Vec<Part> = if threads == 1 || level.len() < 64 {
-            vec![expand(model, opts, &hasher, &done, &visited, &level)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = level
-                    .chunks(chunk)
-                    .map(|c| {
-                        let (hasher, done, visited) = (&hasher, &done, &visited);
-                        s.spawn(move || expand(model, opts, hasher, done, visited, c))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a search thread panicked"))
-                    .collect()
-            })
-        };
+        let mut done: Vec<bool> = discoveries.iter().map(Option::is_some).collect();
         let mut next: Vec<(u32, World)> = Vec::new();
-        for part in parts {
-            for (p, found) in part.discoveries.iter().enumerate() {
-                if discoveries[p].is_none() {
-                    discoveries[p] = *found;
+        // A level is expanded in blocks, in order, so that the successors waiting for the
+        // merge never outgrow a block; numbering stays the same as with one block.
+        for block in level.chunks(BLOCK_STATES * threads) {
+            let chunk = block.len().div_ceil(threads);
+            let parts: Vec<Part> = if threads == 1 || block.len() < 64 {
+                vec![expand(model, opts, &hasher, &done, &visited, block)]
+            } else {
+                std::thread::scope(|s| {
+                    let handles: Vec<_> = block
+                        .chunks(chunk)
+                        .map(|c| {
+                            let (hasher, done, visited) = (&hasher, &done, &visited);
+                            s.spawn(move || expand(model, opts, hasher, done, visited, c))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a search thread panicked"))
+                        .collect()
+                })
+            };
+            for part in parts {
+                for (p, found) in part.discoveries.iter().enumerate() {
+                    if discoveries[p].is_none() {
+                        discoveries[p] = *found;
+                    }
+                }
+                generated += part.generated;
+                coverage.add(&part.coverage);
+                for (parent, action, succ, fp) in part.successors {
+                    if visited.insert(&succ, fp) {
+                        let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
+                        parents.push(parent);
+                        actions.push(action);
+                        next.push((id, succ));
+                    }
                 }
             }
-            generated += part.generated;
-            coverage.add(&part.coverage);
-            for (parent, action, succ, fp) in part.successors {
-                if visited.insert(&succ, fp) {
-                    let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
-                    parents.push(parent);
-                    actions.push(action);
-                    next.push((id, succ));
-                }
-            }
+            done = discoveries.iter().map(Option::is_some).collect();
         }
+        drop(level);
         if !next.is_empty() {
             depth += 1;
         }
