@@ -24,6 +24,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use model::coverage::Coverage;
+use model::packed::{pack, unpack, Packed};
 use model::properties::{Kind, PROPERTIES};
 use model::symmetry;
 use model::{Action, PivotModel, World};
@@ -55,6 +56,11 @@ fn fingerprinter() -> ahash::RandomState {
         0xa409_3822_299f_31d0,
         0x082e_fa98_ec4e_6c89,
     )
+}
+
+/// The fingerprint of a packed state (what the search stores).
+pub fn fingerprint_packed(hasher: &ahash::RandomState, state: &Packed) -> u64 {
+    hasher.hash_one(state)
 }
 
 pub fn fingerprint(hasher: &ahash::RandomState, state: &World) -> u64 {
@@ -122,24 +128,19 @@ pub struct Exploration {
 
 enum Visited {
     Fingerprints(HashSet<u64, BuildHasherDefault<Identity>>),
-    States(HashSet<World, ahash::RandomState>),
+    /// Whole states, packed (packing is exact: see `model::packed`).
+    States(HashSet<Packed, ahash::RandomState>),
 }
 
 impl Visited {
-    fn insert(&mut self, state: &World, fp: u64) -> bool {
+    fn insert(&mut self, state: &Packed, fp: u64) -> bool {
         match self {
             Visited::Fingerprints(s) => s.insert(fp),
-            Visited::States(s) => {
-                if s.contains(state) {
-                    false
-                } else {
-                    s.insert(state.clone())
-                }
-            }
+            Visited::States(s) => s.insert(*state),
         }
     }
 
-    fn contains(&self, state: &World, fp: u64) -> bool {
+    fn contains(&self, state: &Packed, fp: u64) -> bool {
         match self {
             Visited::Fingerprints(s) => s.contains(&fp),
             Visited::States(s) => s.contains(state),
@@ -150,7 +151,7 @@ impl Visited {
         // hashbrown: one control byte per bucket besides the entry.
         match self {
             Visited::Fingerprints(s) => s.capacity() * (std::mem::size_of::<u64>() + 1),
-            Visited::States(s) => s.capacity() * (std::mem::size_of::<World>() + 1),
+            Visited::States(s) => s.capacity() * (std::mem::size_of::<Packed>() + 1),
         }
     }
 }
@@ -158,7 +159,7 @@ impl Visited {
 /// What one thread found in its part of a level.
 struct Part {
     /// (parent number, action index, successor, fingerprint), in parent then action order.
-    successors: Vec<(u32, u8, World, u64)>,
+    successors: Vec<(u32, u8, Packed, u64)>,
     /// For each property, the lowest-numbered state of the part that discovers it.
     discoveries: Vec<Option<u32>>,
     /// Successors computed, including those already visited.
@@ -172,7 +173,7 @@ fn expand(
     hasher: &ahash::RandomState,
     done: &[bool],
     visited: &Visited,
-    part: &[(u32, World)],
+    part: &[(u32, Packed)],
 ) -> Part {
     let mut out = Part {
         successors: Vec::new(),
@@ -181,7 +182,8 @@ fn expand(
         coverage: Coverage::default(),
     };
     let mut enabled = Vec::new();
-    for (id, state) in part {
+    for (id, packed) in part {
+        let state = &unpack(packed);
         for (p, found) in PROPERTIES.iter().enumerate() {
             if done[p] || out.discoveries[p].is_some() {
                 continue;
@@ -204,7 +206,8 @@ fn expand(
             if opts.symmetry {
                 succ = symmetry::canonical(&model.config, &succ).0;
             }
-            let fp = fingerprint(hasher, &succ);
+            let succ = pack(&succ);
+            let fp = fingerprint_packed(hasher, &succ);
             // The visited set is only read while a level expands: most successors were
             // seen in earlier levels and need not wait for the merge.
             if !visited.contains(&succ, fp) {
@@ -220,7 +223,7 @@ fn p_condition(p: &model::properties::PropertyDef) -> fn(&model::Config, &World)
 }
 
 /// States expanded per thread before their successors are merged.
-const BLOCK_STATES: usize = 16 * 1024;
+const BLOCK_STATES: usize = 2 * 1024;
 
 /// Resident memory of this process, from `/proc/self/statm` (0 where it cannot be read).
 pub fn resident_bytes() -> u64 {
@@ -273,19 +276,20 @@ pub fn explore_observed(
     } else {
         Visited::Fingerprints(HashSet::default())
     };
-    visited.insert(&init, fingerprint(&hasher, &init));
+    let init = pack(&init);
+    visited.insert(&init, fingerprint_packed(&hasher, &init));
     // State n was reached from parents[n] by its action number actions[n].
     let mut parents: Vec<u32> = vec![u32::MAX];
     let mut actions: Vec<u8> = vec![0];
     let mut discoveries: Vec<Option<u32>> = vec![None; PROPERTIES.len()];
-    let mut level: Vec<(u32, World)> = vec![(0, init)];
+    let mut level: Vec<(u32, Packed)> = vec![(0, init)];
     let mut generated = 0usize;
     let mut depth = 0usize;
     let mut stopped = None;
     let mut peak_frontier = 0usize;
 
     while !level.is_empty() {
-        peak_frontier = peak_frontier.max(level.capacity() * std::mem::size_of::<(u32, World)>());
+        peak_frontier = peak_frontier.max(level.capacity() * std::mem::size_of::<(u32, Packed)>());
         if limits.max_states.is_some_and(|n| generated >= n) {
             stopped = Some(format!("state cap: {generated} states generated"));
         } else if limits.timeout.is_some_and(|t| started.elapsed() >= t) {
@@ -303,7 +307,9 @@ pub fn explore_observed(
             break;
         }
         let mut done: Vec<bool> = discoveries.iter().map(Option::is_some).collect();
-        let mut next: Vec<(u32, World)> = Vec::new();
+        // The next level, in exact-size pieces (one per block), joined at the end of the
+        // level so that no doubling growth leaves slack behind.
+        let mut pieces: Vec<Vec<(u32, Packed)>> = Vec::new();
         // A level is expanded in blocks, in order, so that the successors waiting for the
         // merge never outgrow a block; numbering stays the same as with one block.
         for block in level.chunks(BLOCK_STATES * threads) {
@@ -325,6 +331,7 @@ pub fn explore_observed(
                         .collect()
                 })
             };
+            let mut piece = Vec::new();
             for part in parts {
                 for (p, found) in part.discoveries.iter().enumerate() {
                     if discoveries[p].is_none() {
@@ -338,13 +345,19 @@ pub fn explore_observed(
                         let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
                         parents.push(parent);
                         actions.push(action);
-                        next.push((id, succ));
+                        piece.push((id, succ));
                     }
                 }
             }
+            piece.shrink_to_fit();
+            pieces.push(piece);
             done = discoveries.iter().map(Option::is_some).collect();
         }
         drop(level);
+        let mut next = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+        for piece in pieces {
+            next.extend(piece);
+        }
         if !next.is_empty() {
             depth += 1;
         }
