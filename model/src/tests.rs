@@ -491,7 +491,9 @@ fn stop_when_paused_and_cont_when_running_are_accepted_no_ops() {
 #[test]
 fn packing_round_trips_every_reachable_state() {
     use crate::packed::{pack, unpack};
-    use std::collections::HashSet;
+    // Keyed by the state's Debug text, not by a hash set (no hash sets in the model crate)
+    // and not by the packed form, which is what is being tested.
+    use std::collections::BTreeSet;
     for name in PRESET_NAMES.iter().chain(["libvirt-9.0"].iter()) {
         for (blocks, bounded) in [(2, false), (4, true)] {
             let mut cfg = config(name);
@@ -512,10 +514,10 @@ fn packing_round_trips_every_reachable_state() {
             } else {
                 CopyMode::Background
             };
-            let mut seen: HashSet<World> = HashSet::new();
+            let mut seen: BTreeSet<String> = BTreeSet::new();
             let mut queue = vec![world::init(&cfg)];
             while let Some(s) = queue.pop() {
-                if seen.len() >= 40_000 || !seen.insert(s.clone()) {
+                if seen.len() >= 20_000 || !seen.insert(format!("{s:?}")) {
                     continue;
                 }
                 let p = pack(&s);
