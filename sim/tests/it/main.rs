@@ -8,11 +8,49 @@ mod reports;
 mod suite;
 mod trace;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// The repository's `scenarios/` folder.
 pub fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join("scenarios")
+}
+
+/// The `pivotcheck` binary run in `dir`.
+pub fn pivotcheck(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pivotcheck"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("runs")
+}
+
+/// A fresh, empty folder for one test; names are unique across the test modules.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The path of `scenarios/<name>.toml`.
+pub fn scenario_path(name: &str) -> String {
+    scenarios_dir()
+        .join(format!("{name}.toml"))
+        .display()
+        .to_string()
+}
+
+/// The default suite's files, sorted.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
 }

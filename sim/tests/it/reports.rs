@@ -11,29 +11,13 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::scenarios_dir;
+use crate::{pivotcheck, scenario_files, scenarios_dir, temp_dir};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap()
-}
-
-fn pivotcheck(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pivotcheck"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("reports-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn text(o: &Output) -> String {
@@ -171,16 +155,7 @@ fn junit_counts(xml: &str) -> (JunitCounts, Vec<String>) {
 fn junit_of_the_default_suite_validates_and_a_wrong_expectation_is_a_failure() {
     let report = default_suite_report("junit");
     let (counts, _) = junit_counts(&read(&report.join("junit.xml")));
-    let scenarios = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "toml")
-        })
-        .count();
+    let scenarios = scenario_files().len();
     assert_eq!(
         counts,
         JunitCounts {
@@ -192,7 +167,7 @@ fn junit_of_the_default_suite_validates_and_a_wrong_expectation_is_a_failure() {
 
     // A scenario that wrongly expects reopen-unpaused to keep every write: one failure,
     // whose text is the readable counterexample.
-    let dir = temp_dir("junit-failure");
+    let dir = temp_dir("reports-junit-failure");
     let file = dir.join("wrong.toml");
     std::fs::write(
         &file,
@@ -266,7 +241,7 @@ struct ItfApp {
 
 #[test]
 fn itf_traces_read_back_with_the_itf_crate() {
-    let dir = temp_dir("itf");
+    let dir = temp_dir("reports-itf");
     let rep = dir.join("report");
     let o = pivotcheck(
         &[
@@ -369,7 +344,7 @@ fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
         println!("SKIPPED html_report_renders_in_headless_chromium: chromium is not installed (apt-get install chromium)");
         return;
     };
-    let dir = temp_dir("html");
+    let dir = temp_dir("reports-html");
     let rep = dir.join("report");
     let o = pivotcheck(
         &[
@@ -449,7 +424,7 @@ fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
 
 #[test]
 fn report_subcommand_replays_traces_and_rejects_bad_ones() {
-    let dir = temp_dir("report-cmd");
+    let dir = temp_dir("reports-report-cmd");
     let traces = dir.join("t");
     let o = pivotcheck(
         &[
@@ -550,7 +525,7 @@ fn coverage_counts_the_pivot_window_and_adds_up() {
                 .display()
                 .to_string(),
             "--out",
-            temp_dir("coverage").to_str().unwrap(),
+            temp_dir("reports-coverage").to_str().unwrap(),
         ],
         &workspace(),
     );
@@ -604,7 +579,7 @@ fn coverage_counts_the_pivot_window_and_adds_up() {
                 .display()
                 .to_string(),
             "--out",
-            temp_dir("coverage-text").to_str().unwrap(),
+            temp_dir("reports-coverage-text").to_str().unwrap(),
         ],
         &workspace(),
     );
@@ -633,7 +608,7 @@ fn on_a_terminal(args: &str, dir: &Path) -> Option<String> {
 
 #[test]
 fn progress_shows_on_a_terminal_after_a_second_and_never_with_json() {
-    let dir = temp_dir("progress");
+    let dir = temp_dir("reports-progress");
     // The large configuration without the symmetry reduction, on one thread, lasts several
     // seconds even in an optimized build; the default suite now checks in well under one.
     let s = scenarios_dir()

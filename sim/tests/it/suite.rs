@@ -6,7 +6,7 @@ use sim::check::{check_scenario, CheckOptions, Status};
 use sim::scenario::{self, Scenario};
 use stateright::{Checker, HasDiscoveries, Model};
 
-use crate::scenarios_dir;
+use crate::{scenario_files, scenarios_dir};
 
 fn load(name: &str) -> Scenario {
     scenario::load(&scenarios_dir().join(format!("{name}.toml"))).expect("suite scenarios load")
@@ -20,12 +20,7 @@ fn full() -> CheckOptions {
 /// the verdicts it records.
 #[test]
 fn every_default_scenario_matches_its_recorded_verdicts() {
-    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = scenario_files();
     assert!(files.len() >= 24, "the suite has {} scenarios", files.len());
     for f in files {
         let s = scenario::load(&f).unwrap();
@@ -106,13 +101,10 @@ fn outcome(
 }
 
 fn suite() -> Vec<Scenario> {
-    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files.iter().map(|f| scenario::load(f).unwrap()).collect()
+    scenario_files()
+        .iter()
+        .map(|f| scenario::load(f).unwrap())
+        .collect()
 }
 
 /// The searches agree on the whole suite: 1 or 2 threads give the same counts and the same

@@ -1,6 +1,3 @@
-use std::path::PathBuf;
-use std::process::Command;
-
 use model::{Action, Image, PivotModel};
 use proptest::prelude::*;
 use sim::check::{check_scenario, CheckOptions, Status};
@@ -9,42 +6,20 @@ use sim::scenario;
 use sim::shrink;
 use sim::simulate::{self, SimOptions};
 
-use crate::scenarios_dir;
+use crate::{pivotcheck, scenario_files, scenario_path, scenarios_dir, temp_dir};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pivotcheck-trace-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn pivotcheck(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pivotcheck"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn scenario_path(name: &str) -> String {
-    scenarios_dir()
-        .join(format!("{name}.toml"))
-        .display()
-        .to_string()
+/// `pivotcheck` with absolute paths: the folder it runs in does not matter.
+fn run(args: &[&str]) -> std::process::Output {
+    pivotcheck(args, &scenarios_dir())
 }
 
 /// Every counterexample of the default suite, written as a trace file and read back,
 /// replays to the property it was found for, at its last step.
 #[test]
 fn every_suite_counterexample_replays_to_its_property() {
-    let dir = temp_dir("suite");
+    let dir = temp_dir("trace-suite");
     let mut replayed = 0;
-    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    for f in files {
+    for f in scenario_files() {
         let s = scenario::load(&f).unwrap();
         for p in check_scenario(&s, &CheckOptions::default()).properties {
             let Some(trace) = p.trace else { continue };
@@ -69,9 +44,9 @@ fn every_suite_counterexample_replays_to_its_property() {
 
 #[test]
 fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
-    let dir = temp_dir("codes");
+    let dir = temp_dir("trace-codes");
     let out = dir.join("traces");
-    let o = pivotcheck(&[
+    let o = run(&[
         "check",
         "--brief",
         "--out",
@@ -80,7 +55,7 @@ fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let trace_path = out.join("reopen-unpaused.no-lost-writes.trace.json");
-    let o = pivotcheck(&["replay", trace_path.to_str().unwrap()]);
+    let o = run(&["replay", trace_path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -98,7 +73,7 @@ fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
     trace["steps"][6]["action"] = "GuestPowerOff".into();
     let edited = dir.join("edited.json");
     std::fs::write(&edited, serde_json::to_string_pretty(&trace).unwrap()).unwrap();
-    let o = pivotcheck(&["replay", edited.to_str().unwrap()]);
+    let o = run(&["replay", edited.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -115,7 +90,7 @@ fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
     trace["property"] = "single-switch".into();
     let fixed = dir.join("fixed.json");
     std::fs::write(&fixed, serde_json::to_string_pretty(&trace).unwrap()).unwrap();
-    let o = pivotcheck(&["replay", fixed.to_str().unwrap()]);
+    let o = run(&["replay", fixed.to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(4),
@@ -124,13 +99,13 @@ fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("FIXED"));
 
-    let o = pivotcheck(&["replay", "--at", "3", trace_path.to_str().unwrap()]);
+    let o = run(&["replay", "--at", "3", trace_path.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("--- full state after step 3 ---"));
 }
 
 #[test]
 fn bad_trace_files_exit_2_with_a_location() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("trace-bad");
     let cases = [
         ("truncated.json", "{\"format\": \"pivotcheck-trace\", \"version\": 1, \"steps\": [", ":1:"),
         ("not-a-trace.json", "{\"format\": \"other\", \"version\": 1, \"scenario\": {\"name\": \"x\", \"file\": \"x\", \"toml\": \"\"}, \"seed\": null, \"property\": null, \"kind\": null, \"steps\": []}", "format is `other`"),
@@ -139,7 +114,7 @@ fn bad_trace_files_exit_2_with_a_location() {
     for (name, text, expected) in cases {
         let f = dir.join(name);
         std::fs::write(&f, text).unwrap();
-        let o = pivotcheck(&["replay", f.to_str().unwrap()]);
+        let o = run(&["replay", f.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "{name}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
@@ -151,7 +126,7 @@ fn bad_trace_files_exit_2_with_a_location() {
 
 #[test]
 fn the_same_seed_gives_byte_identical_output() {
-    let dir = temp_dir("determinism");
+    let dir = temp_dir("trace-determinism");
     let args = |out: &str| {
         vec![
             "simulate".to_string(),
@@ -166,13 +141,13 @@ fn the_same_seed_gives_byte_identical_output() {
     };
     let a_out = dir.join("a").display().to_string();
     let b_out = dir.join("b").display().to_string();
-    let run = |out: &str| {
+    let simulate_into = |out: &str| {
         let a: Vec<String> = args(out);
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-        pivotcheck(&refs)
+        run(&refs)
     };
-    let a = run(&a_out);
-    let b = run(&b_out);
+    let a = simulate_into(&a_out);
+    let b = simulate_into(&b_out);
     assert_eq!(a.status.code(), Some(0));
     let norm = |o: &std::process::Output, out: &str| {
         String::from_utf8_lossy(&o.stdout).replace(out, "OUT")
@@ -191,7 +166,7 @@ fn the_same_seed_gives_byte_identical_output() {
         assert_eq!(x, y, "trace {n:?} differs");
     }
     // A fixed seed pins the first failing runs, so a change of PRNG or walk shows here.
-    let json = pivotcheck(&[
+    let json = run(&[
         "simulate",
         &scenario_path("reopen-unpaused"),
         "--seed",
