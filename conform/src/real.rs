@@ -140,6 +140,34 @@ pub fn identical(dir: &Path) -> Result<bool, HarnessError> {
     }
 }
 
+/// Waits until QEMU reports `running` on libvirtd's connection, then discards what that
+/// connection heard while QEMU was starting.
+///
+/// QEMU announces its own start (`vm_start`: RESUME) and can dispatch QMP commands from
+/// nested event loops before that, so now and then (seen once in CI) libvirtd's freshly
+/// negotiated connection received the start-up RESUME. The model's initial state has
+/// nothing on libvirtd's connection. QEMU writes an event to a monitor before any later
+/// reply, so once a `query-status` reply says `running`, every start-up event has
+/// already arrived and is taken here.
+fn settle_startup(libvirtd: &mut Qmp) -> Result<(), HarnessError> {
+    let deadline = Instant::now() + QMP_TIMEOUT;
+    loop {
+        let status = libvirtd.execute("query-status", Value::Null)?;
+        if status.get("status").and_then(Value::as_str) == Some("running") {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Err(HarnessError::Tool(format!(
+                "QEMU did not reach the running state after start-up: {status}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    libvirtd.events()?;
+    libvirtd.take_history();
+    Ok(())
+}
+
 fn job_args(extra: Value) -> Value {
     let mut v = json!({ "device": JOB });
     if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
@@ -194,7 +222,9 @@ impl Real {
             extra.push("-no-shutdown");
         }
         let mut proc = QemuProcess::spawn(dir, &src, &extra)?;
-        let libvirtd = proc.connect(QMP_TIMEOUT)?;
+        let mut libvirtd = proc.connect(QMP_TIMEOUT)?;
+        // Before the job exists, so that only start-up events are discarded.
+        settle_startup(&mut libvirtd)?;
         let mut observer = Qmp::connect(&obs_sock, QMP_TIMEOUT)?;
         observer.execute(
             "blockdev-add",

@@ -502,6 +502,14 @@ impl Run<'_> {
             | Action::QemuJobAutoDismiss => {
                 // QEMU does these on its own; the sync point below waits for them.
                 self.release_if_converged(w1)?;
+                // A write the model takes before `ready` may land after the real job's
+                // READY (1 MiB converges within milliseconds), and a job in `ready` copies
+                // a rewritten block on its next iteration, up to 100 ms later: without
+                // waiting, a SIGKILL that follows finds the target stale where the model
+                // copied (seen under CPU load).
+                if a == Action::QemuCopyWrite && !self.real.held {
+                    self.await_copies(w1)?;
+                }
             }
             Action::LibvirtdCrash => {
                 self.reconnected = false;
@@ -558,7 +566,13 @@ impl Run<'_> {
             return Ok(());
         }
         self.real.release()?;
-        if w1.qemu.active == Image::Source {
+        self.await_copies(w1)
+    }
+
+    /// Waits until the real target holds every block the model's target holds, while
+    /// the guest still writes to the source.
+    fn await_copies(&mut self, w1: &World) -> Step {
+        if w1.qemu.alive && w1.qemu.active == Image::Source {
             for b in 0..self.cfg.blocks {
                 if w1.storage.target & (1 << b) != 0 {
                     let landed = real::poll(self.opts.sync_timeout, || {
@@ -566,7 +580,7 @@ impl Run<'_> {
                     })?;
                     if landed.is_none() {
                         return Err(Failure::Harness(HarnessError::Tool(format!(
-                            "the released job did not copy block {b} within {:?}",
+                            "the job did not copy block {b} within {:?}",
                             self.opts.sync_timeout
                         ))));
                     }
