@@ -259,6 +259,23 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every command: tables indexed by command (the packed state) are built from this,
+    /// so a command added to the enum and not here fails the packing tests.
+    pub const ALL: [Command; 12] = [
+        Command::Stop,
+        Command::Cont,
+        Command::DriveReopen,
+        Command::JobComplete,
+        Command::JobFinalize,
+        Command::JobCancel,
+        Command::JobDismiss,
+        Command::BlockdevDel,
+        Command::QueryJobs,
+        Command::QueryBlockJobs,
+        Command::QueryBlock,
+        Command::QueryStatus,
+    ];
+
     pub fn qmp_name(self) -> &'static str {
         match self {
             Command::Stop => "stop",

@@ -57,19 +57,9 @@ impl Reader<'_> {
     }
 }
 
-const COMMANDS: [Command; 11] = [
-    Command::Stop,
-    Command::Cont,
-    Command::DriveReopen,
-    Command::JobComplete,
-    Command::JobFinalize,
-    Command::JobDismiss,
-    Command::BlockdevDel,
-    Command::QueryJobs,
-    Command::QueryBlockJobs,
-    Command::QueryBlock,
-    Command::QueryStatus,
-];
+/// Every command plus "none" fits the 4 bits `put_command` gives it.
+const COMMANDS: [Command; 12] = Command::ALL;
+const _: () = assert!(COMMANDS.len() < 16);
 const STATUSES: [JobStatus; 5] = [
     JobStatus::Running,
     JobStatus::Ready,
