@@ -57,34 +57,6 @@ pub struct Args {
     pub scenario_timeout: u64,
 }
 
-/// A disagreement between real libvirt and the model that is understood and documented in
-/// `reports/live-findings.md`.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Explained {
-    pub id: &'static str,
-    pub why: &'static str,
-}
-
-/// Real libvirt 9.0 saves, after `job-dismiss`, a status XML whose `<mirror>` has an empty
-/// `job` attribute, which its own parser rejects on restart (`unknown mirror job type ''`):
-/// it drops the domain while QEMU keeps running. The model's status save always writes a
-/// loadable record, so it predicts the W2 outcome (source, stale `pivot` mirror).
-pub const UNLOADABLE_STATUS: Explained = Explained {
-    id: "W2b-unloadable-status",
-    why: "libvirt 9.0's intermediate status XML (<mirror job=''>) cannot be parsed on restart: \
-          libvirt drops the running domain and QEMU runs on unmanaged; the model's status save \
-          is always loadable (reports/live-findings.md, W2b)",
-};
-
-/// A disagreement is explained only where it is the documented one: the crash left the
-/// intermediate status XML (model point at or after the first blockdev-del) and real
-/// libvirt lost the domain while its QEMU lives on.
-fn explain(spec: &Spec, real: &Observation) -> Option<Explained> {
-    let intermediate_saved = spec.model_point().is_some_and(|p| p.command >= 4);
-    let lost = real.qemu.alive && real.domain != "running";
-    (intermediate_saved && lost).then_some(UNLOADABLE_STATUS)
-}
-
 #[derive(Serialize)]
 pub struct ScenarioResult {
     pub name: String,
@@ -94,8 +66,7 @@ pub struct ScenarioResult {
     pub real: Option<Observation>,
     pub error: Option<String>,
     pub differences: Vec<String>,
-    pub explained: Option<Explained>,
-    /// `agree`, `explained`, `disagree`, or `error`.
+    /// `agree`, `disagree`, or `error`.
     pub verdict: String,
     pub millis: u128,
     pub reproduce: String,
@@ -107,7 +78,6 @@ pub struct SuiteResult {
     pub scenarios: Vec<ScenarioResult>,
     pub seconds: f64,
     pub agree: usize,
-    pub explained: usize,
     pub disagree: usize,
     pub errors: usize,
 }
@@ -270,7 +240,6 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
             real: None,
             error: None,
             differences: vec![],
-            explained: None,
             verdict: String::new(),
             millis,
             reproduce: spec.command_line(),
@@ -278,13 +247,10 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
         match real {
             Ok(run) => {
                 r.differences = differences(&run.obs, &r.model);
-                if !r.differences.is_empty() {
-                    r.explained = explain(spec, &run.obs);
-                }
-                r.verdict = match (r.differences.is_empty(), r.explained) {
-                    (true, _) => "agree",
-                    (false, Some(_)) => "explained",
-                    (false, None) => "disagree",
+                r.verdict = if r.differences.is_empty() {
+                    "agree"
+                } else {
+                    "disagree"
                 }
                 .into();
                 r.real = Some(run.obs);
@@ -310,17 +276,15 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
         preset: predict::PRESET,
         seconds: t0.elapsed().as_secs_f64(),
         agree: count("agree"),
-        explained: count("explained"),
         disagree: count("disagree"),
         errors: count("error"),
         scenarios: results,
     };
     println!(
-        "{} passed, {} failed; {} agree, {} explained, {} disagree, {} errors in {:.1} s",
-        suite.agree + suite.explained,
+        "{} passed, {} failed; {} agree, {} disagree, {} errors in {:.1} s",
+        suite.agree,
         suite.disagree + suite.errors,
         suite.agree,
-        suite.explained,
         suite.disagree,
         suite.errors,
         suite.seconds
@@ -384,8 +348,5 @@ fn print_result(r: &ScenarioResult) {
     );
     for d in &r.differences {
         println!("          {d}");
-    }
-    if let Some(e) = r.explained {
-        println!("          explained: {}", e.id);
     }
 }

@@ -140,6 +140,13 @@ pub enum Step {
     ApplyOutcome,
     /// Write the live definition to the status XML (one atomic rename).
     SaveStatus,
+    /// Write a status XML libvirtd itself cannot load on restart. libvirt 9.0 does this
+    /// after `job-dismiss`: the record's `<mirror type='file' job=''>` makes its parser fail
+    /// (`unknown mirror job type ''`), and the restarted libvirtd drops the domain while
+    /// QEMU runs on, unmanaged (`reports/live-findings.md`, W2b; measured by `pivotcheck
+    /// live`). A step of its own so that the bug is a protocol choice a scenario can make
+    /// or remove, not a property of every save.
+    SaveStatusUnloadable,
     /// Write the live disk source to the persistent config (persistent domains only).
     SaveConfig,
     /// Answer the management app's API call with the outcome as libvirtd knows it.
@@ -155,7 +162,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order `scenarios/README.md` lists them.
-    pub const ALL: [Step; 20] = [
+    pub const ALL: [Step; 21] = [
         Step::Pause,
         Step::Resume,
         Step::DriveReopen,
@@ -171,6 +178,7 @@ impl Step {
         Step::MarkPivoting,
         Step::ApplyOutcome,
         Step::SaveStatus,
+        Step::SaveStatusUnloadable,
         Step::SaveConfig,
         Step::ReplyApp,
         Step::FinishShutdown,
@@ -196,6 +204,7 @@ impl Step {
             Step::MarkPivoting => "mark-pivoting",
             Step::ApplyOutcome => "apply-outcome",
             Step::SaveStatus => "save-status",
+            Step::SaveStatusUnloadable => "save-status-unloadable",
             Step::SaveConfig => "save-config",
             Step::ReplyApp => "reply-app",
             Step::FinishShutdown => "finish-shutdown",
@@ -228,6 +237,7 @@ impl Step {
             | Step::MarkPivoting
             | Step::ApplyOutcome
             | Step::SaveStatus
+            | Step::SaveStatusUnloadable
             | Step::SaveConfig
             | Step::ReplyApp => return None,
         })

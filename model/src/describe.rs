@@ -162,6 +162,11 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
         Action::LibvirtdCrash => {
             "FAULT libvirtd crashes (connection and queued messages lost)".into()
         }
+        Action::LibvirtdRestart
+            if last.libvirtd.status_unloadable && last.libvirtd.domain == Domain::Active =>
+        {
+            "libvirtd restarts, cannot load its status XML and drops the domain; QEMU runs on unmanaged".into()
+        }
         Action::LibvirtdRestart => "libvirtd restarts and reads its status XML".into(),
         Action::QemuCrash => "FAULT QEMU crashes (SIGKILL)".into(),
         Action::HostCrash => "FAULT host crashes (/run lost)".into(),
@@ -308,7 +313,11 @@ pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
     out.push((
         "libvirtd",
         "status XML",
-        l.status.map(|d| disk(&d)).unwrap_or("none".into()),
+        match l.status {
+            Some(d) if l.status_unloadable => format!("{} (unloadable)", disk(&d)),
+            Some(d) => disk(&d),
+            None => "none".into(),
+        },
     ));
     out.push((
         "libvirtd",

@@ -272,6 +272,7 @@ pub fn pack(s: &World) -> Packed {
             paused_by_libvirt: false,
         }),
     );
+    w.flag(l.status_unloadable);
     w.put(image(l.config_source), 1);
     let (phase, img) = match s.app.phase {
         AppPhase::Idle => (0, Image::Source),
@@ -366,6 +367,7 @@ pub fn unpack(p: &Packed) -> World {
     let domain = DOMAINS[r.get(2) as usize];
     let has_status = r.flag();
     let status = get_disk(&mut r);
+    let status_unloadable = r.flag();
     let config_source = to_image(r.get(1));
     let libvirtd = Libvirtd {
         up,
@@ -378,6 +380,7 @@ pub fn unpack(p: &Packed) -> World {
         live,
         domain,
         status: has_status.then_some(status),
+        status_unloadable,
         config_source,
     };
     let phase = match (r.get(2), to_image(r.get(1))) {

@@ -198,8 +198,9 @@ pub fn preset(name: &str) -> Option<Procedures> {
         //   concluded> query-jobs job-dismiss [save: the intermediate status]
         //   query-named-block-nodes transaction(bitmap-remove) blockdev-del(format)
         //   blockdev-del(storage) [save: source := target; config]
-        // (Real libvirt writes that intermediate status with `<mirror job=''>`, which it
-        // cannot load on restart; the model's save is always loadable: see the findings.)
+        // Real libvirt writes that intermediate status with `<mirror job=''>`, which it
+        // cannot load on restart (W2b in the findings): `save-status-unloadable`. The
+        // concluded handler on reconnect runs the same code, so it writes the same record.
         // The two bitmap transactions and query-named-block-nodes change nothing the model
         // tracks, so they have no step: a crash around them is the crash at the nearest
         // step (the live harness maps each real crash point to a model one). Reconnect, as
@@ -215,7 +216,7 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 WaitConcluded,
                 QueryJobs,
                 JobDismiss,
-                SaveStatus,
+                SaveStatusUnloadable,
                 BlockdevDel,
                 BlockdevDel,
                 ApplyOutcome,
@@ -227,7 +228,7 @@ pub fn preset(name: &str) -> Option<Procedures> {
             concluded: vec![
                 QueryJobs,
                 JobDismiss,
-                SaveStatus,
+                SaveStatusUnloadable,
                 BlockdevDel,
                 BlockdevDel,
                 ApplyOutcome,

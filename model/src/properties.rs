@@ -140,6 +140,14 @@ fn config_holds_data(cfg: &Config, w: &World) -> bool {
     !cfg.persistent || w.qemu.alive || holds_all(cfg, w, w.libvirtd.config_source)
 }
 
+/// Whenever QEMU runs, libvirt manages it: the domain is active in libvirt. An unmanaged
+/// QEMU is invisible to every management app: a persistent domain that shows `shut off`
+/// while its QEMU still writes to the target is started again on the config's image,
+/// beside the first QEMU (W2b in `reports/live-findings.md`, seen on libvirt 9.0).
+fn qemu_is_managed(_: &Config, w: &World) -> bool {
+    !w.qemu.alive || w.libvirtd.domain == Domain::Active
+}
+
 /// QEMU's active image changes at most once per job: a second switch would mean writes
 /// split between the images.
 fn single_switch(_: &Config, w: &World) -> bool {
@@ -199,7 +207,7 @@ fn answer_pivoted(_: &Config, w: &World) -> bool {
     w.ghost.answered_pivoted
 }
 
-pub const PROPERTIES: [PropertyDef; 14] = [
+pub const PROPERTIES: [PropertyDef; 15] = [
     PropertyDef {
         name: "no-lost-writes",
         kind: Kind::Always,
@@ -253,6 +261,12 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         kind: Kind::Always,
         condition: pivot_terminates,
         meaning: "once only the guest and faults can move, the pivot call is settled and libvirtd runs no procedure",
+    },
+    PropertyDef {
+        name: "qemu-is-managed",
+        kind: Kind::Always,
+        condition: qemu_is_managed,
+        meaning: "whenever QEMU runs, libvirt manages it (the domain is active, not shut off or forgotten)",
     },
     PropertyDef {
         name: "pivot-completes",

@@ -248,6 +248,9 @@ pub struct Libvirtd {
     pub domain: Domain,
     /// The status XML in `/run`; `None` once the domain stopped or a host crash cleared `/run`.
     pub status: Option<DiskDef>,
+    /// The status XML cannot be loaded (`save-status-unloadable`): a restart drops the
+    /// domain and leaves its QEMU unmanaged. Always `false` while `status` is `None`.
+    pub status_unloadable: bool,
     pub config_source: Image,
 }
 

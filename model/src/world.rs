@@ -95,6 +95,7 @@ pub fn init(cfg: &Config) -> World {
             live,
             domain: Domain::Active,
             status: Some(live),
+            status_unloadable: false,
             config_source: Image::Source,
         },
         app: App {
@@ -767,6 +768,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         | Step::MarkPivoting
         | Step::ApplyOutcome
         | Step::SaveStatus
+        | Step::SaveStatusUnloadable
         | Step::SaveConfig
         | Step::ReplyApp => unreachable!("{step} sends no command"),
     }
@@ -820,9 +822,10 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
             Outcome::Failed => l.live.mirror = None,
             Outcome::None | Outcome::Unknown => {}
         },
-        Step::SaveStatus => {
+        Step::SaveStatus | Step::SaveStatusUnloadable => {
             if l.domain == Domain::Active {
                 l.status = Some(l.live);
+                l.status_unloadable = step == Step::SaveStatusUnloadable;
             }
         }
         Step::SaveConfig => {
@@ -854,7 +857,8 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
             let l = &mut w.libvirtd;
             match e {
                 // The lifecycle handlers rewrite the status XML (the only status writes
-                // in the 2012 pivot path).
+                // in the 2012 pivot path). They serialize the same disk record, so an
+                // unloadable one stays unloadable (`status_unloadable` is kept).
                 Event::Stop | Event::Resume => {
                     if l.domain == Domain::Active {
                         l.status = Some(l.live);
@@ -888,6 +892,7 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
 fn stop_domain(cfg: &Config, w: &mut World) {
     let l = &mut w.libvirtd;
     l.status = None;
+    l.status_unloadable = false;
     l.domain = if cfg.persistent {
         Domain::Inactive
     } else {
@@ -1037,6 +1042,10 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             }
             if w.libvirtd.domain == Domain::Active {
                 match w.libvirtd.status {
+                    // libvirt 9.0 fails to parse the record and drops the domain without
+                    // touching its QEMU (no monitor, no kill): a persistent domain shows
+                    // `shut off` while its QEMU still runs, a transient one is forgotten.
+                    Some(_) if w.libvirtd.status_unloadable => stop_domain(cfg, &mut w),
                     Some(status) if w.qemu.alive => {
                         w.libvirtd.live = status;
                         w.qemu.monitor = true;
@@ -1056,6 +1065,7 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             qemu_died(&mut w);
             forget(&mut w);
             w.libvirtd.status = None;
+            w.libvirtd.status_unloadable = false;
         }
     }
     Some(w)

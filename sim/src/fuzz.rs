@@ -99,6 +99,7 @@ const SCENARIO_TOKENS: &[&str] = &[
     "\"reopen-paused\"",
     "\"write-ahead\"",
     "\"save-status\"",
+    "\"save-status-unloadable\"",
     "\"resume\"",
     "\"no-lost-writes\"",
     "\"pivot-completes\"",

@@ -111,7 +111,11 @@ fn with_list(s: &Scenario, kind: ProgramKind, steps: Vec<Step>) -> Scenario {
 fn is_save(s: Step) -> bool {
     matches!(
         s,
-        Step::SaveStatus | Step::SaveConfig | Step::MarkPivoting | Step::ApplyOutcome
+        Step::SaveStatus
+            | Step::SaveStatusUnloadable
+            | Step::SaveConfig
+            | Step::MarkPivoting
+            | Step::ApplyOutcome
     )
 }
 
