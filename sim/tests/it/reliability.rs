@@ -145,20 +145,29 @@ proptest! {
         concluded in procedure(),
         auto_finalize in any::<bool>(),
         auto_dismiss in any::<bool>(),
+        when_idle in any::<bool>(),
         write_blocking in any::<bool>(),
         no_shutdown in any::<bool>(),
+        soft_quit in any::<bool>(),
         persistent in any::<bool>(),
-        qemu_crash in any::<bool>(),
+        trust_libvirt in any::<bool>(),
+        blocks in 1u8..=2,
+        faults in prop::collection::vec(prop::sample::select(vec!["false", "true", "1", "2"]), 4),
         symmetry in any::<bool>(),
     ) {
         let text = format!(
-            "variant = \"write-ahead\"\n\
-             [qemu]\ncopy_mode = \"{}\"\nno_shutdown = {no_shutdown}\n\
+            "variant = \"write-ahead\"\nblocks = {blocks}\n\
+             [qemu]\ncopy_mode = \"{}\"\nno_shutdown = {no_shutdown}\nquit_cancel = \"{}\"\n\
              [domain]\npersistent = {persistent}\n\
-             [faults]\nlibvirtd_crash = true\nguest_poweroff = true\nqemu_crash = {qemu_crash}\n\
+             [faults]\nlibvirtd_crash = {}\nguest_poweroff = {}\nqemu_crash = {}\nhost_crash = {}\n\
+             [app]\nrecovery = \"{}\"\n\
              [procedure]\npivot = {pivot}\nreconnect = {reconnect}\nconcluded = {concluded}\n\
-             auto_finalize = {auto_finalize}\nauto_dismiss = {auto_dismiss}\n",
+             shutdown_kill = \"{}\"\nauto_finalize = {auto_finalize}\nauto_dismiss = {auto_dismiss}\n",
             if write_blocking { "write-blocking" } else { "background" },
+            if soft_quit { "soft" } else { "force" },
+            faults[0], faults[1], faults[2], faults[3],
+            if trust_libvirt { "trust-libvirt" } else { "seed" },
+            if when_idle { "when-idle" } else { "immediate" },
         );
         let s = match scenario::parse("any", "any.toml", &text) {
             Ok(s) => s,
