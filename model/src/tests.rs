@@ -522,6 +522,10 @@ fn packing_round_trips_every_reachable_state() {
                 }
                 let p = pack(&s);
                 assert_eq!(unpack(&p), s, "{name}: {s:#?}");
+                assert!(
+                    s.libvirtd.status.is_some() || !s.libvirtd.status_unloadable,
+                    "{name}: an unloadable flag without a status XML: {s:#?}"
+                );
                 for a in enabled(&cfg, &s) {
                     queue.push(world::next_state(&cfg, &s, a).expect("successor"));
                 }
