@@ -111,5 +111,5 @@ fn live_preset_scenarios_match_their_verdicts() {
     let _ = std::fs::remove_dir_all(&traces);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("3 scenarios: 3 match"), "{text}");
+    assert!(text.contains("4 scenarios: 4 match"), "{text}");
 }
