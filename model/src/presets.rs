@@ -200,7 +200,10 @@ pub fn preset(name: &str) -> Option<Procedures> {
         //   blockdev-del(storage) [save: source := target; config]
         // Real libvirt writes that intermediate status with `<mirror job=''>`, which it
         // cannot load on restart (W2b in the findings): `save-status-unloadable`. The
-        // concluded handler on reconnect runs the same code, so it writes the same record.
+        // concluded handler on reconnect is the same libvirt code (qemuBlockJobRefreshJobs
+        // hands a concluded job to the event processing that runs after a live event), so
+        // it is given the same record; read from the source, not measured live (the live
+        // matrix crashes libvirtd once, in the pivot).
         // The two bitmap transactions and query-named-block-nodes change nothing the model
         // tracks, so they have no step: a crash around them is the crash at the nearest
         // step (the live harness maps each real crash point to a model one). Reconnect, as
