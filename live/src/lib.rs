@@ -38,8 +38,9 @@ pub struct Args {
     /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
     #[arg(long)]
     pub only: Vec<String>,
-    /// Run the whole matrix (68 scenarios, about 2.5 minutes) instead of the default 34:
-    /// every crash point once transient without a power-off and once persistent with one.
+    /// Run the whole matrix (72 scenarios, about 1.5 minutes) instead of the default 36:
+    /// every crash point once transient without a power-off and once persistent with one,
+    /// and the double crashes on a transient domain.
     #[arg(long)]
     pub all: bool,
     /// List the scenarios and the model's prediction for each; run nothing real.

@@ -42,6 +42,46 @@ pub const PIVOT_COMMANDS: [(&str, &str, Option<u8>); 8] = [
     ("blockdev-del", "storage node", Some(5)),
 ];
 
+/// The QMP commands the restarted libvirt 9.0 sends on reconnect when the pivot's crash
+/// left a `pivoting` record and a concluded job in QEMU (first crash before the pivot's
+/// `query-jobs`), as the trigger logged them: its concluded-job handling is the pivot's
+/// tail (job-dismiss, node cleanup, blockdev-del twice).
+pub const RECONNECT_COMMANDS: [&str; 15] = [
+    "qmp_capabilities",
+    "query-migrate-capabilities",
+    "query-status",
+    "query-hotpluggable-cpus",
+    "query-cpus-fast",
+    "query-iothreads",
+    "query-block",
+    "query-chardev",
+    "query-jobs",
+    "job-dismiss",
+    "query-named-block-nodes",
+    "transaction",
+    "blockdev-del",
+    "blockdev-del",
+    "qom-list",
+];
+
+/// The first crash of the double-crash scenarios: before the pivot's `query-jobs`.
+pub const FIRST_OF_TWO: (u8, When) = (3, When::Before);
+
+/// The second crash points, in the reconnect (ordinals into [`RECONNECT_COMMANDS`]), with
+/// the step of the model's `concluded` handler each one is (the `nth` such step).
+pub const SECOND_CRASHES: [(u8, When, model::Step, u8); 2] = [
+    (10, When::Reply, model::Step::JobDismiss, 1),
+    (13, When::Before, model::Step::BlockdevDel, 1),
+];
+
+/// A crash point in the model's `concluded` handler: at its `nth` `step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandlerPoint {
+    pub step: model::Step,
+    pub nth: u8,
+    pub when: When,
+}
+
 /// A crash point of the model's pivot procedure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct ModelPoint {
@@ -77,6 +117,9 @@ pub struct Spec {
     pub name: String,
     /// `None`: the control, no crash.
     pub crash: Option<(u8, When)>,
+    /// A second crash, in the reconnect after the first: the ordinal into
+    /// [`RECONNECT_COMMANDS`] and when.
+    pub second: Option<(u8, When)>,
     pub persistent: bool,
     /// The guest powers off while libvirtd is down (for the control: after the pivot).
     pub poweroff: bool,
@@ -85,6 +128,19 @@ pub struct Spec {
 impl Spec {
     pub fn model_point(&self) -> Option<ModelPoint> {
         self.crash.map(|(k, w)| model_point(k, w))
+    }
+
+    /// The model point of the second crash, if there is one.
+    pub fn second_point(&self) -> Option<HandlerPoint> {
+        let (k, w) = self.second?;
+        SECOND_CRASHES
+            .iter()
+            .find(|c| c.0 == k && c.1 == w)
+            .map(|c| HandlerPoint {
+                step: c.2,
+                nth: c.3,
+                when: w,
+            })
     }
 
     /// The `pivotcheck live` command that reruns just this scenario.
@@ -112,7 +168,8 @@ fn point_name(k: u8, when: When) -> String {
 }
 
 /// The whole matrix: 17 points (16 crash points and the control) times transient or
-/// persistent times with or without a power-off: 68 scenarios.
+/// persistent times with or without a power-off: 68 scenarios; plus 4 double crashes
+/// (a second crash in the reconnect, transient and persistent): 72.
 pub fn all() -> Vec<Spec> {
     let mut points: Vec<Option<(u8, When)>> = vec![None];
     for k in 1..=PIVOT_COMMANDS.len() as u8 {
@@ -139,10 +196,44 @@ pub fn all() -> Vec<Spec> {
                 out.push(Spec {
                     name,
                     crash: *p,
+                    second: None,
                     persistent,
                     poweroff,
                 });
             }
+        }
+    }
+    // Double crashes: the reconnect after the first crash is crashed again. Without a
+    // power-off only: after one, the reconnect kills QEMU before it reaches the handler.
+    for persistent in [false, true] {
+        for &(k, w, _, _) in &SECOND_CRASHES {
+            let (f, fw) = FIRST_OF_TWO;
+            let cmd = RECONNECT_COMMANDS[usize::from(k) - 1];
+            let same = RECONNECT_COMMANDS[..usize::from(k)]
+                .iter()
+                .filter(|c| **c == cmd)
+                .count();
+            let cmd = if RECONNECT_COMMANDS.iter().filter(|c| **c == cmd).count() > 1 {
+                format!("{cmd}{same}")
+            } else {
+                cmd.to_string()
+            };
+            out.push(Spec {
+                name: format!(
+                    "{}+reconnect.{cmd}.{}.{}",
+                    point_name(f, fw),
+                    w.name(),
+                    if persistent {
+                        "persistent"
+                    } else {
+                        "transient"
+                    }
+                ),
+                crash: Some(FIRST_OF_TWO),
+                second: Some((k, w)),
+                persistent,
+                poweroff: false,
+            });
         }
     }
     out
@@ -155,11 +246,13 @@ mod tests {
     #[test]
     fn matrix_has_every_point_four_times_with_unique_names() {
         let all = all();
-        assert_eq!(all.len(), 68);
+        assert_eq!(all.len(), 72);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 68);
+        assert_eq!(names.len(), 72);
+        assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.transient"));
+        assert!(names.contains(&"query-jobs.before+reconnect.blockdev-del1.before.persistent"));
         assert!(names.contains(&"transaction2.before.persistent.poweroff"));
         assert!(names.contains(&"blockdev-del1.reply.transient"));
         assert!(names.contains(&"control.transient"));

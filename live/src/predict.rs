@@ -13,7 +13,7 @@ use model::state::{Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunS
 use model::world::{actions, next_state};
 use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
 
-use crate::matrix::{ModelPoint, Spec, When};
+use crate::matrix::{HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
 /// The preset the live suite checks real libvirt against.
@@ -122,6 +122,47 @@ impl Run {
         }
         Ok(())
     }
+    /// Runs the reconnect until libvirtd is at `p` in its concluded-job handler, and
+    /// crashes it there.
+    fn crash_in_handler(&mut self, p: HandlerPoint) -> Result<()> {
+        let pc = self
+            .cfg
+            .procedures
+            .concluded
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == p.step)
+            .nth(usize::from(p.nth) - 1)
+            .map(|(i, _)| i as u8);
+        let Some(pc) = pc else {
+            bail!(
+                "model: the concluded handler has no {:?} #{}",
+                p.step,
+                p.nth
+            );
+        };
+        while let Some(a) = self.next(true) {
+            let l = &self.w.libvirtd;
+            let at = l
+                .program
+                .is_some_and(|g| g.kind == ProgramKind::Concluded && g.pc == pc);
+            let crash = at
+                && match (a, p.when) {
+                    (Action::LibvirtdStep, When::Before) => l.awaiting.is_none(),
+                    (Action::LibvirtdRead, When::Reply) => matches!(
+                        self.w.qemu.outbox.first(),
+                        Some(QmpMessage::Reply(c, _)) if l.awaiting == Some(*c)
+                    ),
+                    _ => false,
+                };
+            if crash {
+                return self.take(Action::LibvirtdCrash);
+            }
+            self.take(a)?;
+        }
+        bail!("model: the reconnect never reached {p:?}")
+    }
+
     /// Whether the libvirtd step about to run sends a pivot command.
     fn sends_pivot_command(&self) -> bool {
         let l = &self.w.libvirtd;
@@ -222,6 +263,11 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
             r.settle(false)?;
         }
         r.take(Action::LibvirtdRestart)?;
+        if let Some(p) = spec.second_point() {
+            r.crash_in_handler(p)?;
+            r.settle(false)?;
+            r.take(Action::LibvirtdRestart)?;
+        }
         r.settle(true)?;
     } else {
         wrote_down = r.write(0)?;
@@ -329,6 +375,31 @@ mod tests {
         assert_eq!(o.config_source.as_deref(), Some("src"));
         assert_eq!(o.write_down, Holders::Target);
         assert!(!o.qemu.alive);
+    }
+
+    #[test]
+    fn w2b_the_unloadable_status_drops_the_domain_and_leaves_qemu_running() {
+        let o = predict(&spec("blockdev-del1.reply.persistent")).unwrap();
+        assert_eq!(o.domain, "shut off");
+        assert_eq!(o.config_source.as_deref(), Some("src"));
+        assert!(o.qemu.alive);
+        assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
+    }
+
+    #[test]
+    fn a_second_crash_in_the_reconnect_handler_leaves_the_pivoting_record() {
+        // Measured: the reconnect's concluded-job handling saves nothing before its end,
+        // so the next restart loads the pivot's `pivoting` record (W2), not W2b.
+        let o = predict(&spec(
+            "query-jobs.before+reconnect.blockdev-del1.before.transient",
+        ))
+        .unwrap();
+        assert_eq!(o.domain, "running");
+        assert_eq!(o.live_source.as_deref(), Some("src"));
+        assert_eq!(o.mirror.as_deref(), Some("pivot"));
+        assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
+        let once = predict(&spec("query-jobs.before.transient")).unwrap();
+        assert_ne!(o, once, "the second crash changes the outcome");
     }
 
     #[test]

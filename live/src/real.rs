@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
-use crate::matrix::{Spec, PIVOT_COMMANDS};
+use crate::matrix::{Spec, When, PIVOT_COMMANDS, RECONNECT_COMMANDS};
 use crate::observe::{Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
@@ -186,6 +186,35 @@ pub fn clean_slate(work: &Work, daemon: &Option<Libvirtd>) -> Result<()> {
     Ok(())
 }
 
+/// Restarts libvirtd armed to die at the `k`-th QMP command of its reconnect, waits for
+/// that, and checks that it sent exactly the expected first `k` commands.
+fn crash_reconnect(work: &Work, k: u8, when: When) -> Result<()> {
+    let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
+    fs::write(work.arm_file(), format!("{k} {}\n", when.name()))?;
+    // The reconnect runs while libvirtd starts up: it may die before it answers virsh.
+    if let Ok(mut d) = Libvirtd::start(work) {
+        if !d.wait_dead(Duration::from_secs(10)) {
+            let _ = fs::remove_file(work.arm_file());
+            let _ = d.stop();
+            bail!("the trigger did not kill the reconnecting libvirtd");
+        }
+    }
+    let _ = fs::remove_file(work.arm_file());
+    let sent = sent_since(work, log_from);
+    let upto = usize::from(k);
+    if sent.len() != upto
+        || sent
+            .iter()
+            .zip(RECONNECT_COMMANDS.iter())
+            .any(|(a, b)| a != b)
+    {
+        bail!(
+            "libvirtd sent {sent:?} on reconnect; expected the first {upto} of {RECONNECT_COMMANDS:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
 /// it is again a running, disarmed libvirtd (restarted if the trigger killed it).
 pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<RealRun> {
@@ -274,6 +303,9 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             wait_for("QEMU to report shutdown", Duration::from_secs(10), || {
                 (direct_status(&monitor).ok()? == "shutdown").then_some(())
             })?;
+        }
+        if let Some((k, w)) = spec.second {
+            crash_reconnect(work, k, w)?;
         }
         *daemon = Some(Libvirtd::start(work)?);
     } else {

@@ -200,10 +200,10 @@ pub fn preset(name: &str) -> Option<Procedures> {
         //   blockdev-del(storage) [save: source := target; config]
         // Real libvirt writes that intermediate status with `<mirror job=''>`, which it
         // cannot load on restart (W2b in the findings): `save-status-unloadable`. The
-        // concluded handler on reconnect is the same libvirt code (qemuBlockJobRefreshJobs
-        // hands a concluded job to the event processing that runs after a live event), so
-        // it is given the same record; read from the source, not measured live (the live
-        // matrix crashes libvirtd once, in the pivot).
+        // concluded handler on reconnect saves nothing until its final save: a second
+        // crash anywhere from its job-dismiss reply to its last blockdev-del found the
+        // `pivoting` record of the pivot, and the next restart showed the W2 outcome
+        // (measured with `pivotcheck live`, scenarios `query-jobs.before+...`).
         // The two bitmap transactions and query-named-block-nodes change nothing the model
         // tracks, so they have no step: a crash around them is the crash at the nearest
         // step (the live harness maps each real crash point to a model one). Reconnect, as
@@ -231,7 +231,6 @@ pub fn preset(name: &str) -> Option<Procedures> {
             concluded: vec![
                 QueryJobs,
                 JobDismiss,
-                SaveStatusUnloadable,
                 BlockdevDel,
                 BlockdevDel,
                 ApplyOutcome,

@@ -359,7 +359,7 @@ fn preset_state_counts_are_pinned() {
             ("blockdev-modern", 14050),
             ("write-ahead", 8351),
             ("paused-wait", 10402),
-            ("libvirt-9.0", 14414),
+            ("libvirt-9.0", 13674),
         ]
     );
 }
