@@ -38,7 +38,7 @@ pub struct Args {
     /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
     #[arg(long)]
     pub only: Vec<String>,
-    /// Run the whole matrix (72 scenarios, about 1.5 minutes) instead of the default 36:
+    /// Run the whole matrix (76 scenarios, about 2 minutes) instead of the default 38:
     /// every crash point once transient without a power-off and once persistent with one,
     /// and the double crashes on a transient domain.
     #[arg(long)]

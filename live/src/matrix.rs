@@ -46,7 +46,7 @@ pub const PIVOT_COMMANDS: [(&str, &str, Option<u8>); 8] = [
 /// left a `pivoting` record and a concluded job in QEMU (first crash before the pivot's
 /// `query-jobs`), as the trigger logged them: its concluded-job handling is the pivot's
 /// tail (job-dismiss, node cleanup, blockdev-del twice).
-pub const RECONNECT_COMMANDS: [&str; 15] = [
+pub const RECONNECT_PIVOTING: &[&str] = &[
     "qmp_capabilities",
     "query-migrate-capabilities",
     "query-status",
@@ -64,14 +64,65 @@ pub const RECONNECT_COMMANDS: [&str; 15] = [
     "qom-list",
 ];
 
-/// The first crash of the double-crash scenarios: before the pivot's `query-jobs`.
-pub const FIRST_OF_TWO: (u8, When) = (3, When::Before);
+/// The same after a crash at the `job-complete` reply (W1: the record still says `ready`,
+/// QEMU has switched and concluded): libvirt takes the job for a copy that ended without a
+/// pivot, dismisses it and deletes two nodes, without the node query and bitmap cleanup.
+pub const RECONNECT_READY: &[&str] = &[
+    "qmp_capabilities",
+    "query-migrate-capabilities",
+    "query-status",
+    "query-hotpluggable-cpus",
+    "query-cpus-fast",
+    "query-iothreads",
+    "query-block",
+    "query-chardev",
+    "query-jobs",
+    "job-dismiss",
+    "blockdev-del",
+    "blockdev-del",
+    "qom-list",
+];
 
-/// The second crash points, in the reconnect (ordinals into [`RECONNECT_COMMANDS`]), with
-/// the step of the model's `concluded` handler each one is (the `nth` such step).
-pub const SECOND_CRASHES: [(u8, When, model::Step, u8); 2] = [
-    (10, When::Reply, model::Step::JobDismiss, 1),
-    (13, When::Before, model::Step::BlockdevDel, 1),
+/// A double crash: the first crash in the pivot, the reconnect's QMP commands that follow
+/// it, and the second crash among them (ordinal, when) with the step of the model's
+/// `concluded` handler it is (the `nth` such step).
+pub struct DoubleCrash {
+    pub first: (u8, When),
+    pub reconnect: &'static [&'static str],
+    pub second: (u8, When),
+    pub step: model::Step,
+    pub nth: u8,
+}
+
+pub const DOUBLE_CRASHES: [DoubleCrash; 4] = [
+    DoubleCrash {
+        first: (3, When::Before),
+        reconnect: RECONNECT_PIVOTING,
+        second: (10, When::Reply),
+        step: model::Step::JobDismiss,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (3, When::Before),
+        reconnect: RECONNECT_PIVOTING,
+        second: (13, When::Before),
+        step: model::Step::BlockdevDel,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (2, When::Reply),
+        reconnect: RECONNECT_READY,
+        second: (10, When::Reply),
+        step: model::Step::JobDismiss,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (2, When::Reply),
+        reconnect: RECONNECT_READY,
+        second: (11, When::Before),
+        step: model::Step::BlockdevDel,
+        nth: 1,
+    },
 ];
 
 /// A crash point in the model's `concluded` handler: at its `nth` `step`.
@@ -117,8 +168,8 @@ pub struct Spec {
     pub name: String,
     /// `None`: the control, no crash.
     pub crash: Option<(u8, When)>,
-    /// A second crash, in the reconnect after the first: the ordinal into
-    /// [`RECONNECT_COMMANDS`] and when.
+    /// A second crash, in the reconnect after the first: the ordinal into that
+    /// reconnect's commands ([`DoubleCrash::reconnect`]) and when.
     pub second: Option<(u8, When)>,
     pub persistent: bool,
     /// The guest powers off while libvirtd is down (for the control: after the pivot).
@@ -130,17 +181,21 @@ impl Spec {
         self.crash.map(|(k, w)| model_point(k, w))
     }
 
+    /// The double crash this scenario is, if it is one.
+    pub fn double(&self) -> Option<&'static DoubleCrash> {
+        let second = self.second?;
+        DOUBLE_CRASHES
+            .iter()
+            .find(|d| Some(d.first) == self.crash && d.second == second)
+    }
+
     /// The model point of the second crash, if there is one.
     pub fn second_point(&self) -> Option<HandlerPoint> {
-        let (k, w) = self.second?;
-        SECOND_CRASHES
-            .iter()
-            .find(|c| c.0 == k && c.1 == w)
-            .map(|c| HandlerPoint {
-                step: c.2,
-                nth: c.3,
-                when: w,
-            })
+        self.double().map(|d| HandlerPoint {
+            step: d.step,
+            nth: d.nth,
+            when: d.second.1,
+        })
     }
 
     /// The `pivotcheck live` command that reruns just this scenario.
@@ -168,8 +223,8 @@ fn point_name(k: u8, when: When) -> String {
 }
 
 /// The whole matrix: 17 points (16 crash points and the control) times transient or
-/// persistent times with or without a power-off: 68 scenarios; plus 4 double crashes
-/// (a second crash in the reconnect, transient and persistent): 72.
+/// persistent times with or without a power-off: 68 scenarios; plus 8 double crashes
+/// (4 kinds, transient and persistent): 76.
 pub fn all() -> Vec<Spec> {
     let mut points: Vec<Option<(u8, When)>> = vec![None];
     for k in 1..=PIVOT_COMMANDS.len() as u8 {
@@ -206,22 +261,22 @@ pub fn all() -> Vec<Spec> {
     // Double crashes: the reconnect after the first crash is crashed again. Without a
     // power-off only: after one, the reconnect kills QEMU before it reaches the handler.
     for persistent in [false, true] {
-        for &(k, w, _, _) in &SECOND_CRASHES {
-            let (f, fw) = FIRST_OF_TWO;
-            let cmd = RECONNECT_COMMANDS[usize::from(k) - 1];
-            let same = RECONNECT_COMMANDS[..usize::from(k)]
+        for d in &DOUBLE_CRASHES {
+            let (k, w) = d.second;
+            let cmd = d.reconnect[usize::from(k) - 1];
+            let nth = d.reconnect[..usize::from(k)]
                 .iter()
                 .filter(|c| **c == cmd)
                 .count();
-            let cmd = if RECONNECT_COMMANDS.iter().filter(|c| **c == cmd).count() > 1 {
-                format!("{cmd}{same}")
+            let cmd = if d.reconnect.iter().filter(|c| **c == cmd).count() > 1 {
+                format!("{cmd}{nth}")
             } else {
                 cmd.to_string()
             };
             out.push(Spec {
                 name: format!(
                     "{}+reconnect.{cmd}.{}.{}",
-                    point_name(f, fw),
+                    point_name(d.first.0, d.first.1),
                     w.name(),
                     if persistent {
                         "persistent"
@@ -229,8 +284,8 @@ pub fn all() -> Vec<Spec> {
                         "transient"
                     }
                 ),
-                crash: Some(FIRST_OF_TWO),
-                second: Some((k, w)),
+                crash: Some(d.first),
+                second: Some(d.second),
                 persistent,
                 poweroff: false,
             });
@@ -246,11 +301,12 @@ mod tests {
     #[test]
     fn matrix_has_every_point_four_times_with_unique_names() {
         let all = all();
-        assert_eq!(all.len(), 72);
+        assert_eq!(all.len(), 76);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 72);
+        assert_eq!(names.len(), 76);
+        assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del1.before.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.blockdev-del1.before.persistent"));
         assert!(names.contains(&"transaction2.before.persistent.poweroff"));

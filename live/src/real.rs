@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
-use crate::matrix::{Spec, When, PIVOT_COMMANDS, RECONNECT_COMMANDS};
+use crate::matrix::{Spec, When, PIVOT_COMMANDS};
 use crate::observe::{Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
@@ -188,7 +188,7 @@ pub fn clean_slate(work: &Work, daemon: &Option<Libvirtd>) -> Result<()> {
 
 /// Restarts libvirtd armed to die at the `k`-th QMP command of its reconnect, waits for
 /// that, and checks that it sent exactly the expected first `k` commands.
-fn crash_reconnect(work: &Work, k: u8, when: When) -> Result<()> {
+fn crash_reconnect(work: &Work, expected: &[&str], k: u8, when: When) -> Result<()> {
     let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
     fs::write(work.arm_file(), format!("{k} {}\n", when.name()))?;
     // The reconnect runs while libvirtd starts up: it may die before it answers virsh.
@@ -202,15 +202,8 @@ fn crash_reconnect(work: &Work, k: u8, when: When) -> Result<()> {
     let _ = fs::remove_file(work.arm_file());
     let sent = sent_since(work, log_from);
     let upto = usize::from(k);
-    if sent.len() != upto
-        || sent
-            .iter()
-            .zip(RECONNECT_COMMANDS.iter())
-            .any(|(a, b)| a != b)
-    {
-        bail!(
-            "libvirtd sent {sent:?} on reconnect; expected the first {upto} of {RECONNECT_COMMANDS:?}"
-        );
+    if sent.len() != upto || sent.iter().zip(expected.iter()).any(|(a, b)| a != b) {
+        bail!("libvirtd sent {sent:?} on reconnect; expected the first {upto} of {expected:?}");
     }
     Ok(())
 }
@@ -304,8 +297,8 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
                 (direct_status(&monitor).ok()? == "shutdown").then_some(())
             })?;
         }
-        if let Some((k, w)) = spec.second {
-            crash_reconnect(work, k, w)?;
+        if let Some(d) = spec.double() {
+            crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
         }
         *daemon = Some(Libvirtd::start(work)?);
     } else {

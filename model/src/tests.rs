@@ -351,15 +351,15 @@ fn preset_state_counts_are_pinned() {
     assert_eq!(
         counts,
         vec![
-            ("reopen-unpaused", 2526),
-            ("reopen-paused-2012", 3282),
-            ("reopen-paused", 3502),
-            ("complete-paused-async", 9188),
-            ("complete-legacy", 8406),
-            ("blockdev-modern", 14050),
-            ("write-ahead", 8351),
-            ("paused-wait", 10402),
-            ("libvirt-9.0", 13674),
+            ("reopen-unpaused", 2638),
+            ("reopen-paused-2012", 3121),
+            ("reopen-paused", 3341),
+            ("complete-paused-async", 9027),
+            ("complete-legacy", 9273),
+            ("blockdev-modern", 19983),
+            ("write-ahead", 8440),
+            ("paused-wait", 11335),
+            ("libvirt-9.0", 20796),
         ]
     );
 }

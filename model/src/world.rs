@@ -865,9 +865,15 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                     }
                 }
                 Event::Shutdown => l.shutdown_seen = true,
+                // libvirt saves the status XML with the ready mirror (`<mirror
+                // ready='yes'>`, seen in libvirt 9.0's status after a restart: `pivotcheck
+                // live`, double crashes after the job-complete reply).
                 Event::Ready => {
                     if l.live.mirror == Some(MirrorState::Copying) {
                         l.live.mirror = Some(MirrorState::Ready);
+                        if l.domain == Domain::Active {
+                            l.status = Some(l.live);
+                        }
                     }
                 }
                 Event::Pending => {
