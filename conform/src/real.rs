@@ -150,18 +150,14 @@ pub fn identical(dir: &Path) -> Result<bool, HarnessError> {
 /// reply, so once a `query-status` reply says `running`, every start-up event has
 /// already arrived and is taken here.
 fn settle_startup(libvirtd: &mut Qmp) -> Result<(), HarnessError> {
-    let deadline = Instant::now() + QMP_TIMEOUT;
-    loop {
+    let running = poll(QMP_TIMEOUT, || {
         let status = libvirtd.execute("query-status", Value::Null)?;
-        if status.get("status").and_then(Value::as_str) == Some("running") {
-            break;
-        }
-        if Instant::now() >= deadline {
-            return Err(HarnessError::Tool(format!(
-                "QEMU did not reach the running state after start-up: {status}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        Ok((status.get("status").and_then(Value::as_str) == Some("running")).then_some(()))
+    })?;
+    if running.is_none() {
+        return Err(HarnessError::Tool(
+            "QEMU did not reach the running state after start-up".into(),
+        ));
     }
     libvirtd.events()?;
     libvirtd.take_history();

@@ -204,22 +204,23 @@ impl Spec {
     }
 }
 
-fn point_name(k: u8, when: When) -> String {
-    let (cmd, _, _) = PIVOT_COMMANDS[usize::from(k) - 1];
-    // Commands sent twice carry their ordinal among equals.
-    let same: Vec<usize> = PIVOT_COMMANDS
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.0 == cmd)
-        .map(|(i, _)| i)
-        .collect();
-    let base = if same.len() > 1 {
-        let nth = same.iter().position(|&i| i == usize::from(k) - 1).unwrap() + 1;
+/// The name of the `k`-th command (1-based) of `commands`, with its ordinal among equals
+/// for commands sent more than once (`blockdev-del1`), and when the crash is.
+fn command_point_name(commands: &[&str], k: u8, when: When) -> String {
+    let k = usize::from(k);
+    let cmd = commands[k - 1];
+    let base = if commands.iter().filter(|c| **c == cmd).count() > 1 {
+        let nth = commands[..k].iter().filter(|c| **c == cmd).count();
         format!("{cmd}{nth}")
     } else {
         cmd.to_string()
     };
     format!("{base}.{}", when.name())
+}
+
+fn point_name(k: u8, when: When) -> String {
+    let names: Vec<&str> = PIVOT_COMMANDS.iter().map(|c| c.0).collect();
+    command_point_name(&names, k, when)
 }
 
 /// The whole matrix: 17 points (16 crash points and the control) times transient or
@@ -263,21 +264,11 @@ pub fn all() -> Vec<Spec> {
     for persistent in [false, true] {
         for d in &DOUBLE_CRASHES {
             let (k, w) = d.second;
-            let cmd = d.reconnect[usize::from(k) - 1];
-            let nth = d.reconnect[..usize::from(k)]
-                .iter()
-                .filter(|c| **c == cmd)
-                .count();
-            let cmd = if d.reconnect.iter().filter(|c| **c == cmd).count() > 1 {
-                format!("{cmd}{nth}")
-            } else {
-                cmd.to_string()
-            };
             out.push(Spec {
                 name: format!(
-                    "{}+reconnect.{cmd}.{}.{}",
+                    "{}+reconnect.{}.{}",
                     point_name(d.first.0, d.first.1),
-                    w.name(),
+                    command_point_name(d.reconnect, k, w),
                     if persistent {
                         "persistent"
                     } else {

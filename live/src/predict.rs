@@ -122,6 +122,12 @@ impl Run {
         }
         Ok(())
     }
+    /// Whether libvirtd's next read is the reply to the command it awaits.
+    fn reads_awaited_reply(&self) -> bool {
+        matches!(self.w.qemu.outbox.first(),
+            Some(QmpMessage::Reply(c, _)) if self.w.libvirtd.awaiting == Some(*c))
+    }
+
     /// Runs the reconnect until libvirtd is at `p` in its concluded-job handler, and
     /// crashes it there.
     fn crash_in_handler(&mut self, p: HandlerPoint) -> Result<()> {
@@ -149,10 +155,7 @@ impl Run {
             let crash = at
                 && match (a, p.when) {
                     (Action::LibvirtdStep, When::Before) => l.awaiting.is_none(),
-                    (Action::LibvirtdRead, When::Reply) => matches!(
-                        self.w.qemu.outbox.first(),
-                        Some(QmpMessage::Reply(c, _)) if l.awaiting == Some(*c)
-                    ),
+                    (Action::LibvirtdRead, When::Reply) => self.reads_awaited_reply(),
                     _ => false,
                 };
             if crash {
@@ -229,11 +232,7 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
                 (Action::LibvirtdStep, When::Before) => {
                     r.sends_pivot_command() && sent + 1 == p.command
                 }
-                (Action::LibvirtdRead, When::Reply) => {
-                    sent == p.command
-                        && matches!(r.w.qemu.outbox.first(),
-                            Some(QmpMessage::Reply(c, _)) if r.w.libvirtd.awaiting == Some(*c))
-                }
+                (Action::LibvirtdRead, When::Reply) => sent == p.command && r.reads_awaited_reply(),
                 _ => false,
             };
             if crash {

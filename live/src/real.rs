@@ -200,10 +200,19 @@ fn crash_reconnect(work: &Work, expected: &[&str], k: u8, when: When) -> Result<
         }
     }
     let _ = fs::remove_file(work.arm_file());
-    let sent = sent_since(work, log_from);
-    let upto = usize::from(k);
-    if sent.len() != upto || sent.iter().zip(expected.iter()).any(|(a, b)| a != b) {
-        bail!("libvirtd sent {sent:?} on reconnect; expected the first {upto} of {expected:?}");
+    check_sent(
+        &sent_since(work, log_from),
+        expected,
+        usize::from(k),
+        "on reconnect",
+    )
+}
+
+/// libvirtd sent exactly the first `upto` commands of `expected`: the trigger hit the
+/// intended command.
+fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Result<()> {
+    if sent.len() != upto || sent.iter().zip(expected).any(|(a, b)| a != b) {
+        bail!("libvirtd sent {sent:?} {when}; expected the first {upto} of {expected:?}");
     }
     Ok(())
 }
@@ -282,9 +291,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         .crash
         .map(|(k, _)| usize::from(k))
         .unwrap_or(expected.len());
-    if sent.len() != upto || sent.iter().zip(&expected).any(|(a, b)| a != b) {
-        bail!("libvirtd sent {sent:?} during the pivot; expected the first {upto} of {expected:?}");
-    }
+    check_sent(&sent, &expected, upto, "during the pivot")?;
 
     // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
     let wrote_down;

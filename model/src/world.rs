@@ -857,13 +857,8 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
             let l = &mut w.libvirtd;
             match e {
                 // The lifecycle handlers rewrite the status XML (the only status writes
-                // in the 2012 pivot path). They serialize the same disk record, so an
-                // unloadable one stays unloadable (`status_unloadable` is kept).
-                Event::Stop | Event::Resume => {
-                    if l.domain == Domain::Active {
-                        l.status = Some(l.live);
-                    }
-                }
+                // in the 2012 pivot path).
+                Event::Stop | Event::Resume => rewrite_status(l),
                 Event::Shutdown => l.shutdown_seen = true,
                 // libvirt saves the status XML with the ready mirror (`<mirror
                 // ready='yes'>`, seen in libvirt 9.0's status after a restart: `pivotcheck
@@ -871,9 +866,7 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 Event::Ready => {
                     if l.live.mirror == Some(MirrorState::Copying) {
                         l.live.mirror = Some(MirrorState::Ready);
-                        if l.domain == Domain::Active {
-                            l.status = Some(l.live);
-                        }
+                        rewrite_status(l);
                     }
                 }
                 Event::Pending => {
@@ -892,6 +885,14 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 }
             }
         }
+    }
+}
+
+/// An event handler's status save: the live definition, serialized with the same disk
+/// record as before, so an unloadable record stays unloadable.
+fn rewrite_status(l: &mut Libvirtd) {
+    if l.domain == Domain::Active {
+        l.status = Some(l.live);
     }
 }
 
