@@ -550,3 +550,21 @@ fn packing_round_trips_every_command() {
         assert_eq!(unpack(&pack(&w)), w, "{c:?}");
     }
 }
+
+/// libvirtd saves its status XML when it handles BLOCK_JOB_READY (libvirt 9.0, measured by
+/// `pivotcheck live`: a restart after a crash at the job-complete reply loaded `ready`).
+#[test]
+fn handling_ready_saves_the_ready_mirror_to_the_status_xml() {
+    let cfg = config("libvirt-9.0");
+    let before = run(&cfg, &TO_READY[..TO_READY.len() - 1]);
+    assert_eq!(
+        before.libvirtd.status.and_then(|s| s.mirror),
+        Some(MirrorState::Copying)
+    );
+    let w = run(&cfg, &TO_READY);
+    assert_eq!(w.libvirtd.live.mirror, Some(MirrorState::Ready));
+    assert_eq!(
+        w.libvirtd.status.and_then(|s| s.mirror),
+        Some(MirrorState::Ready)
+    );
+}
