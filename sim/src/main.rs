@@ -436,6 +436,7 @@ fn check(
             println!("report written to {}", dir.display());
         }
     }
+    let summary = sim::check::summarize(results.iter().map(|(r, _)| r));
     if json {
         let scenarios: Vec<serde_json::Value> = results
             .iter()
@@ -453,11 +454,6 @@ fn check(
             serde_json::to_string_pretty(&json!({ "scenarios": scenarios }))?
         );
     } else {
-        let ok = results
-            .iter()
-            .filter(|(r, _)| r.matches_expectation())
-            .count();
-        let incomplete = results.iter().filter(|(r, _)| !r.complete).count();
         let largest = results
             .iter()
             .map(|(r, _)| r.unique_states)
@@ -465,17 +461,17 @@ fn check(
             .unwrap_or(0);
         let total: f64 = results.iter().map(|(r, _)| r.elapsed.as_secs_f64()).sum();
         println!(
-            "\n{} scenarios: {ok} match their expectations, {} do not, {incomplete} incomplete; largest {largest} unique states; {total:.2} s",
+            "\n{} scenarios: {} match their expectations, {} do not, {} incomplete; largest {largest} unique states; {total:.2} s",
             results.len(),
-            results.len() - ok
+            summary.matching,
+            summary.mismatched,
+            summary.incomplete,
         );
     }
-    let code = if results.iter().any(|(r, _)| !r.complete) {
-        EXIT_INCOMPLETE
-    } else if results.iter().all(|(r, _)| r.matches_expectation()) {
-        0
-    } else {
-        EXIT_MISMATCH
+    let code = match summary.outcome {
+        sim::check::SuiteOutcome::AllMatch => 0,
+        sim::check::SuiteOutcome::Mismatch => EXIT_MISMATCH,
+        sim::check::SuiteOutcome::Incomplete => EXIT_INCOMPLETE,
     };
     Ok(ExitCode::from(code))
 }
@@ -487,7 +483,9 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
             r.scenario.name
         );
     }
-    let verdict = if !r.complete {
+    let verdict = if r.definite_mismatch() {
+        "MISMATCH"
+    } else if !r.complete {
         "INCOMPLETE"
     } else if r.matches_expectation() {
         "ok"
