@@ -27,6 +27,7 @@
 pub mod config;
 pub mod coverage;
 pub mod describe;
+pub mod docs;
 pub mod packed;
 pub mod presets;
 pub mod properties;

@@ -5,6 +5,7 @@ mod cli;
 mod live;
 mod reliability;
 mod reports;
+mod scaffold;
 mod suite;
 mod trace;
 
@@ -65,4 +66,9 @@ pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
         config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x0070_6976_6f74_636b);
     }
     config
+}
+
+/// A command's standard error as text.
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
