@@ -1,6 +1,7 @@
 //! The single integration-test binary of `sim`: the scenario suite, pinned
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
+mod ci_examples;
 mod cli;
 mod live;
 mod reliability;
