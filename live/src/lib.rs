@@ -11,6 +11,7 @@
 //! source into the run's temp dir.
 
 pub mod harness;
+pub mod install;
 pub mod matrix;
 pub mod observe;
 pub mod predict;
@@ -56,6 +57,11 @@ pub struct Args {
     /// Give up on one scenario after this many seconds (it is reported as an error).
     #[arg(long, default_value_t = 60)]
     pub scenario_timeout: u64,
+    /// The libvirt to drive: `9.0` (the system's), `11.3` (unpacked by
+    /// .ci/install-libvirt-11.3.sh) or the path of an unpacked install; each version is
+    /// checked against its own preset.
+    #[arg(long, default_value = "9.0")]
+    pub libvirt: String,
 }
 
 #[derive(Serialize)]
@@ -75,6 +81,8 @@ pub struct ScenarioResult {
 
 #[derive(Serialize)]
 pub struct SuiteResult {
+    /// `major.minor` of the libvirt driven.
+    pub libvirt: String,
     pub preset: &'static str,
     pub scenarios: Vec<ScenarioResult>,
     pub seconds: f64,
@@ -103,6 +111,7 @@ pub fn cli(args: Args) -> u8 {
 }
 
 fn cli_inner(args: Args) -> Result<u8> {
+    let install = install::Install::parse(&args.libvirt)?;
     let specs = selected(&args);
     if specs.is_empty() {
         anyhow::bail!(
@@ -112,7 +121,7 @@ fn cli_inner(args: Args) -> Result<u8> {
     }
     if args.list {
         for s in &specs {
-            let m = predict::predict(s)?;
+            let m = predict::predict(s, install.preset)?;
             println!(
                 "{:45} model: domain={} live={} mirror={} config={} qemu={} write-down={} write-after={}",
                 s.name,
@@ -127,7 +136,7 @@ fn cli_inner(args: Args) -> Result<u8> {
         }
         return Ok(EXIT_OK);
     }
-    let missing = harness::missing_prerequisites();
+    let missing = harness::missing_prerequisites(&install);
     if !missing.is_empty() {
         anyhow::bail!(
             "cannot run the live suite here:\n  {}\n(.ci/run installs them)",
@@ -137,7 +146,7 @@ fn cli_inner(args: Args) -> Result<u8> {
     if std::env::var_os(INNER_ENV).is_none() {
         return subreaper_parent();
     }
-    run_suite(&args, &specs)
+    run_suite(&args, &specs, install)
 }
 
 /// Runs this same command as a child under a child-subreaper: QEMU processes that libvirtd
@@ -213,23 +222,24 @@ fn adopted_children() -> Vec<i32> {
     out
 }
 
-fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
+fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u8> {
     let t0 = Instant::now();
     let cache = args
         .cache
         .clone()
         .or_else(|| std::env::var_os("PIVOTCHECK_LIVE_CACHE").map(PathBuf::from));
-    let work = harness::Work::create(cache)?;
+    let preset = install.preset;
+    let version = install.version.clone();
+    let work = harness::Work::create(cache, install)?;
     println!(
-        "pivotcheck live: {} scenario(s) against libvirt in {} (preset {})",
+        "pivotcheck live: {} scenario(s) against libvirt {version} in {} (preset {preset})",
         specs.len(),
         work.dir.display(),
-        predict::PRESET
     );
     let mut daemon: Option<harness::Libvirtd> = None;
     let mut results = Vec::new();
     for spec in specs {
-        let model = predict::predict(spec)?;
+        let model = predict::predict(spec, preset)?;
         let started = Instant::now();
         let real = run_with_timeout(&work, &mut daemon, spec, args.scenario_timeout);
         let millis = started.elapsed().as_millis();
@@ -243,7 +253,7 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
             differences: vec![],
             verdict: String::new(),
             millis,
-            reproduce: spec.command_line(),
+            reproduce: spec.command_line(&version),
         };
         match real {
             Ok(run) => {
@@ -274,7 +284,8 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
     }
     let count = |v: &str| results.iter().filter(|r| r.verdict == v).count();
     let suite = SuiteResult {
-        preset: predict::PRESET,
+        libvirt: version,
+        preset,
         seconds: t0.elapsed().as_secs_f64(),
         agree: count("agree"),
         disagree: count("disagree"),

@@ -198,9 +198,10 @@ impl Spec {
         })
     }
 
-    /// The `pivotcheck live` command that reruns just this scenario.
-    pub fn command_line(&self) -> String {
-        format!("pivotcheck live --only {}", self.name)
+    /// The `pivotcheck live` command that reruns just this scenario against libvirt
+    /// `version`.
+    pub fn command_line(&self, version: &str) -> String {
+        format!("pivotcheck live --libvirt {version} --only {}", self.name)
     }
 }
 

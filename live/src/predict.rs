@@ -16,11 +16,15 @@ use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel,
 use crate::matrix::{HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
-/// The preset the live suite checks real libvirt against.
+/// The preset the live suite checks real libvirt 9.0 against (each version has its own:
+/// `install::VERSIONS`).
 pub const PRESET: &str = "libvirt-9.0";
 
-pub fn config(persistent: bool) -> Config {
-    Config {
+pub fn config(persistent: bool, preset: &str) -> Result<Config> {
+    let Some(procedures) = presets::preset(preset) else {
+        bail!("no preset {preset:?}");
+    };
+    Ok(Config {
         blocks: 2,
         copy_mode: CopyMode::Background,
         no_shutdown: true,
@@ -33,8 +37,8 @@ pub fn config(persistent: bool) -> Config {
             host_crash: Fault::Off,
         },
         recovery: Recovery::Seed,
-        procedures: presets::preset(PRESET).expect("the live preset exists"),
-    }
+        procedures,
+    })
 }
 
 fn is_qemu(a: &Action) -> bool {
@@ -209,9 +213,10 @@ fn holders(w: &World, block: u8, written: bool) -> Holders {
     Holders::from_flags(w.storage.source & bit != 0, w.storage.target & bit != 0)
 }
 
-/// Replays `spec` in the model and returns what the model says the run ends with.
-pub fn predict(spec: &Spec) -> Result<Observation> {
-    let cfg = config(spec.persistent);
+/// Replays `spec` in the model under `preset` and returns what the model says the run
+/// ends with.
+pub fn predict(spec: &Spec, preset: &str) -> Result<Observation> {
+    let cfg = config(spec.persistent, preset)?;
     let w = model::world::init(&cfg);
     let mut r = Run { cfg, w, steps: 0 };
 
@@ -331,13 +336,13 @@ mod tests {
     #[test]
     fn every_scenario_replays_in_the_model() {
         for s in all() {
-            predict(&s).unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
+            predict(&s, PRESET).unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
         }
     }
 
     #[test]
     fn control_pivots_and_writes_land_on_the_target() {
-        let o = predict(&spec("control.persistent")).unwrap();
+        let o = predict(&spec("control.persistent"), PRESET).unwrap();
         assert_eq!(o.domain, "running");
         assert_eq!(o.live_source.as_deref(), Some("tgt"));
         assert_eq!(o.config_source.as_deref(), Some("tgt"));
@@ -348,7 +353,7 @@ mod tests {
 
     #[test]
     fn w1_job_complete_reply_libvirt_says_source_while_qemu_runs_target() {
-        let o = predict(&spec("job-complete.reply.persistent")).unwrap();
+        let o = predict(&spec("job-complete.reply.persistent"), PRESET).unwrap();
         assert_eq!(
             o.down.as_ref().map(|d| d.job.clone()),
             Some(Some("concluded".into()))
@@ -361,7 +366,7 @@ mod tests {
 
     #[test]
     fn w2_job_dismiss_reply_leaves_a_stale_pivot_mirror() {
-        let o = predict(&spec("job-dismiss.reply.transient")).unwrap();
+        let o = predict(&spec("job-dismiss.reply.transient"), PRESET).unwrap();
         assert_eq!(o.live_source.as_deref(), Some("src"));
         assert_eq!(o.mirror.as_deref(), Some("pivot"));
         assert_eq!(o.qemu.job.as_deref(), Some("none"));
@@ -369,7 +374,7 @@ mod tests {
 
     #[test]
     fn w3_poweroff_while_down_keeps_the_stale_config() {
-        let o = predict(&spec("job-dismiss.reply.persistent.poweroff")).unwrap();
+        let o = predict(&spec("job-dismiss.reply.persistent.poweroff"), PRESET).unwrap();
         assert_eq!(o.domain, "shut off");
         assert_eq!(o.config_source.as_deref(), Some("src"));
         assert_eq!(o.write_down, Holders::Target);
@@ -378,7 +383,7 @@ mod tests {
 
     #[test]
     fn w2b_the_unloadable_status_drops_the_domain_and_leaves_qemu_running() {
-        let o = predict(&spec("blockdev-del1.reply.persistent")).unwrap();
+        let o = predict(&spec("blockdev-del1.reply.persistent"), PRESET).unwrap();
         assert_eq!(o.domain, "shut off");
         assert_eq!(o.config_source.as_deref(), Some("src"));
         assert!(o.qemu.alive);
@@ -391,21 +396,21 @@ mod tests {
         // so the next restart loads the pivot's `pivoting` record (W2), not W2b.
         let o = predict(&spec(
             "query-jobs.before+reconnect.blockdev-del1.before.transient",
-        ))
+        ), PRESET)
         .unwrap();
         assert_eq!(o.domain, "running");
         assert_eq!(o.live_source.as_deref(), Some("src"));
         assert_eq!(o.mirror.as_deref(), Some("pivot"));
         assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
-        let once = predict(&spec("query-jobs.before.transient")).unwrap();
+        let once = predict(&spec("query-jobs.before.transient"), PRESET).unwrap();
         assert_ne!(o, once, "the second crash changes the outcome");
     }
 
     #[test]
     fn the_crash_point_changes_the_prediction() {
         // Mutation guard: the points are not all alike.
-        let a = predict(&spec("job-complete.before.transient")).unwrap();
-        let b = predict(&spec("query-jobs.before.transient")).unwrap();
+        let a = predict(&spec("job-complete.before.transient"), PRESET).unwrap();
+        let b = predict(&spec("query-jobs.before.transient"), PRESET).unwrap();
         assert_ne!(a, b);
         let p = matrix::model_point(2, When::Before);
         assert_eq!(p.command, 1);
