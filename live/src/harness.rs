@@ -168,7 +168,7 @@ impl Work {
         }
         let cache = cache
             .unwrap_or_else(|| dir.join("cache"))
-            .join(format!("libvirt-{}", install.version));
+            .join(format!("libvirt-{}", install.libvirt.name()));
         fs::create_dir_all(&cache)?;
         fs::write(
             dir.join("etc/qemu.conf"),

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
+use crate::matrix::Libvirt;
+
 /// Where `.ci/install-libvirt-11.3.sh` unpacks libvirt 11.3 unless told otherwise.
 pub const DEFAULT_PREFIX_11_3: &str = "/opt/libvirt-11.3";
 /// Overrides [`DEFAULT_PREFIX_11_3`].
@@ -24,27 +26,22 @@ pub const PREFIX_11_3_ENV: &str = "PIVOTCHECK_LIBVIRT_11_3";
 
 const LIB_TRIPLET: &str = "usr/lib/x86_64-linux-gnu";
 
-/// The libvirt versions the suite knows, with the preset each is checked against.
-pub const VERSIONS: [(&str, &str); 2] = [("9.0", "libvirt-9.0"), ("11.3", "libvirt-11.3")];
-
 /// One libvirt install the suite can drive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Install {
-    /// `major.minor` of the libvirt it is, e.g. `11.3`.
-    pub version: String,
+    /// The libvirt it is (its commands and preset).
+    pub libvirt: Libvirt,
     /// `None`: the system's libvirtd on PATH. `Some`: a folder holding unpacked Debian
     /// packages (`usr/sbin/libvirtd`, `usr/lib/...`, `usr/share/libvirt`).
     pub prefix: Option<PathBuf>,
-    /// The model preset whose predictions this version is checked against.
-    pub preset: &'static str,
-}
-
-fn preset_for(version: &str) -> Option<&'static str> {
-    VERSIONS.iter().find(|(v, _)| *v == version).map(|v| v.1)
 }
 
 fn known() -> String {
-    VERSIONS.iter().map(|v| v.0).collect::<Vec<_>>().join(", ")
+    Libvirt::ALL
+        .iter()
+        .map(|v| v.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Install {
@@ -52,20 +49,16 @@ impl Install {
     /// install, whose version is then asked of its libvirtd. A version needs no install
     /// (for `--list`); a path must hold a libvirtd of a known version.
     pub fn parse(arg: &str) -> Result<Install> {
-        if let Some(preset) = preset_for(arg) {
-            let prefix = match arg {
-                "9.0" => None,
-                _ => Some(
+        if let Some(libvirt) = Libvirt::parse(arg) {
+            let prefix = match libvirt {
+                Libvirt::V9_0 => None,
+                Libvirt::V11_3 => Some(
                     std::env::var_os(PREFIX_11_3_ENV)
                         .map(PathBuf::from)
                         .unwrap_or_else(|| PathBuf::from(DEFAULT_PREFIX_11_3)),
                 ),
             };
-            return Ok(Install {
-                version: arg.into(),
-                prefix,
-                preset,
-            });
+            return Ok(Install { libvirt, prefix });
         }
         if !arg.contains('/') {
             bail!(
@@ -76,7 +69,7 @@ impl Install {
         }
         let prefix = PathBuf::from(arg);
         let version = prefix_version(&prefix)?;
-        let Some(preset) = preset_for(&version) else {
+        let Some(libvirt) = Libvirt::parse(&version) else {
             bail!(
                 "--libvirt {arg}: its libvirtd is libvirt {version}, which has no preset; \
                  known versions: {}",
@@ -84,9 +77,8 @@ impl Install {
             );
         };
         Ok(Install {
-            version,
+            libvirt,
             prefix: Some(prefix),
-            preset,
         })
     }
 
@@ -124,11 +116,11 @@ impl Install {
     pub fn missing(&self) -> Vec<String> {
         let Some(p) = &self.prefix else {
             return match system_version() {
-                Ok(v) if v == self.version => vec![],
+                Ok(v) if v == self.libvirt.name() => vec![],
                 Ok(v) => vec![format!(
                     "the system's libvirtd is libvirt {v}, not {} (Debian bookworm's \
                      libvirt-daemon)",
-                    self.version
+                    self.libvirt.name()
                 )],
                 Err(e) => vec![format!("{e:#}")],
             };
@@ -137,16 +129,16 @@ impl Install {
             return vec![format!(
                 "libvirt {} not unpacked in {} (.ci/install-libvirt-11.3.sh unpacks it; \
                  ${PREFIX_11_3_ENV} names another folder)",
-                self.version,
+                self.libvirt.name(),
                 p.display()
             )];
         }
         match prefix_version(p) {
-            Ok(v) if v == self.version => vec![],
+            Ok(v) if v == self.libvirt.name() => vec![],
             Ok(v) => vec![format!(
                 "{} holds libvirt {v}, not {}",
                 p.display(),
-                self.version
+                self.libvirt.name()
             )],
             Err(e) => vec![format!("{e:#}")],
         }
@@ -199,9 +191,9 @@ mod tests {
     #[test]
     fn versions_name_their_presets() {
         let i = Install::parse("9.0").unwrap();
-        assert_eq!((i.preset, i.prefix), ("libvirt-9.0", None));
+        assert_eq!((i.libvirt.preset(), i.prefix), ("libvirt-9.0", None));
         let i = Install::parse("11.3").unwrap();
-        assert_eq!(i.preset, "libvirt-11.3");
+        assert_eq!(i.libvirt.preset(), "libvirt-11.3");
         assert!(i.prefix.is_some());
         assert!(!i.namespace_mounts().is_empty());
     }

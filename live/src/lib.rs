@@ -82,7 +82,7 @@ pub struct ScenarioResult {
 #[derive(Serialize)]
 pub struct SuiteResult {
     /// `major.minor` of the libvirt driven.
-    pub libvirt: String,
+    pub libvirt: &'static str,
     pub preset: &'static str,
     pub scenarios: Vec<ScenarioResult>,
     pub seconds: f64,
@@ -91,8 +91,8 @@ pub struct SuiteResult {
     pub errors: usize,
 }
 
-fn selected(args: &Args) -> Vec<Spec> {
-    matrix::all()
+fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
+    matrix::all(libvirt)
         .into_iter()
         .filter(|s| args.all || !args.only.is_empty() || s.persistent == s.poweroff)
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
@@ -112,7 +112,7 @@ pub fn cli(args: Args) -> u8 {
 
 fn cli_inner(args: Args) -> Result<u8> {
     let install = install::Install::parse(&args.libvirt)?;
-    let specs = selected(&args);
+    let specs = selected(&args, install.libvirt);
     if specs.is_empty() {
         anyhow::bail!(
             "--only {:?} matches no scenario; `pivotcheck live --list` lists them",
@@ -121,7 +121,7 @@ fn cli_inner(args: Args) -> Result<u8> {
     }
     if args.list {
         for s in &specs {
-            let m = predict::predict(s, install.preset)?;
+            let m = predict::predict(s)?;
             println!(
                 "{:45} model: domain={} live={} mirror={} config={} qemu={} write-down={} write-after={}",
                 s.name,
@@ -228,8 +228,8 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         .cache
         .clone()
         .or_else(|| std::env::var_os("PIVOTCHECK_LIVE_CACHE").map(PathBuf::from));
-    let preset = install.preset;
-    let version = install.version.clone();
+    let preset = install.libvirt.preset();
+    let version = install.libvirt.name();
     let work = harness::Work::create(cache, install)?;
     println!(
         "pivotcheck live: {} scenario(s) against libvirt {version} in {} (preset {preset})",
@@ -239,7 +239,7 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
     let mut daemon: Option<harness::Libvirtd> = None;
     let mut results = Vec::new();
     for spec in specs {
-        let model = predict::predict(spec, preset)?;
+        let model = predict::predict(spec)?;
         let started = Instant::now();
         let real = run_with_timeout(&work, &mut daemon, spec, args.scenario_timeout);
         let millis = started.elapsed().as_millis();
@@ -253,7 +253,7 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
             differences: vec![],
             verdict: String::new(),
             millis,
-            reproduce: spec.command_line(&version),
+            reproduce: spec.command_line(),
         };
         match real {
             Ok(run) => {

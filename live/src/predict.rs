@@ -16,10 +16,6 @@ use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel,
 use crate::matrix::{HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
-/// The preset the live suite checks real libvirt 9.0 against (each version has its own:
-/// `install::VERSIONS`).
-pub const PRESET: &str = "libvirt-9.0";
-
 pub fn config(persistent: bool, preset: &str) -> Result<Config> {
     let Some(procedures) = presets::preset(preset) else {
         bail!("no preset {preset:?}");
@@ -213,10 +209,10 @@ fn holders(w: &World, block: u8, written: bool) -> Holders {
     Holders::from_flags(w.storage.source & bit != 0, w.storage.target & bit != 0)
 }
 
-/// Replays `spec` in the model under `preset` and returns what the model says the run
-/// ends with.
-pub fn predict(spec: &Spec, preset: &str) -> Result<Observation> {
-    let cfg = config(spec.persistent, preset)?;
+/// Replays `spec` in the model under its version's preset and returns what the model says
+/// the run ends with.
+pub fn predict(spec: &Spec) -> Result<Observation> {
+    let cfg = config(spec.persistent, spec.libvirt.preset())?;
     let w = model::world::init(&cfg);
     let mut r = Run { cfg, w, steps: 0 };
 
@@ -327,22 +323,48 @@ pub fn predict(spec: &Spec, preset: &str) -> Result<Observation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::{self, all};
+    use crate::matrix::{self, all, Libvirt};
 
     fn spec(name: &str) -> Spec {
-        all().into_iter().find(|s| s.name == name).expect(name)
+        all(Libvirt::V9_0)
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect(name)
+    }
+
+    fn spec_11_3(name: &str) -> Spec {
+        all(Libvirt::V11_3)
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect(name)
     }
 
     #[test]
     fn every_scenario_replays_in_the_model() {
-        for s in all() {
-            predict(&s, PRESET).unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
+        for v in Libvirt::ALL {
+            for s in all(v) {
+                predict(&s).unwrap_or_else(|e| panic!("{} {}: {e:#}", v.name(), s.name));
+            }
         }
     }
 
     #[test]
+    fn on_11_3_the_w2b_window_keeps_the_domain_managed() {
+        // 9.0's unloadable intermediate record drops the domain (W2b); 11.3's record
+        // loads: the restarted libvirtd finishes nothing, but still knows the domain,
+        // with the stale `pivot` mirror of W2.
+        let o = predict(&spec_11_3("blockdev-del.before.transient")).unwrap();
+        assert_eq!(o.domain, "running");
+        assert_eq!(o.live_source.as_deref(), Some("src"));
+        assert_eq!(o.mirror.as_deref(), Some("pivot"));
+        assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
+        let o9 = predict(&spec("blockdev-del1.before.transient")).unwrap();
+        assert_eq!(o9.domain, "unknown");
+    }
+
+    #[test]
     fn control_pivots_and_writes_land_on_the_target() {
-        let o = predict(&spec("control.persistent"), PRESET).unwrap();
+        let o = predict(&spec("control.persistent")).unwrap();
         assert_eq!(o.domain, "running");
         assert_eq!(o.live_source.as_deref(), Some("tgt"));
         assert_eq!(o.config_source.as_deref(), Some("tgt"));
@@ -353,7 +375,7 @@ mod tests {
 
     #[test]
     fn w1_job_complete_reply_libvirt_says_source_while_qemu_runs_target() {
-        let o = predict(&spec("job-complete.reply.persistent"), PRESET).unwrap();
+        let o = predict(&spec("job-complete.reply.persistent")).unwrap();
         assert_eq!(
             o.down.as_ref().map(|d| d.job.clone()),
             Some(Some("concluded".into()))
@@ -366,7 +388,7 @@ mod tests {
 
     #[test]
     fn w2_job_dismiss_reply_leaves_a_stale_pivot_mirror() {
-        let o = predict(&spec("job-dismiss.reply.transient"), PRESET).unwrap();
+        let o = predict(&spec("job-dismiss.reply.transient")).unwrap();
         assert_eq!(o.live_source.as_deref(), Some("src"));
         assert_eq!(o.mirror.as_deref(), Some("pivot"));
         assert_eq!(o.qemu.job.as_deref(), Some("none"));
@@ -374,7 +396,7 @@ mod tests {
 
     #[test]
     fn w3_poweroff_while_down_keeps_the_stale_config() {
-        let o = predict(&spec("job-dismiss.reply.persistent.poweroff"), PRESET).unwrap();
+        let o = predict(&spec("job-dismiss.reply.persistent.poweroff")).unwrap();
         assert_eq!(o.domain, "shut off");
         assert_eq!(o.config_source.as_deref(), Some("src"));
         assert_eq!(o.write_down, Holders::Target);
@@ -383,7 +405,7 @@ mod tests {
 
     #[test]
     fn w2b_the_unloadable_status_drops_the_domain_and_leaves_qemu_running() {
-        let o = predict(&spec("blockdev-del1.reply.persistent"), PRESET).unwrap();
+        let o = predict(&spec("blockdev-del1.reply.persistent")).unwrap();
         assert_eq!(o.domain, "shut off");
         assert_eq!(o.config_source.as_deref(), Some("src"));
         assert!(o.qemu.alive);
@@ -396,23 +418,23 @@ mod tests {
         // so the next restart loads the pivot's `pivoting` record (W2), not W2b.
         let o = predict(&spec(
             "query-jobs.before+reconnect.blockdev-del1.before.transient",
-        ), PRESET)
+        ))
         .unwrap();
         assert_eq!(o.domain, "running");
         assert_eq!(o.live_source.as_deref(), Some("src"));
         assert_eq!(o.mirror.as_deref(), Some("pivot"));
         assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
-        let once = predict(&spec("query-jobs.before.transient"), PRESET).unwrap();
+        let once = predict(&spec("query-jobs.before.transient")).unwrap();
         assert_ne!(o, once, "the second crash changes the outcome");
     }
 
     #[test]
     fn the_crash_point_changes_the_prediction() {
         // Mutation guard: the points are not all alike.
-        let a = predict(&spec("job-complete.before.transient"), PRESET).unwrap();
-        let b = predict(&spec("query-jobs.before.transient"), PRESET).unwrap();
+        let a = predict(&spec("job-complete.before.transient")).unwrap();
+        let b = predict(&spec("query-jobs.before.transient")).unwrap();
         assert_ne!(a, b);
-        let p = matrix::model_point(2, When::Before);
+        let p = matrix::model_point(&matrix::PIVOT_COMMANDS, 2, When::Before);
         assert_eq!(p.command, 1);
     }
 }

@@ -241,20 +241,43 @@ pub fn preset(name: &str) -> Option<Procedures> {
             shutdown_kill: ShutdownKill::Immediate,
             job: KEEP,
         },
-        // libvirt 11.3.0 (Debian 11.3.0-2~bpo12+1), measured with `pivotcheck live
-        // --libvirt 11.3` (reports/live-findings.md): the same QMP commands in the same
-        // order as 9.0, the same reconnect; the one difference is the status written after
-        // job-dismiss, which 11.3 can load again (11.3 clears the mirror's job type only
-        // after the concluded job is handled). W1, W2 and W3 stay.
-        "libvirt-11.3" => {
-            let mut p = preset("libvirt-9.0")?;
-            for s in &mut p.pivot {
-                if *s == SaveStatusUnloadable {
-                    *s = SaveStatus;
-                }
-            }
-            p
-        }
+        // libvirt 11.3.0 (Debian 11.3.0-2~bpo12+1) as `pivotcheck live --libvirt 11.3`
+        // captured it (reports/live-findings.md):
+        //   transaction(bitmap-add) job-complete query-jobs job-dismiss
+        //   query-named-block-nodes blockdev-del(storage)
+        // The order is 9.0's, with two differences. A raw source has no format node in
+        // 11.3, so one `blockdev-del` (and no bitmap-remove transaction): one crash point
+        // fewer. The status written after job-dismiss loads again on restart (11.3 clears
+        // the mirror's job type only after the concluded job is handled), so a crash
+        // there is W2 (a stale `pivot` mirror), not W2b (domain dropped). Reconnect as
+        // 9.0's, one blockdev-del in its concluded handler too (measured).
+        "libvirt-11.3" => Procedures {
+            pivot: vec![
+                JobComplete,
+                MarkPivoting,
+                SaveStatus,
+                WaitConcluded,
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobs],
+            concluded: vec![
+                QueryJobs,
+                JobDismiss,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+            ],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: KEEP,
+        },
         _ => return None,
     };
     Some(p)
