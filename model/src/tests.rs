@@ -360,6 +360,7 @@ fn preset_state_counts_are_pinned() {
             ("write-ahead", 8440),
             ("paused-wait", 11335),
             ("libvirt-9.0", 20796),
+            ("libvirt-11.3", 19715),
         ]
     );
 }
@@ -567,4 +568,48 @@ fn handling_ready_saves_the_ready_mirror_to_the_status_xml() {
         w.libvirtd.status.and_then(|s| s.mirror),
         Some(MirrorState::Ready)
     );
+}
+
+/// Whether any state reachable under `cfg` holds a status XML libvirtd cannot load.
+fn reaches_unloadable_status(cfg: &Config) -> bool {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut queue = vec![world::init(cfg)];
+    while let Some(s) = queue.pop() {
+        if !seen.insert(format!("{s:?}")) {
+            continue;
+        }
+        if s.libvirtd.status_unloadable {
+            return true;
+        }
+        for a in enabled(cfg, &s) {
+            queue.push(world::next_state(cfg, &s, a).expect("successor"));
+        }
+    }
+    false
+}
+
+/// libvirt 11.3 writes no unloadable status record (W2b is gone, measured by `pivotcheck
+/// live --libvirt 11.3`), while libvirt 9.0 reaches one; and 11.3's pivot deletes one node
+/// where 9.0 deletes two, in the same order otherwise.
+#[test]
+fn libvirt_11_3_has_no_unloadable_status_and_one_blockdev_del() {
+    assert!(reaches_unloadable_status(&config("libvirt-9.0")));
+    assert!(!reaches_unloadable_status(&config("libvirt-11.3")));
+    let old = preset("libvirt-9.0").unwrap();
+    let new = preset("libvirt-11.3").unwrap();
+    let dels = |p: &[Step]| p.iter().filter(|s| **s == Step::BlockdevDel).count();
+    assert_eq!((dels(&old.pivot), dels(&new.pivot)), (2, 1));
+    assert_eq!((dels(&old.concluded), dels(&new.concluded)), (2, 1));
+    let without = |p: &[Step]| -> Vec<Step> {
+        p.iter()
+            .filter(|s| **s != Step::BlockdevDel)
+            .map(|s| match s {
+                Step::SaveStatusUnloadable => Step::SaveStatus,
+                s => *s,
+            })
+            .collect()
+    };
+    assert_eq!(without(&old.pivot), without(&new.pivot));
+    assert_eq!(without(&old.concluded), without(&new.concluded));
+    assert_eq!(old.reconnect, new.reconnect);
 }
