@@ -70,4 +70,4 @@ esac
 echo "$version" > "$prefix.new/.pivotcheck-installed"
 rm -rf "$prefix"
 mv "$prefix.new" "$prefix"
-echo "install-libvirt-11.3: $got unpacked into $prefix"
+echo "install-libvirt-11.3: libvirt $version unpacked into $prefix"
