@@ -2,9 +2,11 @@
 //! --pivot`, before the command is sent and when its reply arrives; while libvirtd is down
 //! let the guest write and maybe power off; restart libvirtd; observe libvirt's view,
 //! QEMU's truth and where each acknowledged guest write is; replay the same crash point in
-//! the model (`libvirt-9.0` preset) and compare.
+//! the model (the preset of the libvirt version driven: `libvirt-9.0`, `libvirt-11.3`) and
+//! compare.
 //!
-//! Modules: [`matrix`] (the scenarios and the real-to-model crash point map), [`real`]
+//! Modules: [`install`] (which libvirt: the system's or an unpacked prefix), [`matrix`]
+//! (per version: the scenarios and the real-to-model crash point map), [`real`]
 //! (one scenario on real libvirt), [`predict`] (the same in the model), [`observe`] (the
 //! shared outcome shape), [`harness`] (libvirtd in its own namespace, virsh, QMP, guest,
 //! processes). `trigger.c` (the crash trigger) and `guest.asm` (the guest) are built from
@@ -39,9 +41,9 @@ pub struct Args {
     /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
     #[arg(long)]
     pub only: Vec<String>,
-    /// Run the whole matrix (76 scenarios, about 2 minutes) instead of the default 38:
-    /// every crash point once transient without a power-off and once persistent with one,
-    /// and the double crashes on a transient domain.
+    /// Run the whole matrix (libvirt 9.0: 76 scenarios, about 2-3 minutes; 11.3: 60)
+    /// instead of the default (38; 30): every crash point once transient without a
+    /// power-off and once persistent with one, and the double crashes on a transient domain.
     #[arg(long)]
     pub all: bool,
     /// List the scenarios and the model's prediction for each; run nothing real.

@@ -1,5 +1,6 @@
 //! The model's prediction for one live scenario: the same crash point replayed in the
-//! model (`libvirt-9.0` preset) under a fixed schedule that mirrors what the real run does.
+//! model (the preset of the scenario's libvirt version) under a fixed schedule that mirrors
+//! what the real run does.
 //!
 //! Schedule: QEMU's own steps run first (it is much faster than libvirtd), then libvirtd
 //! reads replies and events, then runs its next procedure step. The app asks for the
