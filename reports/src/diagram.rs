@@ -6,7 +6,7 @@
 use model::config::Step;
 use model::describe;
 use model::state::QmpMessage;
-use model::{Action, Config, PivotModel, World};
+use model::{Action, Config, World};
 
 /// The lifelines, left to right.
 pub const LIFELINES: [&str; 4] = ["guest", "qemu", "libvirtd", "app"];
@@ -155,23 +155,24 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
     }
 }
 
-/// The path's steps as arrows, numbered from 1.
-pub fn arrows(config: &Config, actions: &[Action]) -> Vec<Arrow> {
-    let model = PivotModel::new(config.clone());
-    let mut state = model.init_state();
-    let mut out = Vec::with_capacity(actions.len());
-    for (i, &a) in actions.iter().enumerate() {
-        let next = model.step(&state, a);
-        let (shape, short) = step_short(config, &state, a, &next);
-        out.push(Arrow {
-            number: i + 1,
-            shape,
-            short,
-            label: describe::step_label(config, &state, a, &next),
-        });
-        state = next;
-    }
-    out
+/// The path's steps as arrows, numbered from 1. `states` are the states along the path,
+/// the initial state first, as the engine computed them.
+pub fn arrows(config: &Config, actions: &[Action], states: &[World]) -> Vec<Arrow> {
+    crate::text::assert_path(actions, states);
+    actions
+        .iter()
+        .zip(states.windows(2))
+        .enumerate()
+        .map(|(i, (&a, w))| {
+            let (shape, short) = step_short(config, &w[0], a, &w[1]);
+            Arrow {
+                number: i + 1,
+                shape,
+                short,
+                label: describe::step_label(config, &w[0], a, &w[1]),
+            }
+        })
+        .collect()
 }
 
 /// Mermaid escapes: `#` starts an entity and `;` ends a statement.
@@ -194,6 +195,7 @@ fn mermaid_text(s: &str) -> String {
 pub fn mermaid(
     config: &Config,
     actions: &[Action],
+    states: &[World],
     breaking: Option<usize>,
     property: &str,
 ) -> String {
@@ -205,7 +207,7 @@ pub fn mermaid(
             s.push_str(&format!("    participant {l} as {}\n", title(l)));
         }
     }
-    for a in arrows(config, actions) {
+    for a in arrows(config, actions, states) {
         let hit = breaking == Some(a.number);
         if hit {
             s.push_str("    rect rgb(255, 210, 210)\n");
@@ -259,8 +261,14 @@ fn lane_x(actor: &str) -> i64 {
 /// A self-contained SVG sequence diagram: the four lifelines, one row per step with its
 /// number, an arrow (or a box for a step inside one actor, a red box for a fault) and the
 /// full label to the right. `breaking` (1-based) is highlighted with a red band.
-pub fn svg(config: &Config, actions: &[Action], breaking: Option<usize>, property: &str) -> String {
-    let arrows = arrows(config, actions);
+pub fn svg(
+    config: &Config,
+    actions: &[Action],
+    states: &[World],
+    breaking: Option<usize>,
+    property: &str,
+) -> String {
+    let arrows = arrows(config, actions, states);
     let text_x = lane_x("app") + 90;
     let longest = arrows
         .iter()
@@ -419,9 +427,20 @@ mod tests {
         ]
     }
 
+    /// The states along `path()`, as the engine would hand them over.
+    fn states() -> Vec<World> {
+        let model = model::PivotModel::new(config());
+        let mut s = vec![model.init_state()];
+        for a in path() {
+            let next = model.step(s.last().unwrap(), a);
+            s.push(next);
+        }
+        s
+    }
+
     #[test]
     fn arrows_say_who_talks_to_whom() {
-        let a = arrows(&config(), &path());
+        let a = arrows(&config(), &path(), &states());
         let shapes: Vec<&Shape> = a.iter().map(|a| &a.shape).collect();
         assert_eq!(*shapes[2], Shape::Local("qemu"));
         assert_eq!(
@@ -448,7 +467,13 @@ mod tests {
     #[test]
     fn mermaid_escapes_and_marks_the_breaking_step() {
         assert_eq!(mermaid_text("a; b #1 <x>"), "a#59; b #35;1 #lt;x#gt;");
-        let m = mermaid(&config(), &path(), Some(8), "uncertainty-is-frozen");
+        let m = mermaid(
+            &config(),
+            &path(),
+            &states(),
+            Some(8),
+            "uncertainty-is-frozen",
+        );
         assert!(
             m.starts_with("sequenceDiagram\n    participant guest\n    participant qemu as QEMU\n")
         );
@@ -462,12 +487,12 @@ mod tests {
 
     #[test]
     fn svg_draws_four_lifelines_and_highlights_only_the_breaking_step() {
-        let s = svg(&config(), &path(), Some(8), "p");
+        let s = svg(&config(), &path(), &states(), Some(8), "p");
         assert_eq!(s.matches("class=\"lifeline\"").count(), 4);
         assert_eq!(s.matches("breaking-step").count(), 1);
         assert!(s.contains("class=\"step breaking-step\" data-step=\"8\""));
         assert_eq!(s.matches("<g ").count(), s.matches("</g>").count());
-        let none = svg(&config(), &path(), None, "");
+        let none = svg(&config(), &path(), &states(), None, "");
         assert!(!none.contains("breaking"));
     }
 }

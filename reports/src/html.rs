@@ -147,19 +147,20 @@ fn counterexample(c: &Counterexample) -> String {
     s.push_str(&diagram::svg(
         &c.config,
         &c.actions,
+        &c.states,
         Some(breaking),
         &c.property,
     ));
     s.push_str("</div>\n");
     // The per-step state table.
-    let states = c.states();
+    let states = &c.states;
     let actors = ["storage", "qemu", "libvirtd", "app"];
     s.push_str("<table class=\"states\">\n<thead><tr><th>#</th><th>actor</th><th>step</th>");
     for a in actors {
         s.push_str(&format!("<th>{a}</th>"));
     }
     s.push_str("</tr></thead>\n<tbody>\n");
-    let arrows = diagram::arrows(&c.config, &c.actions);
+    let arrows = diagram::arrows(&c.config, &c.actions, &c.states);
     let mut before: Option<Vec<(&str, &str, String)>> = None;
     for (i, w) in states.iter().enumerate() {
         let fields = describe::fields(&c.config, w);

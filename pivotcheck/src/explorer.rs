@@ -80,10 +80,14 @@ impl Model for ExplorerModel {
         self.inner.format_step(last, action)
     }
     fn as_svg(&self, path: Path<World, Action>) -> Option<String> {
-        let actions = path.into_actions();
+        // stateright's path carries the states it explored: the diagram renders them.
+        let (states, actions): (Vec<World>, Vec<Option<Action>>) =
+            path.into_vec().into_iter().unzip();
+        let actions: Vec<Action> = actions.into_iter().flatten().collect();
         Some(reports::diagram::svg(
             &self.inner.config,
             &actions,
+            &states,
             None,
             "",
         ))

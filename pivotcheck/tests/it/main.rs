@@ -1,4 +1,4 @@
-//! The single integration-test binary of `sim`: the scenario suite, pinned
+//! The single integration-test binary of `pivotcheck`: the scenario suite, pinned
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
 mod cli;

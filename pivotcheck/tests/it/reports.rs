@@ -269,7 +269,7 @@ fn itf_traces_read_back_with_the_itf_crate() {
         let trace: itf::Trace<ItfState> = itf::trace_from_str(&read(&p))
             .unwrap_or_else(|e| panic!("{name}: the itf crate rejects it: {e}"));
         // The pivotcheck trace of the same counterexample, written by `check --out`.
-        let ours: reports::Trace =
+        let ours: trace::Trace =
             serde_json::from_str(&read(&dir.join("t").join(format!("{stem}.trace.json")))).unwrap();
         assert_eq!(trace.states.len(), ours.steps.len() + 1, "{name}");
         assert_eq!(trace.vars, reports::itf::VARS.to_vec());
