@@ -5,6 +5,7 @@
 //! which promise broke. The `sometimes` properties prove the model is not vacuous: a
 //! proof over a model that never reaches its crash windows proves nothing.
 
+use crate::action::Action;
 use crate::config::{Config, Image};
 use crate::state::*;
 
@@ -165,16 +166,9 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
 fn quiescent(cfg: &Config, w: &World) -> bool {
     let mut enabled = Vec::new();
     crate::world::actions(cfg, w, &mut enabled);
-    enabled.iter().all(|a| {
-        matches!(
-            a,
-            crate::world::Action::GuestWrite(_)
-                | crate::world::Action::GuestPowerOff
-                | crate::world::Action::LibvirtdCrash
-                | crate::world::Action::QemuCrash
-                | crate::world::Action::HostCrash
-        )
-    })
+    enabled
+        .iter()
+        .all(|a| matches!(a, Action::Guest(_) | Action::Fault(_)))
 }
 
 /// Liveness as a safety check over quiescent states (`model.md` §5): once nothing but the

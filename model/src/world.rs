@@ -6,53 +6,10 @@
 //! the faults. `actions` pushes in one fixed order so that a trace, stored as action
 //! indices, replays exactly.
 
+pub use crate::action::*;
 use crate::config::{Command, Config, CopyMode, Image, QuitCancel, Recovery, ShutdownKill, Step};
 use crate::state::*;
 use arrayvec::ArrayVec;
-
-/// One atomic step of the system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Action {
-    /// The guest writes block `n`; the write is acknowledged in the same step.
-    GuestWrite(u8),
-    GuestPowerOff,
-    /// QEMU reads the command on its monitor socket, executes it at once and queues its
-    /// events and reply.
-    QemuExecute,
-    /// The background copy reads dirty block `n` from the source.
-    QemuCopyRead(u8),
-    /// The background copy writes the chunk it read to the target.
-    QemuCopyWrite,
-    /// The job converged for the first time: `ready`, BLOCK_JOB_READY.
-    QemuJobReady,
-    /// A completing job has converged: `waiting` (guest I/O is drained from here on).
-    QemuJobWaiting,
-    QemuJobPending,
-    /// Finalize: the graph switch (the pivot), `concluded`, BLOCK_JOB_COMPLETED.
-    QemuJobFinalize,
-    /// `auto-dismiss`: the concluded job disappears (`null`).
-    QemuJobAutoDismiss,
-    /// libvirtd runs the current step of its procedure, or starts its `concluded` handler.
-    LibvirtdStep,
-    /// The oldest reply or event on the monitor reaches libvirtd and is handled.
-    LibvirtdRead,
-    /// libvirtd sees the monitor close because QEMU died.
-    LibvirtdEof,
-    /// libvirtd's SHUTDOWN handler kills a QEMU whose guest powered off.
-    LibvirtdKill,
-    /// libvirtd stops the domain whose QEMU is gone: status XML removed; a transient domain
-    /// vanishes.
-    LibvirtdStopDomain,
-    AppRequestPivot,
-    /// The app applies its recovery rule after a lost or uninformative answer.
-    AppRecover,
-    /// The app resumes a guest left paused, once it has settled.
-    AppResume,
-    LibvirtdCrash,
-    LibvirtdRestart,
-    QemuCrash,
-    HostCrash,
-}
 
 pub fn init(cfg: &Config) -> World {
     let all = cfg.all_blocks();
@@ -245,18 +202,18 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
                 && q.synced
                 && q.inflight.is_some_and(|c| c.block == b);
             if !blocked {
-                out.push(Action::GuestWrite(b));
+                out.push(Action::Guest(GuestAction::Write(b)));
             }
         }
         if f.guest_poweroff.allows(g.guest_poweroffs) {
-            out.push(Action::GuestPowerOff);
+            out.push(Action::Fault(FaultKind::GuestPowerOff));
         }
     }
 
     // QEMU.
     if q.alive {
         if q.inbox.is_some() {
-            out.push(Action::QemuExecute);
+            out.push(Action::Qemu(QemuAction::Execute));
         }
         if let Some(job) = &q.job {
             let copying = matches!(job.status, JobStatus::Running | JobStatus::Ready)
@@ -266,24 +223,24 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
                     None => {
                         for b in 0..cfg.blocks {
                             if q.dirty & (1 << b) != 0 {
-                                out.push(Action::QemuCopyRead(b));
+                                out.push(Action::Qemu(QemuAction::CopyRead(b)));
                             }
                         }
                     }
-                    Some(_) => out.push(Action::QemuCopyWrite),
+                    Some(_) => out.push(Action::Qemu(QemuAction::CopyWrite)),
                 }
             }
             match job.status {
-                JobStatus::Running if q.converged() => out.push(Action::QemuJobReady),
+                JobStatus::Running if q.converged() => out.push(Action::Qemu(QemuAction::JobReady)),
                 JobStatus::Ready if (job.should_complete || job.soft_cancel) && q.converged() => {
-                    out.push(Action::QemuJobWaiting)
+                    out.push(Action::Qemu(QemuAction::JobWaiting))
                 }
-                JobStatus::Waiting => out.push(Action::QemuJobPending),
+                JobStatus::Waiting => out.push(Action::Qemu(QemuAction::JobPending)),
                 JobStatus::Pending if cfg.procedures.job.auto_finalize => {
-                    out.push(Action::QemuJobFinalize)
+                    out.push(Action::Qemu(QemuAction::JobFinalize))
                 }
                 JobStatus::Concluded if cfg.procedures.job.auto_dismiss => {
-                    out.push(Action::QemuJobAutoDismiss)
+                    out.push(Action::Qemu(QemuAction::JobAutoDismiss))
                 }
                 _ => {}
             }
@@ -293,19 +250,19 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     // libvirtd.
     if l.up {
         if step_enabled(cfg, w) {
-            out.push(Action::LibvirtdStep);
+            out.push(Action::Libvirtd(LibvirtdAction::Step));
         }
         if q.monitor && !q.outbox.is_empty() {
-            out.push(Action::LibvirtdRead);
+            out.push(Action::Libvirtd(LibvirtdAction::Read));
         }
         if q.monitor && !q.alive && q.outbox.is_empty() {
-            out.push(Action::LibvirtdEof);
+            out.push(Action::Libvirtd(LibvirtdAction::Eof));
         }
         if kill_enabled(cfg, w) {
-            out.push(Action::LibvirtdKill);
+            out.push(Action::Libvirtd(LibvirtdAction::Kill));
         }
         if l.idle() && l.domain == Domain::Active && !q.alive && !q.monitor {
-            out.push(Action::LibvirtdStopDomain);
+            out.push(Action::Libvirtd(LibvirtdAction::StopDomain));
         }
     }
 
@@ -315,10 +272,10 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
         && l.domain == Domain::Active
         && l.live.mirror == Some(MirrorState::Ready)
     {
-        out.push(Action::AppRequestPivot);
+        out.push(Action::App(AppAction::RequestPivot));
     }
     if app_can_recover(cfg, w) {
-        out.push(Action::AppRecover);
+        out.push(Action::App(AppAction::Recover));
     }
     if matches!(w.app.phase, AppPhase::Settled(_))
         && l.idle()
@@ -326,21 +283,21 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
         && q.alive
         && q.run_state == RunState::Paused
     {
-        out.push(Action::AppResume);
+        out.push(Action::App(AppAction::Resume));
     }
 
     // Faults.
     if l.up && f.libvirtd_crash.allows(g.libvirtd_crashes) {
-        out.push(Action::LibvirtdCrash);
+        out.push(Action::Fault(FaultKind::LibvirtdCrash));
     }
     if !l.up {
-        out.push(Action::LibvirtdRestart);
+        out.push(Action::Libvirtd(LibvirtdAction::Restart));
     }
     if q.alive && f.qemu_crash.allows(g.qemu_crashes) {
-        out.push(Action::QemuCrash);
+        out.push(Action::Fault(FaultKind::QemuCrash));
     }
     if (q.alive || l.up) && f.host_crash.allows(g.host_crashes) {
-        out.push(Action::HostCrash);
+        out.push(Action::Fault(FaultKind::HostCrash));
     }
 }
 
@@ -958,8 +915,8 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
     let mut w = last.clone();
     let f = cfg.faults;
     match action {
-        Action::GuestWrite(b) => guest_write(cfg, &mut w, b),
-        Action::GuestPowerOff => {
+        Action::Guest(GuestAction::Write(b)) => guest_write(cfg, &mut w, b),
+        Action::Fault(FaultKind::GuestPowerOff) => {
             bump(&mut w.ghost.guest_poweroffs, bounded(f.guest_poweroff));
             if !w.libvirtd.up {
                 w.ghost.poweroff_while_down = true;
@@ -971,13 +928,13 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 qemu_quit(cfg, &mut w);
             }
         }
-        Action::QemuExecute => qemu_execute(cfg, &mut w),
-        Action::QemuCopyRead(b) => {
+        Action::Qemu(QemuAction::Execute) => qemu_execute(cfg, &mut w),
+        Action::Qemu(QemuAction::CopyRead(b)) => {
             w.qemu.dirty &= !(1 << b);
             let fresh = w.storage.source & (1 << b) != 0;
             w.qemu.inflight = Some(InflightCopy { block: b, fresh });
         }
-        Action::QemuCopyWrite => {
+        Action::Qemu(QemuAction::CopyWrite) => {
             let c = w
                 .qemu
                 .inflight
@@ -989,36 +946,38 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 w.storage.target &= !(1 << c.block);
             }
         }
-        Action::QemuJobReady => {
+        Action::Qemu(QemuAction::JobReady) => {
             w.qemu.job.as_mut().expect("job").status = JobStatus::Ready;
             w.qemu.synced = true;
             emit(&mut w, QmpMessage::Event(Event::Ready));
         }
-        Action::QemuJobWaiting => w.qemu.job.as_mut().expect("job").status = JobStatus::Waiting,
-        Action::QemuJobPending => {
+        Action::Qemu(QemuAction::JobWaiting) => {
+            w.qemu.job.as_mut().expect("job").status = JobStatus::Waiting
+        }
+        Action::Qemu(QemuAction::JobPending) => {
             w.qemu.job.as_mut().expect("job").status = JobStatus::Pending;
             emit(&mut w, QmpMessage::Event(Event::Pending));
         }
-        Action::QemuJobFinalize => finalize(&mut w),
-        Action::QemuJobAutoDismiss => w.qemu.job = None,
-        Action::LibvirtdStep => libvirtd_step(cfg, &mut w),
-        Action::LibvirtdRead => libvirtd_read(cfg, &mut w),
-        Action::LibvirtdEof => {
+        Action::Qemu(QemuAction::JobFinalize) => finalize(&mut w),
+        Action::Qemu(QemuAction::JobAutoDismiss) => w.qemu.job = None,
+        Action::Libvirtd(LibvirtdAction::Step) => libvirtd_step(cfg, &mut w),
+        Action::Libvirtd(LibvirtdAction::Read) => libvirtd_read(cfg, &mut w),
+        Action::Libvirtd(LibvirtdAction::Eof) => {
             w.qemu.monitor = false;
             if w.libvirtd.awaiting.take().is_some() {
                 handle_reply(cfg, &mut w, None);
             }
         }
-        Action::LibvirtdKill => kill_qemu(cfg, &mut w),
-        Action::LibvirtdStopDomain => stop_domain(cfg, &mut w),
-        Action::AppRequestPivot => {
+        Action::Libvirtd(LibvirtdAction::Kill) => kill_qemu(cfg, &mut w),
+        Action::Libvirtd(LibvirtdAction::StopDomain) => stop_domain(cfg, &mut w),
+        Action::App(AppAction::RequestPivot) => {
             w.app.phase = AppPhase::Waiting;
             w.libvirtd.outcome = Outcome::None;
             w.libvirtd.job_seen = None;
             w.libvirtd.job_vanished = false;
             start_program(cfg, &mut w, ProgramKind::Pivot);
         }
-        Action::AppRecover => {
+        Action::App(AppAction::Recover) => {
             let (image, by_query_block) =
                 recovery_choice(cfg, &w).expect("enabled only with a choice");
             w.app.phase = AppPhase::Settled(image);
@@ -1026,7 +985,7 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 w.ghost.recovered_by_query_block = true;
             }
         }
-        Action::AppResume => {
+        Action::App(AppAction::Resume) => {
             // virDomainResume: libvirt sends `cont` under its own job; the QMP round trip
             // is not a window this model explores. QEMU's RESUME event still reaches
             // libvirtd's monitor (QEMU 10.0.2, `pivotcheck conform`, trace
@@ -1035,14 +994,14 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             w.libvirtd.live.paused_by_libvirt = false;
             emit(&mut w, QmpMessage::Event(Event::Resume));
         }
-        Action::LibvirtdCrash => {
+        Action::Fault(FaultKind::LibvirtdCrash) => {
             bump(&mut w.ghost.libvirtd_crashes, bounded(f.libvirtd_crash));
             if w.libvirtd.awaiting.is_some_and(Command::is_pivot) {
                 w.ghost.crash_in_pivot_window = true;
             }
             forget(&mut w);
         }
-        Action::LibvirtdRestart => {
+        Action::Libvirtd(LibvirtdAction::Restart) => {
             w.libvirtd.up = true;
             if w.ghost.pivot_sent {
                 w.ghost.amnesia = true;
@@ -1063,11 +1022,11 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 }
             }
         }
-        Action::QemuCrash => {
+        Action::Fault(FaultKind::QemuCrash) => {
             bump(&mut w.ghost.qemu_crashes, bounded(f.qemu_crash));
             qemu_died(&mut w);
         }
-        Action::HostCrash => {
+        Action::Fault(FaultKind::HostCrash) => {
             bump(&mut w.ghost.host_crashes, bounded(f.host_crash));
             qemu_died(&mut w);
             forget(&mut w);

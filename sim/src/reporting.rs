@@ -125,9 +125,9 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
                 enabled.len()
             )));
         };
-        if format!("{action:?}") != step.action {
+        if action.name() != step.action {
             return Err(err(format!(
-                "step {}: index {} is `{action:?}` in this model, the trace says `{}`: expected a trace of this model version",
+                "step {}: index {} is `{action}` in this model, the trace says `{}`: expected a trace of this model version",
                 i + 1,
                 step.index,
                 step.action

@@ -5,6 +5,10 @@
 //! label); the live suite's predictions (what `pivotcheck live --list --all` prints,
 //! from the same library call); the conformance corpus expanded into model steps.
 //!
+//! Trace files written before the typed action vocabulary (`pinned/traces/`, written by
+//! `pivotcheck check` and `pivotcheck simulate --swarm` on the flat `Action` enum) must
+//! still replay to the same violation, with the same actors and labels.
+//!
 //! A test recomputes a table and compares it with the file, naming the first line that
 //! differs. After a deliberate change of the model, rewrite the tables with
 //! `PIVOTCHECK_BLESS=1 cargo test -p sim --test it pinned::` and review the diff.
@@ -75,7 +79,7 @@ fn first_difference_names_the_line() {
 
 /// How a trace file names an action.
 fn action_name(a: Action) -> String {
-    format!("{a:?}")
+    a.name()
 }
 
 /// `path`'s steps from the initial state, one `n. action | label` line each.
@@ -168,4 +172,57 @@ fn the_conformance_corpus_is_as_pinned() {
         steps(&r.config, &r.actions, &mut out);
     }
     compare_with_table("conform.txt", &out);
+}
+
+/// Traces written before the action vocabulary was typed replay step by step (index and
+/// name agree), end in the violation they record, and carry the actors and labels the
+/// model gives those steps today.
+#[test]
+fn traces_written_before_the_typed_actions_still_replay() {
+    let dir = table_path("traces");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for path in files {
+        let file = path.display().to_string();
+        let trace = sim::replay::read(&path).unwrap();
+        let s = sim::replay::scenario_of(&file, &trace).unwrap();
+        let actions = sim::replay::actions(&file, &s, &trace).unwrap();
+        assert_eq!(actions.len(), trace.steps.len(), "{file}");
+        let states = sim::replay::states(&s, &actions);
+        let property = trace.property.as_deref().unwrap();
+        assert_eq!(
+            sim::replay::first_discovery(&s, property, &states),
+            Some(actions.len()),
+            "{file}: {property} is violated first at the trace's end"
+        );
+        for (i, (step, &a)) in trace.steps.iter().zip(&actions).enumerate() {
+            assert_eq!(step.actor, a.actor().name(), "{file} step {}", i + 1);
+            assert_eq!(
+                step.label,
+                describe::step_label(&s.config, &states[i], a, &states[i + 1]),
+                "{file} step {}",
+                i + 1
+            );
+        }
+    }
+}
+
+/// A trace whose step names an action by another name than the one at its index is
+/// refused: the names are checked, not only the indices.
+#[test]
+fn a_trace_with_a_renamed_action_is_refused() {
+    let path = table_path("traces").join("reopen-unpaused.uncertainty-is-frozen.trace.json");
+    let mut trace = sim::replay::read(&path).unwrap();
+    let file = path.display().to_string();
+    let s = sim::replay::scenario_of(&file, &trace).unwrap();
+    assert_eq!(trace.steps[7].action, "LibvirtdCrash");
+    trace.steps[7].action = "Fault(LibvirtdCrash)".into();
+    let err = sim::replay::actions(&file, &s, &trace)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("step 8"), "{err}");
 }
