@@ -593,3 +593,37 @@ fn handling_ready_saves_the_ready_mirror_to_the_status_xml() {
         Some(MirrorState::Ready)
     );
 }
+
+/// Transitions move actors only: over every reachable transition of every preset (with
+/// every fault on), the actors' move leaves the ghost as it was, so every ghost fact is
+/// written by `properties::observe` alone.
+#[test]
+fn no_transition_writes_ghost_state() {
+    let mut transitions = 0usize;
+    let mut observed = 0usize;
+    for name in PRESET_NAMES {
+        let mut cfg = config(name);
+        cfg.faults = Faults {
+            libvirtd_crash: Fault::AtMost(2),
+            guest_poweroff: Fault::AtMost(1),
+            qemu_crash: Fault::AtMost(1),
+            host_crash: Fault::AtMost(1),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut frontier = vec![world::init(&cfg)];
+        while let Some(w) = frontier.pop() {
+            for a in enabled(&cfg, &w) {
+                transitions += 1;
+                assert_eq!(world::apply(&cfg, &w, a).ghost, w.ghost, "{name}: {a}");
+                let next = world::next_state(&cfg, &w, a).unwrap();
+                observed += usize::from(next.ghost != w.ghost);
+                if seen.insert(next.clone()) {
+                    frontier.push(next);
+                }
+            }
+        }
+    }
+    // Enough transitions that the fault counters and every ghost fact change somewhere.
+    assert!(transitions > 100_000, "{transitions}");
+    assert!(observed > 1_000, "{observed} transitions changed the ghost");
+}

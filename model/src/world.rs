@@ -301,30 +301,6 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     }
 }
 
-fn bump(counter: &mut u8, bounded: bool) {
-    if bounded {
-        *counter = counter.saturating_add(1);
-    }
-}
-
-fn bounded(f: crate::config::Fault) -> bool {
-    matches!(f, crate::config::Fault::AtMost(_))
-}
-
-/// libvirtd destroys QEMU-side evidence: record whether the outcome it could tell was
-/// already durable (`evidence-outlives-doubt`).
-fn destroy_evidence(cfg: &Config, w: &mut World) {
-    if !w.ghost.pivot_sent {
-        return;
-    }
-    let active = w.qemu.active;
-    let status_ok = w.libvirtd.status.is_some_and(|s| s.source == active);
-    let config_ok = !cfg.persistent || w.libvirtd.config_source == active;
-    if !(status_ok && config_ok) {
-        w.ghost.evidence_destroyed_early = true;
-    }
-}
-
 /// QEMU exits cleanly (quit, SIGTERM, guest power-off without `-no-shutdown`):
 /// `job_cancel_sync_all` with the scenario's cancel semantics.
 ///
@@ -386,7 +362,6 @@ fn finalize(w: &mut World) {
     let soft_cancel = q.job.as_ref().is_some_and(|j| j.soft_cancel);
     if q.active != Image::Target && !soft_cancel {
         q.active = Image::Target;
-        w.ghost.switches = (w.ghost.switches + 1).min(2);
     }
     if let Some(job) = q.job.as_mut() {
         job.status = JobStatus::Concluded;
@@ -395,15 +370,12 @@ fn finalize(w: &mut World) {
     emit(w, QmpMessage::Event(Event::Concluded { error: false }));
 }
 
-fn qemu_execute(cfg: &Config, w: &mut World) {
+fn qemu_execute(w: &mut World) {
     let cmd = w
         .qemu
         .inbox
         .take()
         .expect("QemuExecute is enabled only with a command in the inbox");
-    if cmd.is_pivot() {
-        w.ghost.pivot_sent = true;
-    }
     let q = &mut w.qemu;
     let mut events: Vec<Event> = Vec::new();
     let reply = match cmd {
@@ -434,7 +406,6 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
             if ready && q.converged() && q.active == Image::Source {
                 q.active = Image::Target;
                 q.job = None;
-                w.ghost.switches = (w.ghost.switches + 1).min(2);
                 Reply::Ok
             } else {
                 // The reopen failed and QEMU went back to the source, abandoning the mirror.
@@ -482,7 +453,6 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
                 Reply::Ok
             }
             Some(JobStatus::Concluded) => {
-                destroy_evidence(cfg, w);
                 w.qemu.job = None;
                 Reply::Ok
             }
@@ -493,17 +463,15 @@ fn qemu_execute(cfg: &Config, w: &mut World) {
                 .as_ref()
                 .is_some_and(|j| j.status == JobStatus::Concluded)
             {
-                destroy_evidence(cfg, w);
                 w.qemu.job = None;
                 Reply::Ok
             } else {
                 Reply::Error
             }
         }
-        Command::BlockdevDel => {
-            destroy_evidence(cfg, w);
-            Reply::Ok
-        }
+        // Deleting the source node destroys evidence (judged by `properties::observe`),
+        // nothing QEMU shows changes in this model.
+        Command::BlockdevDel => Reply::Ok,
         Command::QueryJobs | Command::QueryBlockJobs => {
             Reply::Jobs(q.job.as_ref().map(|j| JobView {
                 status: j.status,
@@ -556,37 +524,11 @@ fn advance(cfg: &Config, w: &mut World) {
     }
 }
 
-/// libvirtd answers the app's pivot call, and the app takes the answer.
-fn answer_app(cfg: &Config, w: &mut World, answer: Answer) {
+/// libvirtd answers the app's pivot call, and the app takes the answer (whether it was
+/// true is judged by `properties::observe`).
+fn answer_app(w: &mut World, answer: Answer) {
     if w.app.phase != AppPhase::Waiting {
         return;
-    }
-    let q = &w.qemu;
-    let will_switch = q.alive
-        && q.job.as_ref().is_some_and(|j| {
-            j.should_complete
-                && matches!(
-                    j.status,
-                    JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
-                )
-        });
-    // Past `waiting` the switch follows by itself, unless the job waits for a
-    // `job-finalize` that libvirt may never send (auto-finalize off).
-    let cannot_fail = q.alive
-        && cfg.procedures.job.auto_finalize
-        && q.job
-            .as_ref()
-            .is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
-    let truthful = match answer {
-        Answer::Pivoted => q.active == Image::Target || cannot_fail,
-        Answer::Failed => q.active == Image::Source && !will_switch,
-        Answer::Unknown => true,
-    };
-    if !truthful {
-        w.ghost.answer_lie = true;
-    }
-    if answer == Answer::Pivoted {
-        w.ghost.answered_pivoted = true;
     }
     w.app.phase = match answer {
         Answer::Pivoted => AppPhase::Settled(Image::Target),
@@ -603,8 +545,8 @@ fn answer_of(outcome: Outcome) -> Answer {
     }
 }
 
+/// libvirtd kills QEMU (SIGTERM, a clean exit): evidence of the outcome goes with it.
 fn kill_qemu(cfg: &Config, w: &mut World) {
-    destroy_evidence(cfg, w);
     qemu_quit(cfg, w);
 }
 
@@ -628,7 +570,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                     } else {
                         Answer::Failed
                     };
-                    answer_app(cfg, w, answer);
+                    answer_app(w, answer);
                 }
                 return;
             }
@@ -793,7 +735,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         Step::ReplyApp => {
             if w.libvirtd.program.map(|p| p.kind) == Some(ProgramKind::Pivot) {
                 let answer = answer_of(w.libvirtd.outcome);
-                answer_app(cfg, w, answer);
+                answer_app(w, answer);
             }
         }
         _ => unreachable!("{step} sends a command"),
@@ -911,16 +853,20 @@ fn guest_write(cfg: &Config, w: &mut World, b: u8) {
     }
 }
 
+/// The successor of `last` by `action`: the actors move ([`apply`]), then the observer
+/// records what the step means for the properties (`properties::observe`).
 pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
+    let mut w = apply(cfg, last, action);
+    crate::properties::observe(cfg, last, action, &mut w);
+    Some(w)
+}
+
+/// The actors' move alone: every field but the ghost. Only `next_state` calls it.
+pub fn apply(cfg: &Config, last: &World, action: Action) -> World {
     let mut w = last.clone();
-    let f = cfg.faults;
     match action {
         Action::Guest(GuestAction::Write(b)) => guest_write(cfg, &mut w, b),
         Action::Fault(FaultKind::GuestPowerOff) => {
-            bump(&mut w.ghost.guest_poweroffs, bounded(f.guest_poweroff));
-            if !w.libvirtd.up {
-                w.ghost.poweroff_while_down = true;
-            }
             if cfg.no_shutdown {
                 w.qemu.run_state = RunState::Shutdown;
                 emit(&mut w, QmpMessage::Event(Event::Shutdown));
@@ -928,7 +874,7 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 qemu_quit(cfg, &mut w);
             }
         }
-        Action::Qemu(QemuAction::Execute) => qemu_execute(cfg, &mut w),
+        Action::Qemu(QemuAction::Execute) => qemu_execute(&mut w),
         Action::Qemu(QemuAction::CopyRead(b)) => {
             w.qemu.dirty &= !(1 << b);
             let fresh = w.storage.source & (1 << b) != 0;
@@ -978,12 +924,8 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             start_program(cfg, &mut w, ProgramKind::Pivot);
         }
         Action::App(AppAction::Recover) => {
-            let (image, by_query_block) =
-                recovery_choice(cfg, &w).expect("enabled only with a choice");
+            let (image, _) = recovery_choice(cfg, &w).expect("enabled only with a choice");
             w.app.phase = AppPhase::Settled(image);
-            if by_query_block {
-                w.ghost.recovered_by_query_block = true;
-            }
         }
         Action::App(AppAction::Resume) => {
             // virDomainResume: libvirt sends `cont` under its own job; the QMP round trip
@@ -994,18 +936,9 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
             w.libvirtd.live.paused_by_libvirt = false;
             emit(&mut w, QmpMessage::Event(Event::Resume));
         }
-        Action::Fault(FaultKind::LibvirtdCrash) => {
-            bump(&mut w.ghost.libvirtd_crashes, bounded(f.libvirtd_crash));
-            if w.libvirtd.awaiting.is_some_and(Command::is_pivot) {
-                w.ghost.crash_in_pivot_window = true;
-            }
-            forget(&mut w);
-        }
+        Action::Fault(FaultKind::LibvirtdCrash) => forget(&mut w),
         Action::Libvirtd(LibvirtdAction::Restart) => {
             w.libvirtd.up = true;
-            if w.ghost.pivot_sent {
-                w.ghost.amnesia = true;
-            }
             if w.libvirtd.domain == Domain::Active {
                 match w.libvirtd.status {
                     // libvirt 9.0 fails to parse the record and drops the domain without
@@ -1022,17 +955,13 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
                 }
             }
         }
-        Action::Fault(FaultKind::QemuCrash) => {
-            bump(&mut w.ghost.qemu_crashes, bounded(f.qemu_crash));
-            qemu_died(&mut w);
-        }
+        Action::Fault(FaultKind::QemuCrash) => qemu_died(&mut w),
         Action::Fault(FaultKind::HostCrash) => {
-            bump(&mut w.ghost.host_crashes, bounded(f.host_crash));
             qemu_died(&mut w);
             forget(&mut w);
             w.libvirtd.status = None;
             w.libvirtd.status_unloadable = false;
         }
     }
-    Some(w)
+    w
 }
