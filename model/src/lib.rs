@@ -25,12 +25,17 @@
 //! (labels and per-actor fields for traces).
 
 pub mod action;
+pub mod app;
 pub mod config;
 pub mod coverage;
 pub mod describe;
+pub mod faults;
+pub mod guest;
+pub mod libvirtd;
 pub mod packed;
 pub mod presets;
 pub mod properties;
+pub mod qemu;
 pub mod state;
 pub mod symmetry;
 pub mod world;
