@@ -166,9 +166,9 @@ fn counterexample(c: &Counterexample) -> String {
         let fields = describe::fields(&c.config, w);
         let (actor, label, fault) = match i.checked_sub(1).map(|j| &arrows[j]) {
             Some(a) => (
-                describe::actor(c.actions[i - 1]),
+                c.actions[i - 1].actor().name(),
                 a.label.clone(),
-                describe::is_fault(c.actions[i - 1]),
+                c.actions[i - 1].is_fault(),
             ),
             None => ("", "initial state".to_string(), false),
         };

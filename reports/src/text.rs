@@ -42,9 +42,9 @@ pub fn steps(config: &Config, actions: &[Action], states: &[World]) -> Vec<StepV
             .collect();
         out.push(StepView {
             number: i + 1,
-            actor: describe::actor(action),
+            actor: action.actor().name(),
             label: describe::step_label(config, state, action, next),
-            fault: describe::is_fault(action),
+            fault: action.is_fault(),
             changes,
         });
     }

@@ -26,7 +26,7 @@ pub enum TraceError {
         file: String,
         source: std::io::Error,
     },
-    #[error("{file}:{line}:{column}: {message}")]
+    #[error("{file}:{line}:{column}: expected a pivotcheck trace (JSON): {message}")]
     Parse {
         file: String,
         line: usize,
@@ -210,7 +210,7 @@ pub fn path(
                 expected,
             })
         };
-        if let Some(e) = described("actor", &step.actor, describe::actor(a).to_string()) {
+        if let Some(e) = described("actor", &step.actor, a.actor().name().to_string()) {
             return Err(e);
         }
         let label = describe::step_label(&model.config, state, a, &next);

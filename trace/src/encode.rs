@@ -46,7 +46,7 @@ pub fn from_actions(scenario: &Scenario, actions: &[Action], claim: &Claim) -> T
         steps.push(TraceStep {
             index,
             action: crate::action_name(action),
-            actor: describe::actor(action).to_string(),
+            actor: action.actor().name().to_string(),
             label: describe::step_label(&model.config, &state, action, &next),
         });
         state = next;

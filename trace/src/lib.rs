@@ -15,8 +15,8 @@ pub use decode::{Decoded, TraceError};
 pub use format::{EmbeddedScenario, SwarmFaults, Trace, TraceStep, FORMAT, VERSION};
 pub use scenario::{Scenario, ScenarioError};
 
-/// The name a trace gives an action: its `Debug` text (`GuestWrite(0)`, `LibvirtdStep`).
-/// One function, so that writers and readers cannot drift apart.
+/// The name a trace gives an action: its stable [`model::Action::name`] (`GuestWrite(0)`,
+/// `LibvirtdStep`). One function, so that writers and readers cannot drift apart.
 pub fn action_name(action: model::Action) -> String {
-    format!("{action:?}")
+    action.name()
 }
