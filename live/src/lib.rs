@@ -19,7 +19,6 @@ pub mod observe;
 pub mod predict;
 pub mod real;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,34 +34,24 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 const INNER_ENV: &str = "PIVOTCHECK_LIVE_INNER";
 
-/// Arguments of `pivotcheck live`.
-#[derive(clap::Args, Debug, Clone)]
+/// What `pivotcheck live` runs (its flags, validated by the `pivotcheck` crate, which
+/// documents each).
+#[derive(Debug, Clone)]
 pub struct Args {
-    /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
-    #[arg(long)]
+    /// Only scenarios whose name contains one of these texts.
     pub only: Vec<String>,
-    /// Run the whole matrix (libvirt 9.0: 76 scenarios, about 2-3 minutes; 11.3: 60)
-    /// instead of the default (38; 30): every crash point once transient without a
-    /// power-off and once persistent with one, and the double crashes on a transient domain.
-    #[arg(long)]
+    /// The whole matrix instead of the default half.
     pub all: bool,
-    /// List the scenarios and the model's prediction for each; run nothing real.
-    #[arg(long)]
+    /// List the scenarios and the model's predictions; run nothing real.
     pub list: bool,
-    /// Write the results as JSON to this file.
-    #[arg(long)]
+    /// Write the results as JSON to this file (atomically).
     pub json: Option<PathBuf>,
-    /// Reuse this folder as libvirt's /var/cache (QEMU capabilities) between runs; without
-    /// it the first libvirtd start probes QEMU for about 8 s. Default: $PIVOTCHECK_LIVE_CACHE.
-    #[arg(long)]
+    /// libvirt's /var/cache between runs.
     pub cache: Option<PathBuf>,
-    /// Give up on one scenario after this many seconds (it is reported as an error).
-    #[arg(long, default_value_t = 60)]
+    /// Give up on one scenario after this many seconds.
     pub scenario_timeout: u64,
-    /// The libvirt to drive: `9.0` (the system's), `11.3` (unpacked by
-    /// .ci/install-libvirt-11.3.sh) or the path of an unpacked install; each version is
-    /// checked against its own preset.
-    #[arg(long, default_value = "9.0")]
+    /// The libvirt to drive: `9.0`, `11.3` or the path of an unpacked install
+    /// ([`install::Install::parse`]).
     pub libvirt: String,
 }
 
@@ -304,9 +293,13 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         suite.seconds
     );
     if let Some(path) = &args.json {
-        let mut f = std::fs::File::create(path)?;
-        serde_json::to_writer_pretty(&mut f, &suite)?;
-        f.write_all(b"\n")?;
+        // Atomically, like every file pivotcheck writes: a reader never sees half a result.
+        let mut text = serde_json::to_string_pretty(&suite)?;
+        text.push('\n');
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
     }
     if suite.disagree + suite.errors == 0 {
         let _ = std::fs::remove_dir_all(&work.dir);

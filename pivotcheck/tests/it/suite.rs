@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use model::properties::PROPERTIES;
 use model::{PivotModel, Step};
 use sim::check::{check_scenario, CheckOptions, Status};
-use sim::scenario::{self, Scenario};
 use stateright::{Checker, HasDiscoveries, Model};
+use trace::scenario::{self, Scenario};
 
 use crate::{scenario_files, scenarios_dir};
 
@@ -415,4 +415,67 @@ fn mutation_without_arguments_leaves_survivors() {
             .count(),
         35
     );
+}
+
+/// `mutate --write` writes each mutant itself (with `Scenario::to_toml`): the file reads
+/// back to the mutant's configuration and checks to the same verdict, state count and
+/// counterexample lengths as the in-memory mutant, for every mutant of both mutated
+/// presets. Before, the files were rebuilt from the preset's source lines and lost option
+/// flips: "option: auto-finalize flipped" was killed in memory but its file checked ok.
+#[test]
+fn written_mutants_check_like_the_mutants_in_memory() {
+    use sim::mutate;
+    let dir = crate::temp_dir("written-mutants");
+    for (name, total) in [("reopen-paused", 33), ("write-ahead", 106)] {
+        let base = load(name);
+        let written = mutate::write_mutants(&base, &dir.join(name)).unwrap();
+        assert_eq!(written.len(), total, "{name}");
+        let mut flips = 0;
+        for (m, path) in &written {
+            let back = scenario::load(path).unwrap_or_else(|e| panic!("{}: {e}", m.id));
+            assert_eq!(back.config, m.scenario.config, "{}: {}", name, m.id);
+            assert_eq!(back.expect_violated, m.scenario.expect_violated);
+            assert_eq!(back.expect_unreached, m.scenario.expect_unreached);
+            let opts = CheckOptions::default();
+            let (mem, file) = (
+                check_scenario(&m.scenario, &opts),
+                check_scenario(&back, &opts),
+            );
+            let verdicts = |r: &sim::ScenarioResult| {
+                r.properties
+                    .iter()
+                    .map(|p| (p.name, p.status, p.actions.as_ref().map(Vec::len)))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(verdicts(&file), verdicts(&mem), "{}: {}", name, m.id);
+            assert_eq!(file.unique_states, mem.unique_states, "{}: {}", name, m.id);
+            assert_eq!(file.matches_expectation(), mem.matches_expectation());
+            if m.id.starts_with("option: auto-finalize flipped") {
+                flips += 1;
+                assert_ne!(back.config, base.config, "the flip is in the file");
+                let text = std::fs::read_to_string(path).unwrap();
+                let line = format!(
+                    "auto_finalize = {}",
+                    !base.config.procedures.job.auto_finalize
+                );
+                assert!(text.contains(&line), "{text}");
+            }
+        }
+        assert_eq!(flips, 1, "{name}: one auto-finalize mutant");
+    }
+}
+
+/// `Scenario::to_toml` round-trips every mutant of both mutated presets.
+#[test]
+fn every_mutant_round_trips_through_to_toml() {
+    for name in ["reopen-paused", "write-ahead"] {
+        for m in sim::mutate::mutants(&load(name)) {
+            let text = m.scenario.to_toml(&m.id);
+            let back = scenario::parse(&m.scenario.name, "mutant.toml", &text)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{text}", m.id));
+            assert_eq!(back.config, m.scenario.config, "{}", m.id);
+            assert_eq!(back.variant, m.scenario.variant, "{}", m.id);
+            assert_eq!(back.to_toml(&m.id), text, "{}", m.id);
+        }
+    }
 }

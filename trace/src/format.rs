@@ -3,7 +3,8 @@
 //! A trace is the scenario (embedded, so it replays without the original file), the seed
 //! where there is one, and the chosen actions as indices into the model's ordered list of
 //! enabled actions, each with a readable label. Replay re-derives every state from the
-//! indices; the labels are for people and for detecting that the model changed.
+//! indices and checks each step's action, actor and label against the model
+//! ([`crate::decode`]), so a trace of another model version is refused, not misread.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,25 @@ pub struct SwarmFaults {
     pub guest_poweroff: bool,
     pub qemu_crash: bool,
     pub host_crash: bool,
+}
+
+impl SwarmFaults {
+    /// Turns off the faults this run drew as off.
+    pub fn apply(&self, faults: &mut model::Faults) {
+        let off = model::Fault::Off;
+        if !self.libvirtd_crash {
+            faults.libvirtd_crash = off;
+        }
+        if !self.guest_poweroff {
+            faults.guest_poweroff = off;
+        }
+        if !self.qemu_crash {
+            faults.qemu_crash = off;
+        }
+        if !self.host_crash {
+            faults.host_crash = off;
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

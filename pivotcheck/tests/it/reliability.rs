@@ -2,10 +2,10 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use sim::fuzz::{self, Target};
-use sim::scenario;
+use trace::scenario;
 
 fn corpus(target: Target) -> Vec<Vec<u8>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim");
     let mut dirs = vec![root.join("fuzz-corpus").join(target.name())];
     if target == Target::Scenario {
         dirs.push(crate::scenarios_dir());
@@ -189,7 +189,7 @@ proptest! {
                 continue;
             }
             let actions = p.actions.as_ref().expect("a violation has a path");
-            let states = sim::replay::states(&s, actions);
+            let states = sim::replay::states(&s.config, actions);
             for (w, a) in states.iter().zip(actions) {
                 let mut enabled = Vec::new();
                 model::world::actions(&s.config, w, &mut enabled);
@@ -197,7 +197,7 @@ proptest! {
             }
             // Shortest: the property first fails at the trace's last state.
             prop_assert_eq!(
-                sim::replay::first_discovery(&s, p.name, &states),
+                sim::replay::first_discovery(&s.config, p.name, &states),
                 Some(actions.len()),
                 "{}",
                 p.name

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::bfs;
+use sim::bfs;
 
 /// How long a run goes before the spinner appears.
 pub const SHOW_AFTER: Duration = Duration::from_secs(1);

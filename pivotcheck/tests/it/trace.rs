@@ -2,9 +2,9 @@ use model::{Action, Image, PivotModel};
 use proptest::prelude::*;
 use sim::check::{check_scenario, CheckOptions, Status};
 use sim::replay;
-use sim::scenario;
 use sim::shrink;
 use sim::simulate::{self, SimOptions};
+use trace::scenario;
 
 use crate::{pivotcheck, scenario_files, scenario_path, scenarios_dir, temp_dir};
 
@@ -24,15 +24,15 @@ fn every_suite_counterexample_replays_to_its_property() {
         for p in check_scenario(&s, &CheckOptions::default()).properties {
             let Some(trace) = p.trace else { continue };
             let path = dir.join(format!("{}.{}.json", s.name, p.name));
-            sim::tracefile::write(&trace, &path).unwrap();
+            trace::encode::write(&trace, &path).unwrap();
             let file = path.display().to_string();
-            let back = replay::read(&path).unwrap();
-            assert_eq!(back, trace);
-            let embedded = replay::scenario_of(&file, &back).unwrap();
-            let actions = replay::actions(&file, &embedded, &back).unwrap();
-            let states = replay::states(&embedded, &actions);
+            let back = trace::decode::load(&path).unwrap();
+            assert_eq!(back.trace, trace);
+            let actions = &back.actions;
+            assert_eq!(Some(actions), p.actions.as_ref(), "{file}");
+            assert_eq!(back.states, replay::states(&s.config, actions), "{file}");
             assert_eq!(
-                replay::first_discovery(&embedded, p.name, &states),
+                replay::first_discovery(&back.scenario.config, p.name, &back.states),
                 Some(actions.len()),
                 "{file}"
             );
@@ -289,5 +289,140 @@ proptest! {
             prop_assert_eq!(again.as_deref(), Some(f.shrunk.as_slice()));
             let _: &[Action] = &f.shrunk;
         }
+    }
+}
+
+/// A swarm simulation's traces go through every reader alike. Before one codec, `replay`
+/// applied the run's swarm switches and `report` and `conform` ignored them, so
+/// `report` rejected these traces (exit 2, "expected a trace of this model version").
+#[test]
+fn swarm_traces_go_through_replay_report_and_conform_alike() {
+    let dir = temp_dir("swarm-readers");
+    let out = dir.join("traces");
+    let o = run(&[
+        "simulate",
+        &scenario_path("blockdev-modern"),
+        "--swarm",
+        "--seed",
+        "7",
+        "--runs",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut traces: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    traces.sort();
+    assert_eq!(traces.len(), 2, "{traces:?}");
+    for t in &traces {
+        let text = std::fs::read_to_string(t).unwrap();
+        assert!(text.contains("\"swarm\""), "a swarm trace: {}", t.display());
+        let o = run(&["replay", t.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "replay {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let report = dir.join("report");
+        let o = run(&[
+            "report",
+            "--out",
+            report.to_str().unwrap(),
+            t.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "report {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).contains("replays: step"));
+        // conform needs a real QEMU to run; its decoder is what refused the trace.
+        let r = conform::load(t).unwrap_or_else(|e| panic!("conform: {e}"));
+        let d = trace::decode::load(t).unwrap();
+        assert_eq!(r.actions, d.actions);
+        assert_eq!(r.config, d.scenario.config);
+        // The swarm's switches are applied: the scenario's own config differs.
+        let plain = trace::scenario::parse("x", "x.toml", &d.trace.scenario.toml).unwrap();
+        assert_ne!(plain.config.faults, r.config.faults, "{}", t.display());
+    }
+}
+
+/// A trace's `kind`, `actor` and `label` are checked, not ignored: an edited one is
+/// refused by every reader with the step and what was expected.
+#[test]
+fn edited_kind_actor_or_label_is_refused_with_exit_2() {
+    let dir = temp_dir("trace-fields");
+    let out = dir.join("traces");
+    let o = run(&[
+        "check",
+        "--brief",
+        "--out",
+        out.to_str().unwrap(),
+        &scenario_path("reopen-unpaused"),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let path = out.join("reopen-unpaused.no-lost-writes.trace.json");
+    let original: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cases: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+        (
+            "kind",
+            |t| t["kind"] = "sometimes".into(),
+            "expected `always` (the kind of property no-lost-writes)",
+        ),
+        (
+            "no-kind",
+            |t| t["kind"] = serde_json::Value::Null,
+            "kind is null, expected `always`",
+        ),
+        (
+            "stray-kind",
+            |t| {
+                t["property"] = serde_json::Value::Null;
+                t["kind"] = "always".into();
+            },
+            "the trace names no property: expected null or `conformance`",
+        ),
+        (
+            "actor",
+            |t| t["steps"][2]["actor"] = "guest".into(),
+            "step 3 (QemuJobReady): the trace says actor `guest`, but this model's actor is `qemu`",
+        ),
+        (
+            "label",
+            |t| t["steps"][0]["label"] = "something else".into(),
+            "step 1 (QemuCopyRead(0)): the trace says label `something else`",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let mut t = original.clone();
+        edit(&mut t);
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+        for cmd in ["replay", "report"] {
+            let mut args = vec![cmd, file.to_str().unwrap()];
+            let report = dir.join("report");
+            if cmd == "report" {
+                args.extend(["--out", report.to_str().unwrap()]);
+            }
+            let o = run(&args);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {name}: {err}");
+            assert!(
+                err.contains(expected) && err.contains(&format!("{name}.json")),
+                "{cmd} {name}: {err}"
+            );
+        }
+        assert!(conform::load(&file).is_err(), "{name}");
     }
 }

@@ -1,8 +1,9 @@
-//! The single integration-test binary of `sim`: the scenario suite, pinned
+//! The single integration-test binary of `pivotcheck`: the scenario suite, pinned
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
 mod cli;
 mod live;
+mod pinned;
 mod reliability;
 mod reports;
 mod suite;

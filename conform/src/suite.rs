@@ -1,39 +1,40 @@
-//! `pivotcheck conform [TRACE...]`: replay traces (default: the corpus) against QEMU.
-//!
-//! Exit codes, like `check`: 0 every trace conforms; 1 some disagree; 2 bad input or
-//! usage; 3 something could not be run (QEMU missing, a trace needs what this setup
-//! cannot do, the harness failed).
+//! A conformance run over many traces (default: the corpus) against QEMU, as
+//! `pivotcheck conform` does it; the command line itself is the `pivotcheck` crate's.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clap::Args;
-
 use crate::replay::{self, Options, Replayable, TraceReport, Verdict};
-use crate::ParseScenario;
 
-pub const EXIT_DISAGREE: u8 = 1;
-pub const EXIT_BAD_INPUT: u8 = 2;
-pub const EXIT_CANNOT_RUN: u8 = 3;
-
-#[derive(Args, Debug, Clone)]
-pub struct ConformArgs {
-    /// Trace files (JSON, as `check` writes them). Default: the built-in corpus.
+/// What to run: the flags of `pivotcheck conform`, validated.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Trace files; empty means the built-in corpus.
     pub traces: Vec<PathBuf>,
-    /// List the corpus (name and what each trace covers) and exit.
-    #[arg(long)]
+    /// List the corpus and stop.
     pub list: bool,
-    /// Write the corpus as trace files into this folder and exit.
-    #[arg(long, value_name = "DIR")]
+    /// Write the corpus as trace files into this folder and stop.
     pub export: Option<PathBuf>,
-    /// Keep each run's folder (images, QEMU's log) under the system temp folder.
-    #[arg(long)]
+    /// Keep each run's folder.
     pub keep: bool,
-    /// Seconds a sync point waits for QEMU to reach a predicted state.
-    #[arg(long, default_value_t = 3.0)]
-    pub sync_timeout: f64,
+    /// How long a sync point waits for QEMU.
+    pub sync_timeout: Duration,
+}
+
+/// How a conformance run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every trace conforms (or the corpus was listed or exported).
+    Conforms,
+    /// Some trace disagrees.
+    Disagrees,
+    /// Bad input: a trace file, the corpus, or a flag combination.
+    BadInput,
+    /// Something could not be run: QEMU missing, a trace needs what this setup cannot do,
+    /// the harness failed, a file could not be written.
+    CannotRun,
 }
 
 /// Whether QEMU and its tools run here; the message says how to install them.
@@ -58,41 +59,6 @@ pub fn qemu_missing() -> Option<String> {
 /// A run folder per trace, short enough for a unix socket path.
 pub fn run_dir(i: usize) -> PathBuf {
     std::env::temp_dir().join(format!("pc-conform-{}-{i}", std::process::id()))
-}
-
-fn load(path: &Path, parse: ParseScenario) -> Result<Replayable, String> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
-    let trace: reports::trace::Trace = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{file}:{}:{}: expected a pivotcheck trace (JSON): {e}",
-            e.line(),
-            e.column()
-        )
-    })?;
-    if trace.format != reports::trace::FORMAT || trace.version != reports::trace::VERSION {
-        return Err(format!(
-            "{file}: expected format \"{}\" version {}, found \"{}\" version {}",
-            reports::trace::FORMAT,
-            reports::trace::VERSION,
-            trace.format,
-            trace.version
-        ));
-    }
-    let config = parse(
-        &trace.scenario.name,
-        &format!("{file} (embedded scenario)"),
-        &trace.scenario.toml,
-    )?;
-    let actions = crate::actions_of(&config, &trace).map_err(|e| format!("{file}: {e}"))?;
-    Ok(Replayable {
-        name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or(file),
-        config,
-        actions,
-    })
 }
 
 pub fn print_report(out: &mut impl Write, r: &TraceReport) {
@@ -127,57 +93,46 @@ pub fn print_report(out: &mut impl Write, r: &TraceReport) {
     }
 }
 
-/// Runs the subcommand; returns the process exit code.
-pub fn run(args: ConformArgs, parse: ParseScenario) -> u8 {
-    if !(args.sync_timeout.is_finite() && args.sync_timeout > 0.0) {
-        eprintln!(
-            "pivotcheck conform: --sync-timeout {}: expected a positive number of seconds",
-            args.sync_timeout
-        );
-        return EXIT_BAD_INPUT;
-    }
+/// Runs the request, printing one report per trace and a summary.
+pub fn run(args: Request) -> Outcome {
     let traces: Vec<Replayable> = if args.traces.is_empty() {
-        let corpus = match crate::corpus(parse) {
+        let corpus = match crate::corpus() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("pivotcheck conform: corpus: {e}");
-                return EXIT_BAD_INPUT;
+                return Outcome::BadInput;
             }
         };
         if args.list {
             for (e, r) in &corpus {
                 println!("{:<36} {:>3} steps  {}", e.name, r.actions.len(), e.covers);
             }
-            return 0;
+            return Outcome::Conforms;
         }
         if let Some(dir) = &args.export {
             for (e, r) in &corpus {
                 let path = dir.join(format!("{}.trace.json", e.name));
-                let text =
-                    serde_json::to_string_pretty(&crate::to_trace(e, r)).expect("traces serialize");
-                if let Err(err) =
-                    std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text + "\n"))
-                {
+                if let Err(err) = trace::encode::write(&crate::to_trace(e, r), &path) {
                     eprintln!("pivotcheck conform: cannot write {}: {err}", path.display());
-                    return EXIT_CANNOT_RUN;
+                    return Outcome::CannotRun;
                 }
             }
             println!("{} traces written to {}", corpus.len(), dir.display());
-            return 0;
+            return Outcome::Conforms;
         }
         corpus.into_iter().map(|(_, r)| r).collect()
     } else {
         if args.list || args.export.is_some() {
             eprintln!("pivotcheck conform: --list and --export apply to the corpus: give no TRACE");
-            return EXIT_BAD_INPUT;
+            return Outcome::BadInput;
         }
         let mut v = Vec::new();
         for p in &args.traces {
-            match load(p, parse) {
+            match crate::load(p) {
                 Ok(r) => v.push(r),
                 Err(e) => {
                     eprintln!("pivotcheck conform: {e}");
-                    return EXIT_BAD_INPUT;
+                    return Outcome::BadInput;
                 }
             }
         }
@@ -185,10 +140,10 @@ pub fn run(args: ConformArgs, parse: ParseScenario) -> u8 {
     };
     if let Some(why) = qemu_missing() {
         eprintln!("pivotcheck conform: {why}");
-        return EXIT_CANNOT_RUN;
+        return Outcome::CannotRun;
     }
     let opts = Options {
-        sync_timeout: Duration::from_secs_f64(args.sync_timeout),
+        sync_timeout: args.sync_timeout,
         keep: args.keep,
         tamper: None,
     };
@@ -210,10 +165,10 @@ pub fn run(args: ConformArgs, parse: ParseScenario) -> u8 {
         started.elapsed().as_secs_f64()
     );
     if disagreeing > 0 {
-        EXIT_DISAGREE
+        Outcome::Disagrees
     } else if other > 0 {
-        EXIT_CANNOT_RUN
+        Outcome::CannotRun
     } else {
-        0
+        Outcome::Conforms
     }
 }

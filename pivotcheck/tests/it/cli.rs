@@ -234,3 +234,96 @@ fn limits_end_a_search_with_exit_3_and_write_no_trace() {
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }
+
+/// Each flag value that used to panic (exit 101), wrap around or be accepted silently
+/// exits 2 with a message naming the flag and what was expected, before any work.
+#[test]
+fn bad_flag_values_exit_2_naming_the_flag() {
+    let dir = temp_dir("bad-flags");
+    let wa = scenario_path("write-ahead");
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["check", "--timeout", "1e20", &wa],
+            "--timeout",
+            "seconds above 0",
+        ),
+        (
+            &["check", "--timeout", "0", &wa],
+            "--timeout",
+            "seconds above 0",
+        ),
+        (
+            &["check", "--threads", "18446744073709551615", &wa],
+            "--threads",
+            "from 1 to 1024",
+        ),
+        (
+            &["check", "--threads", "0", &wa],
+            "--threads",
+            "from 1 to 1024",
+        ),
+        (
+            &["fuzz", "scenario", "--seconds", "1e20"],
+            "--seconds",
+            "seconds above 0",
+        ),
+        (
+            &["check", "--max-memory", "17592186044416", &wa],
+            "--max-memory",
+            "from 1 to 17592186044415",
+        ),
+        (
+            &["check", "--max-memory", "0", &wa],
+            "--max-memory",
+            "MiB from 1",
+        ),
+        (
+            &["check", "--max-states", "0", &wa],
+            "--max-states",
+            "states from 1",
+        ),
+        (&["simulate", &wa, "--runs", "0"], "--runs", "runs from 1"),
+        (
+            &["simulate", &wa, "--depth", "0"],
+            "--depth",
+            "steps from 1",
+        ),
+        (
+            &["simulate", &wa, "--seed", "x7"],
+            "--seed",
+            "40-hex commit hash",
+        ),
+        (
+            &["conform", "--sync-timeout", "1e20"],
+            "--sync-timeout",
+            "seconds above 0",
+        ),
+        (
+            &["live", "--list", "--scenario-timeout", "0"],
+            "--scenario-timeout",
+            "0",
+        ),
+        (
+            &["fuzz", "sceanrio"],
+            "<TARGET>",
+            "expected `scenario` or `trace`",
+        ),
+    ];
+    for (args, flag, expected) in cases {
+        let o = pivotcheck(args, &dir);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(expected),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}: no work starts");
+    }
+    // The largest memory limit that fits is accepted (and ends a search as usual).
+    let o = pivotcheck(
+        &["check", "--brief", "--max-memory", "17592186044415", &wa],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
