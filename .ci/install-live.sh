@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install what `pivotcheck live` needs from Debian's packages: QEMU 10 (bookworm-backports,
 # see qmp/INSTALL-QEMU.sh), libvirt 9.0 (libvirtd, virsh), nasm for the guest, gcc for the crash
-# trigger, util-linux/mount for the mount namespace. Idempotent; needs root.
+# trigger, util-linux/mount for the mount namespace; and libvirt 11.3 (bookworm-backports)
+# unpacked into /opt/libvirt-11.3 beside the system's 9.0 (install-libvirt-11.3.sh), for
+# `pivotcheck live --libvirt 11.3`. Idempotent; needs root.
 set -eu
 cd "$(dirname "$0")"
 sh ../qmp/INSTALL-QEMU.sh
@@ -16,4 +18,5 @@ if [ -n "$need" ]; then
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need
 fi
+sh ./install-libvirt-11.3.sh
 echo "install-live: $(libvirtd --version), $(nasm -v), $(qemu-system-x86_64 --version | head -n1)"

@@ -7,38 +7,36 @@
 //! image, events on libvirtd's connection), and after the run the image contents.
 //!
 //! The model crate stays pure: everything real (processes, sockets, files, clocks) is
-//! here. Scenario TOML is parsed by `sim` (which owns the format); the CLI hands its
-//! parser in, so this crate does not depend on `sim` (whose binary depends on this one).
+//! here. Scenario TOML and trace files are read and written by the `trace` crate, the
+//! same codec every other command uses; the command line is the `pivotcheck` crate's.
 //!
 //! Modules: [`script`] (corpus scripts to actions), [`corpus`] (the default corpus),
 //! [`real`] (the QEMU side), [`replay`] (step mapping, sync points, comparison),
-//! [`cli`] (`pivotcheck conform`).
+//! [`suite`] (a run over many traces, as `pivotcheck conform` does it).
 
-pub mod cli;
 pub mod corpus;
 pub mod real;
 pub mod replay;
 pub mod script;
+pub mod suite;
 
-use model::{Action, Config, PivotModel};
+use std::path::Path;
+
 pub use replay::{replay, Disagreement, Options, Replayable, Tamper, TraceReport, Verdict};
-
-/// Parses a scenario's TOML: `(name, file, text)` to a configuration, or a message that
-/// names the file, line and what was expected. `sim::scenario::parse` in practice.
-pub type ParseScenario<'a> = &'a dyn Fn(&str, &str, &str) -> Result<Config, String>;
+use trace::encode::{self, Claim};
+use trace::{Scenario, ScenarioError, Trace, TraceError};
 
 /// The default corpus, expanded into replayable traces (in corpus order).
-pub fn corpus(parse: ParseScenario) -> Result<Vec<(corpus::Entry, Replayable)>, String> {
+pub fn corpus() -> Result<Vec<(corpus::Entry, Replayable)>, String> {
     corpus::entries()
         .into_iter()
         .map(|e| {
-            let file = format!("corpus:{}", e.name);
-            let config = parse(&e.name, &file, &e.toml)?;
-            let actions = script::expand(&config, &e.script)
+            let s = entry_scenario(&e).map_err(|e| e.to_string())?;
+            let actions = script::expand(&s.config, &e.script)
                 .map_err(|m| format!("corpus entry {}: {m}", e.name))?;
             let r = Replayable {
                 name: e.name.clone(),
-                config,
+                config: s.config,
                 actions,
             };
             Ok((e, r))
@@ -46,72 +44,36 @@ pub fn corpus(parse: ParseScenario) -> Result<Vec<(corpus::Entry, Replayable)>, 
         .collect()
 }
 
-/// The trace file of a corpus entry, in the format `pivotcheck check` writes.
-pub fn to_trace(e: &corpus::Entry, r: &Replayable) -> reports::trace::Trace {
-    use model::describe;
-    use reports::trace::{EmbeddedScenario, Trace, TraceStep, FORMAT, VERSION};
-    let model = PivotModel::new(r.config.clone());
-    let mut w = model.init_state();
-    let mut steps = Vec::new();
-    for &a in &r.actions {
-        let index = model
-            .enabled(&w)
-            .iter()
-            .position(|x| *x == a)
-            .expect("expanded scripts take enabled actions");
-        let next = model.step(&w, a);
-        steps.push(TraceStep {
-            index,
-            action: format!("{a:?}"),
-            actor: describe::actor(a).to_string(),
-            label: describe::step_label(&r.config, &w, a, &next),
-        });
-        w = next;
-    }
-    Trace {
-        format: FORMAT.to_string(),
-        version: VERSION,
-        scenario: EmbeddedScenario {
-            name: e.name.clone(),
-            file: format!("corpus:{}", e.name),
-            toml: e.toml.clone(),
-        },
-        seed: None,
-        swarm: None,
-        property: None,
-        kind: Some("conformance".to_string()),
-        steps,
-    }
+/// The scenario of a corpus entry, as its trace file embeds it.
+fn entry_scenario(e: &corpus::Entry) -> Result<Scenario, ScenarioError> {
+    let file = format!("corpus:{}", e.name);
+    trace::scenario::parse(&e.name, &file, &e.toml)
 }
 
-/// The actions of a trace file, re-derived from its indices and checked against its
-/// action names, so that a trace recorded with another model version is refused rather
-/// than replayed as something else.
-pub fn actions_of(config: &Config, trace: &reports::trace::Trace) -> Result<Vec<Action>, String> {
-    let model = PivotModel::new(config.clone());
-    let mut w = model.init_state();
-    let mut out = Vec::new();
-    for (i, s) in trace.steps.iter().enumerate() {
-        let enabled = model.enabled(&w);
-        let a = *enabled.get(s.index).ok_or_else(|| {
-            format!(
-                "step {}: index {} but only {} actions are enabled there (expected an index below {})",
-                i + 1,
-                s.index,
-                enabled.len(),
-                enabled.len()
-            )
-        })?;
-        if format!("{a:?}") != s.action {
-            return Err(format!(
-                "step {}: index {} is {a:?} in this model but the trace says {} (the model changed since the trace was written)",
-                i + 1,
-                s.index,
-                s.action
-            ));
-        }
-        w = model.step(&w, a);
-        out.push(a);
-    }
-    Ok(out)
+/// The trace file of a corpus entry, in the format `pivotcheck check` writes (with
+/// `trace::encode`, like every trace).
+pub fn to_trace(e: &corpus::Entry, r: &Replayable) -> Trace {
+    let s = entry_scenario(e).expect("the corpus entry parsed when it was expanded");
+    encode::from_actions(
+        &s,
+        &r.actions,
+        &Claim {
+            kind: Some(trace::decode::CONFORMANCE_KIND),
+            ..Claim::default()
+        },
+    )
+}
+
+/// A trace file, decoded with `trace::decode` (so a swarm run's switches apply and a
+/// trace of another model version is refused) and ready to replay against QEMU.
+pub fn load(path: &Path) -> Result<Replayable, TraceError> {
+    let d = trace::decode::load(path)?;
+    Ok(Replayable {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string()),
+        config: d.scenario.config,
+        actions: d.actions,
+    })
 }

@@ -8,19 +8,20 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use conform::cli::{self, ConformArgs};
+use conform::suite::{self as cli, Outcome, Request};
 use conform::{Options, Replayable, Tamper, Verdict};
+use model::action::QemuAction;
 use model::state::World;
 use model::{Action, Command, Config, CopyMode, Image};
 
 fn parse(name: &str, file: &str, text: &str) -> Result<Config, String> {
-    sim::scenario::parse(name, file, text)
+    trace::scenario::parse(name, file, text)
         .map(|s| s.config)
         .map_err(|e| e.to_string())
 }
 
 fn corpus() -> Vec<(conform::corpus::Entry, Replayable)> {
-    conform::corpus(&parse).expect("the corpus expands")
+    conform::corpus().expect("the corpus expands")
 }
 
 fn qemu_available(test: &str) -> bool {
@@ -82,9 +83,9 @@ fn the_corpus_covers_every_qemu_facing_action_and_fault() {
         modes.insert(format!("{:?}", t.config.copy_mode));
         let mut w = model::world::init(&t.config);
         for &a in &t.actions {
-            let kind = format!("{a:?}");
+            let kind = a.name();
             kinds.insert(kind.split('(').next().unwrap().to_string());
-            if a == Action::QemuExecute {
+            if a == Action::Qemu(QemuAction::Execute) {
                 commands.insert(w.qemu.inbox.unwrap());
             }
             w = model::world::next_state(&t.config, &w, a).unwrap();
@@ -149,7 +150,7 @@ fn a_wrong_prediction_is_reported_as_a_disagreement() {
     let ready = t
         .actions
         .iter()
-        .position(|a| *a == Action::QemuJobReady)
+        .position(|a| *a == Action::Qemu(QemuAction::JobReady))
         .expect("the trace reaches ready")
         + 1;
     let opts = Options {
@@ -200,13 +201,13 @@ fn a_rhel_drive_reopen_trace_is_not_replayed() {
     }
 }
 
-fn args(traces: Vec<std::path::PathBuf>) -> ConformArgs {
-    ConformArgs {
+fn args(traces: Vec<std::path::PathBuf>) -> Request {
+    Request {
         traces,
         list: false,
         export: None,
         keep: false,
-        sync_timeout: 3.0,
+        sync_timeout: Duration::from_secs(3),
     }
 }
 
@@ -217,7 +218,7 @@ fn bad_trace_files_exit_with_code_2() {
     std::fs::create_dir_all(&dir).unwrap();
     let not_json = dir.join("broken.trace.json");
     std::fs::write(&not_json, "{\n  \"format\": oops\n}\n").unwrap();
-    assert_eq!(cli::run(args(vec![not_json]), &parse), cli::EXIT_BAD_INPUT);
+    assert_eq!(cli::run(args(vec![not_json])), Outcome::BadInput);
 
     // A valid trace whose index points past the enabled actions.
     let (e, r) = corpus().into_iter().next().unwrap();
@@ -225,29 +226,28 @@ fn bad_trace_files_exit_with_code_2() {
     trace.steps[0].index = 99;
     let bad_index = dir.join("index.trace.json");
     std::fs::write(&bad_index, serde_json::to_string(&trace).unwrap()).unwrap();
-    assert_eq!(cli::run(args(vec![bad_index]), &parse), cli::EXIT_BAD_INPUT);
-    assert!(conform::actions_of(&r.config, &trace)
+    assert_eq!(cli::run(args(vec![bad_index.clone()])), Outcome::BadInput);
+    assert!(conform::load(&bad_index)
         .unwrap_err()
-        .contains("index 99"));
+        .to_string()
+        .contains("action index 99"));
 
     let missing = dir.join("missing.trace.json");
-    assert_eq!(cli::run(args(vec![missing]), &parse), cli::EXIT_BAD_INPUT);
+    assert_eq!(cli::run(args(vec![missing])), Outcome::BadInput);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An exported corpus trace loads back to the same actions.
 #[test]
 fn exported_traces_replay_to_the_same_actions() {
+    let dir = run_dir("exported");
     for (e, r) in corpus() {
         let trace = conform::to_trace(&e, &r);
-        let text = serde_json::to_string(&trace).unwrap();
-        let back: reports::trace::Trace = serde_json::from_str(&text).unwrap();
-        let config = parse(&e.name, "x", &back.scenario.toml).unwrap();
-        assert_eq!(
-            conform::actions_of(&config, &back).unwrap(),
-            r.actions,
-            "{}",
-            e.name
-        );
+        let path = dir.join(format!("{}.trace.json", e.name));
+        trace::encode::write(&trace, &path).unwrap();
+        let back = conform::load(&path).unwrap();
+        assert_eq!(back.actions, r.actions, "{}", e.name);
+        assert_eq!(back.config, r.config, "{}", e.name);
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }

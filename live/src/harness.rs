@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
+use crate::install::Install;
+
 pub const DOMAIN: &str = "rq";
 const TRIGGER_C: &str = include_str!("trigger.c");
 const GUEST_ASM: &str = include_str!("guest.asm");
@@ -47,8 +49,9 @@ fn on_path(tool: &str) -> bool {
         .any(|d| d.join(tool).is_file())
 }
 
-/// What is missing for a live run, as readable lines; empty when everything is there.
-pub fn missing_prerequisites() -> Vec<String> {
+/// What is missing for a live run against `install`, as readable lines; empty when
+/// everything is there.
+pub fn missing_prerequisites(install: &Install) -> Vec<String> {
     let mut out: Vec<String> = TOOLS
         .iter()
         .filter(|(t, _)| !on_path(t))
@@ -60,6 +63,9 @@ pub fn missing_prerequisites() -> Vec<String> {
     }
     if !Path::new("/etc/libvirt").is_dir() {
         out.push("/etc/libvirt missing (installed by libvirt-clients)".into());
+    }
+    if out.is_empty() {
+        out.extend(install.missing());
     }
     out
 }
@@ -144,12 +150,15 @@ pub struct Work {
     pub dir: PathBuf,
     pub trigger: PathBuf,
     pub guest: Vec<u8>,
-    /// Folder bound over `/var/cache` (capabilities cache), maybe shared between runs.
+    /// Folder bound over `/var/cache` (capabilities cache), maybe shared between runs;
+    /// one subfolder per libvirt version, so that versions do not invalidate each other's.
     pub cache: PathBuf,
+    /// The libvirt this run drives.
+    pub install: Install,
 }
 
 impl Work {
-    pub fn create(cache: Option<PathBuf>) -> Result<Work> {
+    pub fn create(cache: Option<PathBuf>, install: Install) -> Result<Work> {
         let dir = std::env::temp_dir().join(format!("pivotcheck-live-{}", std::process::id()));
         if dir.exists() {
             fs::remove_dir_all(&dir).ok();
@@ -157,7 +166,9 @@ impl Work {
         for sub in ["etc", "run", "varlib", "cache", "log"] {
             fs::create_dir_all(dir.join(sub))?;
         }
-        let cache = cache.unwrap_or_else(|| dir.join("cache"));
+        let cache = cache
+            .unwrap_or_else(|| dir.join("cache"))
+            .join(format!("libvirt-{}", install.libvirt.name()));
         fs::create_dir_all(&cache)?;
         fs::write(
             dir.join("etc/qemu.conf"),
@@ -212,6 +223,7 @@ impl Work {
             trigger,
             guest,
             cache,
+            install,
         })
     }
 
@@ -269,9 +281,16 @@ impl Libvirtd {
         ] {
             script.push_str(&format!("mount --bind '{from}' '{to}'\n"));
         }
+        for (from, to) in work.install.namespace_mounts() {
+            script.push_str(&format!("mount --bind '{}' '{to}'\n", from.display()));
+        }
+        if let Some(lib) = work.install.library_path() {
+            script.push_str(&format!("export LD_LIBRARY_PATH='{}'\n", lib.display()));
+        }
         script.push_str(&format!(
-            "LD_PRELOAD='{}' exec libvirtd\n",
-            work.trigger.display()
+            "LD_PRELOAD='{}' exec '{}'\n",
+            work.trigger.display(),
+            work.install.libvirtd().display()
         ));
         let log = fs::OpenOptions::new()
             .create(true)

@@ -2,21 +2,23 @@
 //! --pivot`, before the command is sent and when its reply arrives; while libvirtd is down
 //! let the guest write and maybe power off; restart libvirtd; observe libvirt's view,
 //! QEMU's truth and where each acknowledged guest write is; replay the same crash point in
-//! the model (`libvirt-9.0` preset) and compare.
+//! the model (the preset of the libvirt version driven: `libvirt-9.0`, `libvirt-11.3`) and
+//! compare.
 //!
-//! Modules: [`matrix`] (the scenarios and the real-to-model crash point map), [`real`]
+//! Modules: [`install`] (which libvirt: the system's or an unpacked prefix), [`matrix`]
+//! (per version: the scenarios and the real-to-model crash point map), [`real`]
 //! (one scenario on real libvirt), [`predict`] (the same in the model), [`observe`] (the
 //! shared outcome shape), [`harness`] (libvirtd in its own namespace, virsh, QMP, guest,
 //! processes). `trigger.c` (the crash trigger) and `guest.asm` (the guest) are built from
 //! source into the run's temp dir.
 
 pub mod harness;
+pub mod install;
 pub mod matrix;
 pub mod observe;
 pub mod predict;
 pub mod real;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -32,30 +34,25 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 const INNER_ENV: &str = "PIVOTCHECK_LIVE_INNER";
 
-/// Arguments of `pivotcheck live`.
-#[derive(clap::Args, Debug, Clone)]
+/// What `pivotcheck live` runs (its flags, validated by the `pivotcheck` crate, which
+/// documents each).
+#[derive(Debug, Clone)]
 pub struct Args {
-    /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
-    #[arg(long)]
+    /// Only scenarios whose name contains one of these texts.
     pub only: Vec<String>,
-    /// Run the whole matrix (76 scenarios, about 2 minutes) instead of the default 38:
-    /// every crash point once transient without a power-off and once persistent with one,
-    /// and the double crashes on a transient domain.
-    #[arg(long)]
+    /// The whole matrix instead of the default half.
     pub all: bool,
-    /// List the scenarios and the model's prediction for each; run nothing real.
-    #[arg(long)]
+    /// List the scenarios and the model's predictions; run nothing real.
     pub list: bool,
-    /// Write the results as JSON to this file.
-    #[arg(long)]
+    /// Write the results as JSON to this file (atomically).
     pub json: Option<PathBuf>,
-    /// Reuse this folder as libvirt's /var/cache (QEMU capabilities) between runs; without
-    /// it the first libvirtd start probes QEMU for about 8 s. Default: $PIVOTCHECK_LIVE_CACHE.
-    #[arg(long)]
+    /// libvirt's /var/cache between runs.
     pub cache: Option<PathBuf>,
-    /// Give up on one scenario after this many seconds (it is reported as an error).
-    #[arg(long, default_value_t = 60)]
+    /// Give up on one scenario after this many seconds.
     pub scenario_timeout: u64,
+    /// The libvirt to drive: `9.0`, `11.3` or the path of an unpacked install
+    /// ([`install::Install::parse`]).
+    pub libvirt: String,
 }
 
 #[derive(Serialize)]
@@ -75,6 +72,8 @@ pub struct ScenarioResult {
 
 #[derive(Serialize)]
 pub struct SuiteResult {
+    /// `major.minor` of the libvirt driven.
+    pub libvirt: &'static str,
     pub preset: &'static str,
     pub scenarios: Vec<ScenarioResult>,
     pub seconds: f64,
@@ -83,8 +82,8 @@ pub struct SuiteResult {
     pub errors: usize,
 }
 
-fn selected(args: &Args) -> Vec<Spec> {
-    matrix::all()
+fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
+    matrix::all(libvirt)
         .into_iter()
         .filter(|s| args.all || !args.only.is_empty() || s.persistent == s.poweroff)
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
@@ -103,7 +102,8 @@ pub fn cli(args: Args) -> u8 {
 }
 
 fn cli_inner(args: Args) -> Result<u8> {
-    let specs = selected(&args);
+    let install = install::Install::parse(&args.libvirt)?;
+    let specs = selected(&args, install.libvirt);
     if specs.is_empty() {
         anyhow::bail!(
             "--only {:?} matches no scenario; `pivotcheck live --list` lists them",
@@ -127,7 +127,7 @@ fn cli_inner(args: Args) -> Result<u8> {
         }
         return Ok(EXIT_OK);
     }
-    let missing = harness::missing_prerequisites();
+    let missing = harness::missing_prerequisites(&install);
     if !missing.is_empty() {
         anyhow::bail!(
             "cannot run the live suite here:\n  {}\n(.ci/run installs them)",
@@ -137,7 +137,7 @@ fn cli_inner(args: Args) -> Result<u8> {
     if std::env::var_os(INNER_ENV).is_none() {
         return subreaper_parent();
     }
-    run_suite(&args, &specs)
+    run_suite(&args, &specs, install)
 }
 
 /// Runs this same command as a child under a child-subreaper: QEMU processes that libvirtd
@@ -213,18 +213,19 @@ fn adopted_children() -> Vec<i32> {
     out
 }
 
-fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
+fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u8> {
     let t0 = Instant::now();
     let cache = args
         .cache
         .clone()
         .or_else(|| std::env::var_os("PIVOTCHECK_LIVE_CACHE").map(PathBuf::from));
-    let work = harness::Work::create(cache)?;
+    let preset = install.libvirt.preset();
+    let version = install.libvirt.name();
+    let work = harness::Work::create(cache, install)?;
     println!(
-        "pivotcheck live: {} scenario(s) against libvirt in {} (preset {})",
+        "pivotcheck live: {} scenario(s) against libvirt {version} in {} (preset {preset})",
         specs.len(),
         work.dir.display(),
-        predict::PRESET
     );
     let mut daemon: Option<harness::Libvirtd> = None;
     let mut results = Vec::new();
@@ -274,7 +275,8 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
     }
     let count = |v: &str| results.iter().filter(|r| r.verdict == v).count();
     let suite = SuiteResult {
-        preset: predict::PRESET,
+        libvirt: version,
+        preset,
         seconds: t0.elapsed().as_secs_f64(),
         agree: count("agree"),
         disagree: count("disagree"),
@@ -291,9 +293,13 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
         suite.seconds
     );
     if let Some(path) = &args.json {
-        let mut f = std::fs::File::create(path)?;
-        serde_json::to_writer_pretty(&mut f, &suite)?;
-        f.write_all(b"\n")?;
+        // Atomically, like every file pivotcheck writes: a reader never sees half a result.
+        let mut text = serde_json::to_string_pretty(&suite)?;
+        text.push('\n');
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)?;
     }
     if suite.disagree + suite.errors == 0 {
         let _ = std::fs::remove_dir_all(&work.dir);

@@ -26,12 +26,66 @@ impl When {
     }
 }
 
+/// The libvirt versions the live suite drives, each with the QMP commands it sends and
+/// the model preset it is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Libvirt {
+    #[serde(rename = "9.0")]
+    V9_0,
+    #[serde(rename = "11.3")]
+    V11_3,
+}
+
+impl Libvirt {
+    pub const ALL: [Libvirt; 2] = [Libvirt::V9_0, Libvirt::V11_3];
+
+    /// `major.minor`, as `--libvirt` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Libvirt::V9_0 => "9.0",
+            Libvirt::V11_3 => "11.3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Libvirt> {
+        Libvirt::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// The model preset this version's measurements are checked against.
+    pub fn preset(self) -> &'static str {
+        match self {
+            Libvirt::V9_0 => "libvirt-9.0",
+            Libvirt::V11_3 => "libvirt-11.3",
+        }
+    }
+
+    /// The QMP commands of this version's pivot, in the order it sends them.
+    pub fn pivot_commands(self) -> &'static [PivotCommand] {
+        match self {
+            Libvirt::V9_0 => &PIVOT_COMMANDS,
+            Libvirt::V11_3 => &PIVOT_COMMANDS_11_3,
+        }
+    }
+
+    /// The double crashes this version is crashed at.
+    pub fn double_crashes(self) -> &'static [DoubleCrash] {
+        match self {
+            Libvirt::V9_0 => &DOUBLE_CRASHES,
+            Libvirt::V11_3 => &DOUBLE_CRASHES_11_3,
+        }
+    }
+}
+
+/// One QMP command of a pivot: (real name, what it does when the name is ambiguous, the
+/// model command ordinal it corresponds to or `None`).
+pub type PivotCommand = (&'static str, &'static str, Option<u8>);
+
 /// The QMP commands of a libvirt 9.0 pivot, in the order they are sent (captured by the
 /// trigger's log; `pivotcheck live` checks the order again on every run), with the model
 /// command each one corresponds to: `(real name, model command ordinal or None)`.
 /// The model's pivot procedure (`libvirt-9.0` preset) sends job-complete (1), query-jobs
 /// (2), job-dismiss (3), blockdev-del (4) and blockdev-del (5).
-pub const PIVOT_COMMANDS: [(&str, &str, Option<u8>); 8] = [
+pub const PIVOT_COMMANDS: [PivotCommand; 8] = [
     ("transaction", "block-dirty-bitmap-add", None),
     ("job-complete", "", Some(1)),
     ("query-jobs", "", Some(2)),
@@ -40,6 +94,20 @@ pub const PIVOT_COMMANDS: [(&str, &str, Option<u8>); 8] = [
     ("transaction", "block-dirty-bitmap-remove", None),
     ("blockdev-del", "format node", Some(4)),
     ("blockdev-del", "storage node", Some(5)),
+];
+
+/// The same for libvirt 11.3, as the trigger logged it: a raw image has no format node
+/// (`libvirt-1-storage` is the only node of the source), so one `blockdev-del`, and the
+/// temporary bitmap, added on the target's storage node, is not removed by a second
+/// transaction. The model's pivot (`libvirt-11.3` preset) sends job-complete (1),
+/// query-jobs (2), job-dismiss (3) and blockdev-del (4).
+pub const PIVOT_COMMANDS_11_3: [PivotCommand; 6] = [
+    ("transaction", "block-dirty-bitmap-add", None),
+    ("job-complete", "", Some(1)),
+    ("query-jobs", "", Some(2)),
+    ("job-dismiss", "", Some(3)),
+    ("query-named-block-nodes", "", None),
+    ("blockdev-del", "storage node", Some(4)),
 ];
 
 /// The QMP commands the restarted libvirt 9.0 sends on reconnect when the pivot's crash
@@ -79,6 +147,45 @@ pub const RECONNECT_READY: &[&str] = &[
     "query-jobs",
     "job-dismiss",
     "blockdev-del",
+    "blockdev-del",
+    "qom-list",
+];
+
+/// libvirt 11.3's reconnect after a `pivoting` record, as logged: two more probes
+/// (query-target, query-machines) after query-status, and one blockdev-del.
+pub const RECONNECT_PIVOTING_11_3: &[&str] = &[
+    "qmp_capabilities",
+    "query-migrate-capabilities",
+    "query-status",
+    "query-target",
+    "query-machines",
+    "query-hotpluggable-cpus",
+    "query-cpus-fast",
+    "query-iothreads",
+    "query-block",
+    "query-chardev",
+    "query-jobs",
+    "job-dismiss",
+    "query-named-block-nodes",
+    "blockdev-del",
+    "qom-list",
+];
+
+/// libvirt 11.3's reconnect after W1 (a `ready` record, a concluded job): it dismisses the
+/// job and deletes the target's storage node, which QEMU refuses (it is in use).
+pub const RECONNECT_READY_11_3: &[&str] = &[
+    "qmp_capabilities",
+    "query-migrate-capabilities",
+    "query-status",
+    "query-target",
+    "query-machines",
+    "query-hotpluggable-cpus",
+    "query-cpus-fast",
+    "query-iothreads",
+    "query-block",
+    "query-chardev",
+    "query-jobs",
+    "job-dismiss",
     "blockdev-del",
     "qom-list",
 ];
@@ -125,6 +232,38 @@ pub const DOUBLE_CRASHES: [DoubleCrash; 4] = [
     },
 ];
 
+/// The same four double crashes on libvirt 11.3 (its reconnect has two more probes first).
+pub const DOUBLE_CRASHES_11_3: [DoubleCrash; 4] = [
+    DoubleCrash {
+        first: (3, When::Before),
+        reconnect: RECONNECT_PIVOTING_11_3,
+        second: (12, When::Reply),
+        step: model::Step::JobDismiss,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (3, When::Before),
+        reconnect: RECONNECT_PIVOTING_11_3,
+        second: (14, When::Before),
+        step: model::Step::BlockdevDel,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (2, When::Reply),
+        reconnect: RECONNECT_READY_11_3,
+        second: (12, When::Reply),
+        step: model::Step::JobDismiss,
+        nth: 1,
+    },
+    DoubleCrash {
+        first: (2, When::Reply),
+        reconnect: RECONNECT_READY_11_3,
+        second: (13, When::Before),
+        step: model::Step::BlockdevDel,
+        nth: 1,
+    },
+];
+
 /// A crash point in the model's `concluded` handler: at its `nth` `step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandlerPoint {
@@ -141,31 +280,35 @@ pub struct ModelPoint {
     pub when: When,
 }
 
-/// The model point a real crash point maps to. Commands the model does not have change
-/// nothing it tracks, so a crash around them equals a crash at the neighbouring point:
+/// The model point a real crash point of `commands` maps to. Commands the model does not
+/// have change nothing it tracks, so a crash around them equals a crash before the next
+/// command the model has:
 /// - around `transaction` #1 (bitmap add): before job-complete;
-/// - around `query-named-block-nodes` and `transaction` #2 (bitmap remove): before the
-///   first blockdev-del. libvirt saves the intermediate status right after it handled the
-///   job-dismiss reply, before it sends query-named-block-nodes (measured: a kill before
-///   query-named-block-nodes already finds the intermediate status XML).
-pub fn model_point(real_ordinal: u8, when: When) -> ModelPoint {
-    let (command, when) = match (real_ordinal, when) {
-        (1, _) => (1, When::Before),
-        (5 | 6, _) => (4, When::Before),
-        (k, w) => (
-            PIVOT_COMMANDS[usize::from(k) - 1]
-                .2
-                .expect("mapped commands have a model ordinal"),
-            w,
-        ),
-    };
-    ModelPoint { command, when }
+/// - around `query-named-block-nodes` and (9.0) `transaction` #2 (bitmap remove): before
+///   the first blockdev-del. libvirt 9.0 saves the intermediate status right after it
+///   handled the job-dismiss reply, before it sends query-named-block-nodes (measured: a
+///   kill before query-named-block-nodes already finds the intermediate status XML).
+pub fn model_point(commands: &[PivotCommand], real_ordinal: u8, when: When) -> ModelPoint {
+    let k = usize::from(real_ordinal) - 1;
+    if let Some(command) = commands[k].2 {
+        return ModelPoint { command, when };
+    }
+    let command = commands[k..]
+        .iter()
+        .find_map(|c| c.2)
+        .expect("every pivot ends with a command the model has");
+    ModelPoint {
+        command,
+        when: When::Before,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Spec {
     /// Stable name, e.g. `job-dismiss.reply.persistent.poweroff`.
     pub name: String,
+    /// The libvirt it runs against (its commands and preset).
+    pub libvirt: Libvirt,
     /// `None`: the control, no crash.
     pub crash: Option<(u8, When)>,
     /// A second crash, in the reconnect after the first: the ordinal into that
@@ -178,13 +321,15 @@ pub struct Spec {
 
 impl Spec {
     pub fn model_point(&self) -> Option<ModelPoint> {
-        self.crash.map(|(k, w)| model_point(k, w))
+        self.crash
+            .map(|(k, w)| model_point(self.libvirt.pivot_commands(), k, w))
     }
 
     /// The double crash this scenario is, if it is one.
     pub fn double(&self) -> Option<&'static DoubleCrash> {
         let second = self.second?;
-        DOUBLE_CRASHES
+        self.libvirt
+            .double_crashes()
             .iter()
             .find(|d| Some(d.first) == self.crash && d.second == second)
     }
@@ -200,7 +345,11 @@ impl Spec {
 
     /// The `pivotcheck live` command that reruns just this scenario.
     pub fn command_line(&self) -> String {
-        format!("pivotcheck live --only {}", self.name)
+        format!(
+            "pivotcheck live --libvirt {} --only {}",
+            self.libvirt.name(),
+            self.name
+        )
     }
 }
 
@@ -218,17 +367,19 @@ fn command_point_name(commands: &[&str], k: u8, when: When) -> String {
     format!("{base}.{}", when.name())
 }
 
-fn point_name(k: u8, when: When) -> String {
-    let names: Vec<&str> = PIVOT_COMMANDS.iter().map(|c| c.0).collect();
+fn point_name(commands: &[PivotCommand], k: u8, when: When) -> String {
+    let names: Vec<&str> = commands.iter().map(|c| c.0).collect();
     command_point_name(&names, k, when)
 }
 
-/// The whole matrix: 17 points (16 crash points and the control) times transient or
-/// persistent times with or without a power-off: 68 scenarios; plus 8 double crashes
-/// (4 kinds, transient and persistent): 76.
-pub fn all() -> Vec<Spec> {
+/// The whole matrix of one version. libvirt 9.0: 17 points (16 crash points and the
+/// control) times transient or persistent times with or without a power-off: 68
+/// scenarios; plus 8 double crashes (4 kinds, transient and persistent): 76. libvirt 11.3
+/// sends two commands fewer: 13 points, 52 + 8 = 60.
+pub fn all(libvirt: Libvirt) -> Vec<Spec> {
+    let commands = libvirt.pivot_commands();
     let mut points: Vec<Option<(u8, When)>> = vec![None];
-    for k in 1..=PIVOT_COMMANDS.len() as u8 {
+    for k in 1..=commands.len() as u8 {
         points.push(Some((k, When::Before)));
         points.push(Some((k, When::Reply)));
     }
@@ -238,7 +389,7 @@ pub fn all() -> Vec<Spec> {
             for p in &points {
                 let point = match p {
                     None => "control".to_string(),
-                    Some((k, w)) => point_name(*k, *w),
+                    Some((k, w)) => point_name(commands, *k, *w),
                 };
                 let name = format!(
                     "{point}.{}{}",
@@ -251,6 +402,7 @@ pub fn all() -> Vec<Spec> {
                 );
                 out.push(Spec {
                     name,
+                    libvirt,
                     crash: *p,
                     second: None,
                     persistent,
@@ -262,12 +414,12 @@ pub fn all() -> Vec<Spec> {
     // Double crashes: the reconnect after the first crash is crashed again. Without a
     // power-off only: after one, the reconnect kills QEMU before it reaches the handler.
     for persistent in [false, true] {
-        for d in &DOUBLE_CRASHES {
+        for d in libvirt.double_crashes() {
             let (k, w) = d.second;
             out.push(Spec {
                 name: format!(
                     "{}+reconnect.{}.{}",
-                    point_name(d.first.0, d.first.1),
+                    point_name(commands, d.first.0, d.first.1),
                     command_point_name(d.reconnect, k, w),
                     if persistent {
                         "persistent"
@@ -275,6 +427,7 @@ pub fn all() -> Vec<Spec> {
                         "transient"
                     }
                 ),
+                libvirt,
                 crash: Some(d.first),
                 second: Some(d.second),
                 persistent,
@@ -291,7 +444,7 @@ mod tests {
 
     #[test]
     fn matrix_has_every_point_four_times_with_unique_names() {
-        let all = all();
+        let all = all(Libvirt::V9_0);
         assert_eq!(all.len(), 76);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
@@ -306,48 +459,42 @@ mod tests {
     }
 
     #[test]
+    fn the_11_3_matrix_follows_its_shorter_pivot() {
+        let all = all(Libvirt::V11_3);
+        assert_eq!(all.len(), 60);
+        let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 60);
+        assert!(names.contains(&"blockdev-del.reply.transient"));
+        assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del.before.transient"));
+        assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.persistent"));
+        assert!(!names.iter().any(|n| n.starts_with("transaction2")));
+        assert!(all.iter().all(|s| s.libvirt == Libvirt::V11_3));
+        // The double crashes name the commands they were measured at.
+        for d in &DOUBLE_CRASHES_11_3 {
+            let c = d.reconnect[usize::from(d.second.0) - 1];
+            let want = match d.step {
+                model::Step::JobDismiss => "job-dismiss",
+                model::Step::BlockdevDel => "blockdev-del",
+                s => panic!("unexpected step {s:?}"),
+            };
+            assert_eq!(c, want);
+        }
+    }
+
+    #[test]
     fn real_points_map_to_model_points() {
-        assert_eq!(
-            model_point(1, When::Reply),
-            ModelPoint {
-                command: 1,
-                when: When::Before
-            }
-        );
-        assert_eq!(
-            model_point(2, When::Reply),
-            ModelPoint {
-                command: 1,
-                when: When::Reply
-            }
-        );
-        assert_eq!(
-            model_point(4, When::Reply),
-            ModelPoint {
-                command: 3,
-                when: When::Reply
-            }
-        );
-        assert_eq!(
-            model_point(5, When::Before),
-            ModelPoint {
-                command: 4,
-                when: When::Before
-            }
-        );
-        assert_eq!(
-            model_point(6, When::Reply),
-            ModelPoint {
-                command: 4,
-                when: When::Before
-            }
-        );
-        assert_eq!(
-            model_point(8, When::Reply),
-            ModelPoint {
-                command: 5,
-                when: When::Reply
-            }
-        );
+        let p = |k, w| model_point(&PIVOT_COMMANDS, k, w);
+        let at = |command, when| ModelPoint { command, when };
+        assert_eq!(p(1, When::Reply), at(1, When::Before));
+        assert_eq!(p(2, When::Reply), at(1, When::Reply));
+        assert_eq!(p(4, When::Reply), at(3, When::Reply));
+        assert_eq!(p(5, When::Before), at(4, When::Before));
+        assert_eq!(p(6, When::Reply), at(4, When::Before));
+        assert_eq!(p(8, When::Reply), at(5, When::Reply));
+        let p = |k, w| model_point(&PIVOT_COMMANDS_11_3, k, w);
+        assert_eq!(p(5, When::Reply), at(4, When::Before));
+        assert_eq!(p(6, When::Reply), at(4, When::Reply));
     }
 }

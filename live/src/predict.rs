@@ -1,5 +1,6 @@
 //! The model's prediction for one live scenario: the same crash point replayed in the
-//! model (`libvirt-9.0` preset) under a fixed schedule that mirrors what the real run does.
+//! model (the preset of the scenario's libvirt version) under a fixed schedule that mirrors
+//! what the real run does.
 //!
 //! Schedule: QEMU's own steps run first (it is much faster than libvirtd), then libvirtd
 //! reads replies and events, then runs its next procedure step. The app asks for the
@@ -9,6 +10,7 @@
 //! libvirtd restarts and settles; the guest writes block 1 (LBA 2) if it still runs.
 
 use anyhow::{bail, Result};
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction};
 use model::state::{Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
 use model::world::{actions, next_state};
 use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
@@ -16,11 +18,11 @@ use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel,
 use crate::matrix::{HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
-/// The preset the live suite checks real libvirt against.
-pub const PRESET: &str = "libvirt-9.0";
-
-pub fn config(persistent: bool) -> Config {
-    Config {
+pub fn config(persistent: bool, preset: &str) -> Result<Config> {
+    let Some(procedures) = presets::preset(preset) else {
+        bail!("no preset {preset:?}");
+    };
+    Ok(Config {
         blocks: 2,
         copy_mode: CopyMode::Background,
         no_shutdown: true,
@@ -33,22 +35,12 @@ pub fn config(persistent: bool) -> Config {
             host_crash: Fault::Off,
         },
         recovery: Recovery::Seed,
-        procedures: presets::preset(PRESET).expect("the live preset exists"),
-    }
+        procedures,
+    })
 }
 
 fn is_qemu(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::QemuExecute
-            | Action::QemuCopyRead(_)
-            | Action::QemuCopyWrite
-            | Action::QemuJobReady
-            | Action::QemuJobWaiting
-            | Action::QemuJobPending
-            | Action::QemuJobFinalize
-            | Action::QemuJobAutoDismiss
-    )
+    matches!(a, Action::Qemu(_))
 }
 
 /// Priority of the actions the schedule takes; lower first; `None`: never taken here.
@@ -60,11 +52,11 @@ fn rank(a: &Action, with_libvirtd: bool) -> Option<u8> {
         return None;
     }
     Some(match a {
-        Action::LibvirtdRead => 1,
-        Action::LibvirtdEof => 2,
-        Action::LibvirtdKill => 3,
-        Action::LibvirtdStep => 4,
-        Action::LibvirtdStopDomain => 5,
+        Action::Libvirtd(LibvirtdAction::Read) => 1,
+        Action::Libvirtd(LibvirtdAction::Eof) => 2,
+        Action::Libvirtd(LibvirtdAction::Kill) => 3,
+        Action::Libvirtd(LibvirtdAction::Step) => 4,
+        Action::Libvirtd(LibvirtdAction::StopDomain) => 5,
         _ => return None,
     })
 }
@@ -109,16 +101,22 @@ impl Run {
     }
     /// The guest writes block `b` if it can: `true` when the write was acknowledged.
     fn write(&mut self, b: u8) -> Result<bool> {
-        if self.enabled().contains(&Action::GuestWrite(b)) {
-            self.take(Action::GuestWrite(b))?;
+        if self
+            .enabled()
+            .contains(&Action::Guest(GuestAction::Write(b)))
+        {
+            self.take(Action::Guest(GuestAction::Write(b)))?;
             Ok(true)
         } else {
             Ok(false)
         }
     }
     fn poweroff(&mut self) -> Result<()> {
-        if self.enabled().contains(&Action::GuestPowerOff) {
-            self.take(Action::GuestPowerOff)?;
+        if self
+            .enabled()
+            .contains(&Action::Fault(FaultKind::GuestPowerOff))
+        {
+            self.take(Action::Fault(FaultKind::GuestPowerOff))?;
         }
         Ok(())
     }
@@ -154,12 +152,14 @@ impl Run {
                 .is_some_and(|g| g.kind == ProgramKind::Concluded && g.pc == pc);
             let crash = at
                 && match (a, p.when) {
-                    (Action::LibvirtdStep, When::Before) => l.awaiting.is_none(),
-                    (Action::LibvirtdRead, When::Reply) => self.reads_awaited_reply(),
+                    (Action::Libvirtd(LibvirtdAction::Step), When::Before) => l.awaiting.is_none(),
+                    (Action::Libvirtd(LibvirtdAction::Read), When::Reply) => {
+                        self.reads_awaited_reply()
+                    }
                     _ => false,
                 };
             if crash {
-                return self.take(Action::LibvirtdCrash);
+                return self.take(Action::Fault(FaultKind::LibvirtdCrash));
             }
             self.take(a)?;
         }
@@ -209,9 +209,10 @@ fn holders(w: &World, block: u8, written: bool) -> Holders {
     Holders::from_flags(w.storage.source & bit != 0, w.storage.target & bit != 0)
 }
 
-/// Replays `spec` in the model and returns what the model says the run ends with.
+/// Replays `spec` in the model under its version's preset and returns what the model says
+/// the run ends with.
 pub fn predict(spec: &Spec) -> Result<Observation> {
-    let cfg = config(spec.persistent);
+    let cfg = config(spec.persistent, spec.libvirt.preset())?;
     let w = model::world::init(&cfg);
     let mut r = Run { cfg, w, steps: 0 };
 
@@ -220,7 +221,7 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
     if r.w.libvirtd.live.mirror != Some(MirrorState::Ready) {
         bail!("model: the copy did not become ready");
     }
-    r.take(Action::AppRequestPivot)?;
+    r.take(Action::App(AppAction::RequestPivot))?;
 
     // The pivot, up to the crash point.
     let point: Option<ModelPoint> = spec.model_point();
@@ -229,19 +230,21 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
     while let Some(a) = r.next(true) {
         if let Some(p) = point {
             let crash = match (a, p.when) {
-                (Action::LibvirtdStep, When::Before) => {
+                (Action::Libvirtd(LibvirtdAction::Step), When::Before) => {
                     r.sends_pivot_command() && sent + 1 == p.command
                 }
-                (Action::LibvirtdRead, When::Reply) => sent == p.command && r.reads_awaited_reply(),
+                (Action::Libvirtd(LibvirtdAction::Read), When::Reply) => {
+                    sent == p.command && r.reads_awaited_reply()
+                }
                 _ => false,
             };
             if crash {
-                r.take(Action::LibvirtdCrash)?;
+                r.take(Action::Fault(FaultKind::LibvirtdCrash))?;
                 crashed = true;
                 break;
             }
         }
-        if a == Action::LibvirtdStep && r.sends_pivot_command() {
+        if a == Action::Libvirtd(LibvirtdAction::Step) && r.sends_pivot_command() {
             sent += 1;
         }
         r.take(a)?;
@@ -261,11 +264,11 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
             r.poweroff()?;
             r.settle(false)?;
         }
-        r.take(Action::LibvirtdRestart)?;
+        r.take(Action::Libvirtd(LibvirtdAction::Restart))?;
         if let Some(p) = spec.second_point() {
             r.crash_in_handler(p)?;
             r.settle(false)?;
-            r.take(Action::LibvirtdRestart)?;
+            r.take(Action::Libvirtd(LibvirtdAction::Restart))?;
         }
         r.settle(true)?;
     } else {
@@ -322,17 +325,43 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::{self, all};
+    use crate::matrix::{self, all, Libvirt};
 
     fn spec(name: &str) -> Spec {
-        all().into_iter().find(|s| s.name == name).expect(name)
+        all(Libvirt::V9_0)
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect(name)
+    }
+
+    fn spec_11_3(name: &str) -> Spec {
+        all(Libvirt::V11_3)
+            .into_iter()
+            .find(|s| s.name == name)
+            .expect(name)
     }
 
     #[test]
     fn every_scenario_replays_in_the_model() {
-        for s in all() {
-            predict(&s).unwrap_or_else(|e| panic!("{}: {e:#}", s.name));
+        for v in Libvirt::ALL {
+            for s in all(v) {
+                predict(&s).unwrap_or_else(|e| panic!("{} {}: {e:#}", v.name(), s.name));
+            }
         }
+    }
+
+    #[test]
+    fn on_11_3_the_w2b_window_keeps_the_domain_managed() {
+        // 9.0's unloadable intermediate record drops the domain (W2b); 11.3's record
+        // loads: the restarted libvirtd finishes nothing, but still knows the domain,
+        // with the stale `pivot` mirror of W2.
+        let o = predict(&spec_11_3("blockdev-del.before.transient")).unwrap();
+        assert_eq!(o.domain, "running");
+        assert_eq!(o.live_source.as_deref(), Some("src"));
+        assert_eq!(o.mirror.as_deref(), Some("pivot"));
+        assert_eq!(o.qemu.active.as_deref(), Some("tgt"));
+        let o9 = predict(&spec("blockdev-del1.before.transient")).unwrap();
+        assert_eq!(o9.domain, "unknown");
     }
 
     #[test]
@@ -407,7 +436,7 @@ mod tests {
         let a = predict(&spec("job-complete.before.transient")).unwrap();
         let b = predict(&spec("query-jobs.before.transient")).unwrap();
         assert_ne!(a, b);
-        let p = matrix::model_point(2, When::Before);
+        let p = matrix::model_point(&matrix::PIVOT_COMMANDS, 2, When::Before);
         assert_eq!(p.command, 1);
     }
 }

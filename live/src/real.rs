@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
-use crate::matrix::{Spec, When, PIVOT_COMMANDS};
+use crate::matrix::{Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
@@ -286,7 +286,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     }
     let _ = fs::remove_file(work.arm_file());
     let sent = sent_since(work, log_from);
-    let expected: Vec<&str> = PIVOT_COMMANDS.iter().map(|c| c.0).collect();
+    let expected: Vec<&str> = spec.libvirt.pivot_commands().iter().map(|c| c.0).collect();
     let upto = spec
         .crash
         .map(|(k, _)| usize::from(k))

@@ -52,6 +52,7 @@ pub fn preset_doc(name: &str) -> Option<&'static str> {
         "write-ahead" => "A proposed safe order: persist the intent first, hold the switch (`auto-finalize=false`) until `job-finalize`, and decide the outcome from the block graph (`query-block`).",
         "paused-wait" => "Pause the guest until the job has concluded, then save; the seed's `query-block` recovery.",
         "libvirt-9.0" => "Real libvirt 9.0 as `pivotcheck live` measured it: blockdev-modern plus the unloadable status XML written after `job-dismiss` (W2b) and two `blockdev-del`s.",
+        "libvirt-11.3" => "Real libvirt 11.3 as `pivotcheck live --libvirt 11.3` measured it: libvirt-9.0's order with a loadable status XML after `job-dismiss` (no W2b; W2 instead) and one `blockdev-del`.",
         _ => return None,
     })
 }

@@ -8,7 +8,7 @@ use crate::config::{JobOptions, Procedures, ShutdownKill, Step};
 use Step::*;
 
 /// Preset names, in the order the README lists them.
-pub const PRESET_NAMES: [&str; 9] = [
+pub const PRESET_NAMES: [&str; 10] = [
     "reopen-unpaused",
     "reopen-paused-2012",
     "reopen-paused",
@@ -18,6 +18,7 @@ pub const PRESET_NAMES: [&str; 9] = [
     "write-ahead",
     "paused-wait",
     "libvirt-9.0",
+    "libvirt-11.3",
 ];
 
 /// The 2012 era's reconnect: finish a pending guest shutdown; nothing about block jobs
@@ -232,6 +233,43 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 QueryJobs,
                 JobDismiss,
                 BlockdevDel,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+            ],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: KEEP,
+        },
+        // libvirt 11.3.0 (Debian 11.3.0-2~bpo12+1) as `pivotcheck live --libvirt 11.3`
+        // captured it (reports/live-findings.md):
+        //   transaction(bitmap-add) job-complete query-jobs job-dismiss
+        //   query-named-block-nodes blockdev-del(storage)
+        // The order is 9.0's, with two differences. A raw source has no format node in
+        // 11.3, so one `blockdev-del` (and no bitmap-remove transaction): one crash point
+        // fewer. The status written after job-dismiss loads again on restart (11.3 clears
+        // the mirror's job type only after the concluded job is handled), so a crash
+        // there is W2 (a stale `pivot` mirror), not W2b (domain dropped). Reconnect as
+        // 9.0's, one blockdev-del in its concluded handler too (measured).
+        "libvirt-11.3" => Procedures {
+            pivot: vec![
+                JobComplete,
+                MarkPivoting,
+                SaveStatus,
+                WaitConcluded,
+                QueryJobs,
+                JobDismiss,
+                SaveStatus,
+                BlockdevDel,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobs],
+            concluded: vec![
+                QueryJobs,
+                JobDismiss,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,

@@ -5,7 +5,8 @@
 //! which promise broke. The `sometimes` properties prove the model is not vacuous: a
 //! proof over a model that never reaches its crash windows proves nothing.
 
-use crate::config::{Config, Image};
+use crate::action::{Action, AppAction, FaultKind, LibvirtdAction, QemuAction};
+use crate::config::{Command, Config, Fault, Image, Step};
 use crate::state::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,122 @@ fn holds_all(cfg: &Config, w: &World, image: Image) -> bool {
     w.storage.fresh(image) == cfg.all_blocks()
 }
 
+/// The one place ghost facts are written: after every transition, from the state before,
+/// the action and the state after (history variables, as in TLA+). Transitions only move
+/// actors; what a step *means* for a property (was that answer a lie, was that dismiss
+/// premature) is decided here, beside the properties that read it. `next` is the state
+/// after the transition with the ghost of `last`, which this updates.
+pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
+    let g = &mut next.ghost;
+    if let Action::Fault(f) = action {
+        if let Fault::AtMost(_) = cfg.faults[f] {
+            let counter = match f {
+                FaultKind::LibvirtdCrash => &mut g.libvirtd_crashes,
+                FaultKind::GuestPowerOff => &mut g.guest_poweroffs,
+                FaultKind::QemuCrash => &mut g.qemu_crashes,
+                FaultKind::HostCrash => &mut g.host_crashes,
+            };
+            *counter = counter.saturating_add(1);
+        }
+    }
+    match action {
+        Action::Fault(FaultKind::GuestPowerOff) if !last.libvirtd.up => {
+            g.poweroff_while_down = true;
+        }
+        Action::Fault(FaultKind::LibvirtdCrash)
+            if last.libvirtd.awaiting.is_some_and(Command::is_pivot) =>
+        {
+            g.crash_in_pivot_window = true;
+        }
+        Action::Qemu(QemuAction::Execute) if last.qemu.inbox.is_some_and(Command::is_pivot) => {
+            g.pivot_sent = true;
+        }
+        Action::Libvirtd(LibvirtdAction::Restart) if last.ghost.pivot_sent => g.amnesia = true,
+        Action::App(AppAction::Recover)
+            if crate::world::recovery_choice(cfg, last).is_some_and(|(_, by_query)| by_query) =>
+        {
+            g.recovered_by_query_block = true;
+        }
+        _ => {}
+    }
+    if last.qemu.active != next.qemu.active {
+        g.switches = (g.switches + 1).min(2);
+    }
+    // libvirtd answered the app's pivot call: the app took a definite answer.
+    if let (AppPhase::Waiting, AppPhase::Settled(answer), Action::Libvirtd(_)) =
+        (last.app.phase, next.app.phase, action)
+    {
+        if answer == Image::Target {
+            g.answered_pivoted = true;
+        }
+        if !answer_is_truthful(cfg, &next.qemu, answer) {
+            g.answer_lie = true;
+        }
+    }
+    if last.ghost.pivot_sent && destroys_evidence(cfg, last, action) {
+        let active = last.qemu.active;
+        let l = &last.libvirtd;
+        let status_ok = l.status.is_some_and(|s| s.source == active);
+        let config_ok = !cfg.persistent || l.config_source == active;
+        if !(status_ok && config_ok) {
+            next.ghost.evidence_destroyed_early = true;
+        }
+    }
+}
+
+/// Whether an answer naming `image` matches QEMU when it is given. Past `waiting` the
+/// switch follows by itself, unless the job waits for a `job-finalize` that libvirt may
+/// never send (auto-finalize off); a job told to complete may still switch.
+fn answer_is_truthful(cfg: &Config, q: &Qemu, image: Image) -> bool {
+    let job = q.job.as_ref().filter(|_| q.alive);
+    match image {
+        Image::Target => {
+            let cannot_fail = cfg.procedures.job.auto_finalize
+                && job.is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
+            q.active == Image::Target || cannot_fail
+        }
+        Image::Source => {
+            let will_switch = job.is_some_and(|j| {
+                j.should_complete
+                    && matches!(
+                        j.status,
+                        JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
+                    )
+            });
+            q.active == Image::Source && !will_switch
+        }
+    }
+}
+
+/// Whether `action`, taken in `w`, destroys QEMU-side evidence of the pivot's outcome:
+/// libvirtd dismisses or cancels a concluded job, deletes a block node, or kills QEMU
+/// (its SHUTDOWN handler, or the reconnect finishing a shutdown).
+fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
+    let concluded = || {
+        w.qemu
+            .job
+            .as_ref()
+            .is_some_and(|j| j.status == JobStatus::Concluded)
+    };
+    match action {
+        Action::Qemu(QemuAction::Execute) => match w.qemu.inbox {
+            Some(Command::BlockdevDel) => true,
+            Some(Command::JobDismiss | Command::JobCancel) => concluded(),
+            _ => false,
+        },
+        Action::Libvirtd(LibvirtdAction::Kill) => true,
+        Action::Libvirtd(LibvirtdAction::Read) => {
+            let l = &w.libvirtd;
+            matches!(
+                w.qemu.outbox.first(),
+                Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
+                    if l.awaiting == Some(*cmd)
+            ) && l.current_step(&cfg.procedures) == Some(Step::FinishShutdown)
+        }
+        _ => false,
+    }
+}
+
 /// Once the app has settled on an image, that image holds every acknowledged write, and
 /// the guest keeps writing to it. Before the app settles, a dead QEMU leaves only the
 /// image the next boot would use (the persistent config, or the source of a transient
@@ -57,8 +174,8 @@ fn no_lost_writes(cfg: &Config, w: &World) -> bool {
 }
 
 /// An answer about the pivot matches QEMU at the moment it is given: an app that trusts a
-/// wrong "pivoted" or "failed" will use the wrong image. Recorded by the transition that
-/// answers (see `world::answer_app`).
+/// wrong "pivoted" or "failed" will use the wrong image. Judged by [`observe`] when the
+/// app takes the answer.
 fn truthful_answer(_: &Config, w: &World) -> bool {
     !w.ghost.answer_lie
 }
@@ -165,16 +282,9 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
 fn quiescent(cfg: &Config, w: &World) -> bool {
     let mut enabled = Vec::new();
     crate::world::actions(cfg, w, &mut enabled);
-    enabled.iter().all(|a| {
-        matches!(
-            a,
-            crate::world::Action::GuestWrite(_)
-                | crate::world::Action::GuestPowerOff
-                | crate::world::Action::LibvirtdCrash
-                | crate::world::Action::QemuCrash
-                | crate::world::Action::HostCrash
-        )
-    })
+    enabled
+        .iter()
+        .all(|a| matches!(a, Action::Guest(_) | Action::Fault(_)))
 }
 
 /// Liveness as a safety check over quiescent states (`model.md` §5): once nothing but the

@@ -3,10 +3,11 @@
 //! text (for Markdown on code forges) and the hand-written SVG (for the HTML report and
 //! the explorer).
 
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 use model::config::Step;
 use model::describe;
 use model::state::QmpMessage;
-use model::{Action, Config, PivotModel, World};
+use model::{Action, Config, World};
 
 /// The lifelines, left to right.
 pub const LIFELINES: [&str; 4] = ["guest", "qemu", "libvirtd", "app"];
@@ -45,7 +46,7 @@ pub struct Arrow {
 fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shape, String) {
     use Shape::*;
     match action {
-        Action::GuestWrite(b) => (
+        Action::Guest(GuestAction::Write(b)) => (
             Message {
                 from: "guest",
                 to: "qemu",
@@ -53,22 +54,25 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             format!("write block {b}"),
         ),
-        Action::GuestPowerOff => (Fault("guest"), "power-off".into()),
-        Action::QemuExecute => (
+        Action::Fault(FaultKind::GuestPowerOff) => (Fault("guest"), "power-off".into()),
+        Action::Qemu(QemuAction::Execute) => (
             Local("qemu"),
             format!(
                 "execute {}",
                 last.qemu.inbox.map(|c| c.qmp_name()).unwrap_or("?")
             ),
         ),
-        Action::QemuCopyRead(b) => (Local("qemu"), format!("copy read {b}")),
-        Action::QemuCopyWrite => (Local("qemu"), "copy write".into()),
-        Action::QemuJobReady => (Local("qemu"), "job ready".into()),
-        Action::QemuJobWaiting => (Local("qemu"), "job waiting".into()),
-        Action::QemuJobPending => (Local("qemu"), "job pending".into()),
-        Action::QemuJobFinalize => (Local("qemu"), "finalize: switch to target".into()),
-        Action::QemuJobAutoDismiss => (Local("qemu"), "auto-dismiss".into()),
-        Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {
+        Action::Qemu(QemuAction::CopyRead(b)) => (Local("qemu"), format!("copy read {b}")),
+        Action::Qemu(QemuAction::CopyWrite) => (Local("qemu"), "copy write".into()),
+        Action::Qemu(QemuAction::JobReady) => (Local("qemu"), "job ready".into()),
+        Action::Qemu(QemuAction::JobWaiting) => (Local("qemu"), "job waiting".into()),
+        Action::Qemu(QemuAction::JobPending) => (Local("qemu"), "job pending".into()),
+        Action::Qemu(QemuAction::JobFinalize) => {
+            (Local("qemu"), "finalize: switch to target".into())
+        }
+        Action::Qemu(QemuAction::JobAutoDismiss) => (Local("qemu"), "auto-dismiss".into()),
+        Action::Libvirtd(LibvirtdAction::Step) => match last.libvirtd.current_step(&cfg.procedures)
+        {
             Some(step) if next.libvirtd.awaiting.is_some() => (
                 Message {
                     from: "libvirtd",
@@ -90,7 +94,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             Some(step) => (Local("libvirtd"), step.name().to_string()),
             None => (Local("libvirtd"), "concluded handler".into()),
         },
-        Action::LibvirtdRead => {
+        Action::Libvirtd(LibvirtdAction::Read) => {
             let short = match last.qemu.outbox.first() {
                 Some(QmpMessage::Reply(c, _)) => format!("reply to {}", c.qmp_name()),
                 Some(QmpMessage::Event(_)) => describe::step_label(cfg, last, action, next)
@@ -107,7 +111,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
                 short,
             )
         }
-        Action::LibvirtdEof => (
+        Action::Libvirtd(LibvirtdAction::Eof) => (
             Message {
                 from: "qemu",
                 to: "libvirtd",
@@ -115,7 +119,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "EOF".into(),
         ),
-        Action::LibvirtdKill => (
+        Action::Libvirtd(LibvirtdAction::Kill) => (
             Message {
                 from: "libvirtd",
                 to: "qemu",
@@ -123,8 +127,8 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "kill".into(),
         ),
-        Action::LibvirtdStopDomain => (Local("libvirtd"), "stop domain".into()),
-        Action::AppRequestPivot => (
+        Action::Libvirtd(LibvirtdAction::StopDomain) => (Local("libvirtd"), "stop domain".into()),
+        Action::App(AppAction::RequestPivot) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -132,7 +136,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "pivot".into(),
         ),
-        Action::AppRecover => (
+        Action::App(AppAction::Recover) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -140,7 +144,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "recover".into(),
         ),
-        Action::AppResume => (
+        Action::App(AppAction::Resume) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -148,30 +152,31 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "resume".into(),
         ),
-        Action::LibvirtdCrash => (Fault("libvirtd"), "crash".into()),
-        Action::LibvirtdRestart => (Local("libvirtd"), "restart".into()),
-        Action::QemuCrash => (Fault("qemu"), "crash".into()),
-        Action::HostCrash => (Fault("libvirtd"), "host crash".into()),
+        Action::Fault(FaultKind::LibvirtdCrash) => (Fault("libvirtd"), "crash".into()),
+        Action::Libvirtd(LibvirtdAction::Restart) => (Local("libvirtd"), "restart".into()),
+        Action::Fault(FaultKind::QemuCrash) => (Fault("qemu"), "crash".into()),
+        Action::Fault(FaultKind::HostCrash) => (Fault("libvirtd"), "host crash".into()),
     }
 }
 
-/// The path's steps as arrows, numbered from 1.
-pub fn arrows(config: &Config, actions: &[Action]) -> Vec<Arrow> {
-    let model = PivotModel::new(config.clone());
-    let mut state = model.init_state();
-    let mut out = Vec::with_capacity(actions.len());
-    for (i, &a) in actions.iter().enumerate() {
-        let next = model.step(&state, a);
-        let (shape, short) = step_short(config, &state, a, &next);
-        out.push(Arrow {
-            number: i + 1,
-            shape,
-            short,
-            label: describe::step_label(config, &state, a, &next),
-        });
-        state = next;
-    }
-    out
+/// The path's steps as arrows, numbered from 1. `states` are the states along the path,
+/// the initial state first, as the engine computed them.
+pub fn arrows(config: &Config, actions: &[Action], states: &[World]) -> Vec<Arrow> {
+    crate::text::assert_path(actions, states);
+    actions
+        .iter()
+        .zip(states.windows(2))
+        .enumerate()
+        .map(|(i, (&a, w))| {
+            let (shape, short) = step_short(config, &w[0], a, &w[1]);
+            Arrow {
+                number: i + 1,
+                shape,
+                short,
+                label: describe::step_label(config, &w[0], a, &w[1]),
+            }
+        })
+        .collect()
 }
 
 /// Mermaid escapes: `#` starts an entity and `;` ends a statement.
@@ -194,6 +199,7 @@ fn mermaid_text(s: &str) -> String {
 pub fn mermaid(
     config: &Config,
     actions: &[Action],
+    states: &[World],
     breaking: Option<usize>,
     property: &str,
 ) -> String {
@@ -205,7 +211,7 @@ pub fn mermaid(
             s.push_str(&format!("    participant {l} as {}\n", title(l)));
         }
     }
-    for a in arrows(config, actions) {
+    for a in arrows(config, actions, states) {
         let hit = breaking == Some(a.number);
         if hit {
             s.push_str("    rect rgb(255, 210, 210)\n");
@@ -259,8 +265,14 @@ fn lane_x(actor: &str) -> i64 {
 /// A self-contained SVG sequence diagram: the four lifelines, one row per step with its
 /// number, an arrow (or a box for a step inside one actor, a red box for a fault) and the
 /// full label to the right. `breaking` (1-based) is highlighted with a red band.
-pub fn svg(config: &Config, actions: &[Action], breaking: Option<usize>, property: &str) -> String {
-    let arrows = arrows(config, actions);
+pub fn svg(
+    config: &Config,
+    actions: &[Action],
+    states: &[World],
+    breaking: Option<usize>,
+    property: &str,
+) -> String {
+    let arrows = arrows(config, actions, states);
     let text_x = lane_x("app") + 90;
     let longest = arrows
         .iter()
@@ -408,20 +420,31 @@ mod tests {
     /// crashes before reading the reply.
     fn path() -> Vec<Action> {
         vec![
-            Action::QemuCopyRead(0),
-            Action::QemuCopyWrite,
-            Action::QemuJobReady,
-            Action::LibvirtdRead,
-            Action::AppRequestPivot,
-            Action::LibvirtdStep,
-            Action::QemuExecute,
-            Action::LibvirtdCrash,
+            Action::Qemu(QemuAction::CopyRead(0)),
+            Action::Qemu(QemuAction::CopyWrite),
+            Action::Qemu(QemuAction::JobReady),
+            Action::Libvirtd(LibvirtdAction::Read),
+            Action::App(AppAction::RequestPivot),
+            Action::Libvirtd(LibvirtdAction::Step),
+            Action::Qemu(QemuAction::Execute),
+            Action::Fault(FaultKind::LibvirtdCrash),
         ]
+    }
+
+    /// The states along `path()`, as the engine would hand them over.
+    fn states() -> Vec<World> {
+        let model = model::PivotModel::new(config());
+        let mut s = vec![model.init_state()];
+        for a in path() {
+            let next = model.step(s.last().unwrap(), a);
+            s.push(next);
+        }
+        s
     }
 
     #[test]
     fn arrows_say_who_talks_to_whom() {
-        let a = arrows(&config(), &path());
+        let a = arrows(&config(), &path(), &states());
         let shapes: Vec<&Shape> = a.iter().map(|a| &a.shape).collect();
         assert_eq!(*shapes[2], Shape::Local("qemu"));
         assert_eq!(
@@ -448,7 +471,13 @@ mod tests {
     #[test]
     fn mermaid_escapes_and_marks_the_breaking_step() {
         assert_eq!(mermaid_text("a; b #1 <x>"), "a#59; b #35;1 #lt;x#gt;");
-        let m = mermaid(&config(), &path(), Some(8), "uncertainty-is-frozen");
+        let m = mermaid(
+            &config(),
+            &path(),
+            &states(),
+            Some(8),
+            "uncertainty-is-frozen",
+        );
         assert!(
             m.starts_with("sequenceDiagram\n    participant guest\n    participant qemu as QEMU\n")
         );
@@ -462,12 +491,12 @@ mod tests {
 
     #[test]
     fn svg_draws_four_lifelines_and_highlights_only_the_breaking_step() {
-        let s = svg(&config(), &path(), Some(8), "p");
+        let s = svg(&config(), &path(), &states(), Some(8), "p");
         assert_eq!(s.matches("class=\"lifeline\"").count(), 4);
         assert_eq!(s.matches("breaking-step").count(), 1);
         assert!(s.contains("class=\"step breaking-step\" data-step=\"8\""));
         assert_eq!(s.matches("<g ").count(), s.matches("</g>").count());
-        let none = svg(&config(), &path(), None, "");
+        let none = svg(&config(), &path(), &states(), None, "");
         assert!(!none.contains("breaking"));
     }
 }

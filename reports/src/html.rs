@@ -147,27 +147,28 @@ fn counterexample(c: &Counterexample) -> String {
     s.push_str(&diagram::svg(
         &c.config,
         &c.actions,
+        &c.states,
         Some(breaking),
         &c.property,
     ));
     s.push_str("</div>\n");
     // The per-step state table.
-    let states = c.states();
+    let states = &c.states;
     let actors = ["storage", "qemu", "libvirtd", "app"];
     s.push_str("<table class=\"states\">\n<thead><tr><th>#</th><th>actor</th><th>step</th>");
     for a in actors {
         s.push_str(&format!("<th>{a}</th>"));
     }
     s.push_str("</tr></thead>\n<tbody>\n");
-    let arrows = diagram::arrows(&c.config, &c.actions);
+    let arrows = diagram::arrows(&c.config, &c.actions, &c.states);
     let mut before: Option<Vec<(&str, &str, String)>> = None;
     for (i, w) in states.iter().enumerate() {
         let fields = describe::fields(&c.config, w);
         let (actor, label, fault) = match i.checked_sub(1).map(|j| &arrows[j]) {
             Some(a) => (
-                describe::actor(c.actions[i - 1]),
+                c.actions[i - 1].actor().name(),
                 a.label.clone(),
-                describe::is_fault(c.actions[i - 1]),
+                c.actions[i - 1].is_fault(),
             ),
             None => ("", "initial state".to_string(), false),
         };

@@ -35,7 +35,7 @@ fn value(v: &str) -> Value {
 
 /// The ITF trace of a counterexample.
 pub fn trace(c: &Counterexample) -> Value {
-    let states = c.states();
+    let states = &c.states;
     let mut out = Vec::with_capacity(states.len());
     for (i, w) in states.iter().enumerate() {
         let mut st = Map::new();

@@ -13,7 +13,7 @@ fn readable(c: &Counterexample) -> String {
         c.scenario,
         c.variant,
         c.verdict,
-        text::counterexample(&c.config, &c.actions, "  "),
+        text::counterexample(&c.config, &c.actions, &c.states, "  "),
         if c.property.is_empty() {
             "trace"
         } else {

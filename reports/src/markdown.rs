@@ -155,6 +155,7 @@ fn counterexample(c: &Counterexample) -> String {
     s.push_str(&diagram::mermaid(
         &c.config,
         &c.actions,
+        &c.states,
         Some(c.actions.len()),
         &c.property,
     ));

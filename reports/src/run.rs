@@ -1,13 +1,13 @@
 //! What a report shows: results computed elsewhere (`sim`), in a shape every renderer
-//! shares. Nothing here decides a verdict; every `status`, `expected`, `matches` and
-//! `verdict` is filled in by the caller.
+//! shares. Nothing here decides a verdict or runs the model; every `status`, `expected`,
+//! `matches`, `verdict` and state is filled in by the caller.
 
 use std::time::Duration;
 
 use model::coverage::Coverage;
 use model::{Action, Config, World};
 
-use crate::trace::Trace;
+use trace::Trace;
 
 /// One run of pivotcheck: checked scenarios, and the counterexamples to show.
 #[derive(Clone, Debug)]
@@ -62,6 +62,9 @@ pub struct Counterexample {
     pub meaning: String,
     pub config: Config,
     pub actions: Vec<Action>,
+    /// The states along `actions`, the initial state first (the engine computes them;
+    /// renderers never run the model).
+    pub states: Vec<World>,
     pub trace: Trace,
     /// Whether this outcome is the expected one (a known, documented violation).
     pub expected: bool,
@@ -83,18 +86,6 @@ impl Counterexample {
                 }
             })
             .collect()
-    }
-
-    /// The states along the path, the initial state first.
-    pub fn states(&self) -> Vec<World> {
-        let model = model::PivotModel::new(self.config.clone());
-        let mut s = model.init_state();
-        let mut out = vec![s.clone()];
-        for &a in &self.actions {
-            s = model.step(&s, a);
-            out.push(s.clone());
-        }
-        out
     }
 }
 

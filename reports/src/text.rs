@@ -1,7 +1,7 @@
 //! Plain-text rendering: counterexamples as numbered steps with what changed.
 
 use model::describe;
-use model::{Action, Config, PivotModel, World};
+use model::{Action, Config, World};
 
 /// One rendered step: who acted, what happened, and the fields that changed.
 pub struct StepView {
@@ -13,15 +13,27 @@ pub struct StepView {
     pub changes: Vec<(&'static str, &'static str, String, String)>,
 }
 
-/// Replays `actions` from the initial state and describes each step.
-pub fn steps(config: &Config, actions: &[Action]) -> Vec<StepView> {
-    let model = PivotModel::new(config.clone());
-    let mut state: World = model.init_state();
+/// Checks that `states` are the states along `actions` as the engine hands them over: the
+/// initial state, then one per action. A renderer given anything else would mislabel steps.
+pub(crate) fn assert_path(actions: &[Action], states: &[World]) {
+    assert_eq!(
+        states.len(),
+        actions.len() + 1,
+        "a path of {} actions has {} states, the initial one first",
+        actions.len(),
+        actions.len() + 1
+    );
+}
+
+/// Describes each step of a path; `states` are the states along it, the initial state
+/// first, as the engine computed them.
+pub fn steps(config: &Config, actions: &[Action], states: &[World]) -> Vec<StepView> {
+    assert_path(actions, states);
     let mut out = Vec::new();
-    for (i, &action) in actions.iter().enumerate() {
-        let next = model.step(&state, action);
-        let before = describe::fields(config, &state);
-        let after = describe::fields(config, &next);
+    for (i, (&action, w)) in actions.iter().zip(states.windows(2)).enumerate() {
+        let (state, next) = (&w[0], &w[1]);
+        let before = describe::fields(config, state);
+        let after = describe::fields(config, next);
         let changes = before
             .into_iter()
             .zip(after)
@@ -30,20 +42,24 @@ pub fn steps(config: &Config, actions: &[Action]) -> Vec<StepView> {
             .collect();
         out.push(StepView {
             number: i + 1,
-            actor: describe::actor(action),
-            label: describe::step_label(config, &state, action, &next),
-            fault: describe::is_fault(action),
+            actor: action.actor().name(),
+            label: describe::step_label(config, state, action, next),
+            fault: action.is_fault(),
             changes,
         });
-        state = next;
     }
     out
 }
 
 /// A counterexample as numbered steps a person can follow.
-pub fn counterexample(config: &Config, actions: &[Action], indent: &str) -> String {
+pub fn counterexample(
+    config: &Config,
+    actions: &[Action],
+    states: &[World],
+    indent: &str,
+) -> String {
     let mut s = String::new();
-    for v in steps(config, actions) {
+    for v in steps(config, actions, states) {
         s.push_str(&format!(
             "{indent}{:>2}. {:<8} {}\n",
             v.number, v.actor, v.label

@@ -9,7 +9,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use model::{symmetry, PivotModel, World};
 use sim::bfs::{self, Limits, Options};
-use sim::scenario;
+use trace::scenario;
 
 fn load(name: &str) -> scenario::Scenario {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))

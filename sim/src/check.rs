@@ -6,12 +6,11 @@
 use std::time::{Duration, Instant};
 
 use crate::bfs::{self, Limits};
-use crate::scenario::Scenario;
-use crate::tracefile;
 use model::coverage::Coverage;
 use model::properties::{self, Kind};
 use model::{Action, PivotModel};
-use reports::Trace;
+use trace::encode::{self, Claim};
+use trace::{Scenario, Trace};
 
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
@@ -211,11 +210,14 @@ pub fn check_scenario_observed(
                 .as_ref()
                 .filter(|_| def.kind == Kind::Always)
                 .map(|actions| {
-                    tracefile::from_actions(
+                    encode::from_actions(
                         scenario,
                         actions,
-                        Some((def.name, def.kind.name())),
-                        None,
+                        &Claim {
+                            property: Some(def.name),
+                            kind: Some(def.kind.name()),
+                            ..Claim::default()
+                        },
                     )
                 });
             PropertyResult {

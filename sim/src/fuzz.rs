@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-use crate::{replay, scenario};
+use trace::scenario;
+
+use crate::replay;
 
 /// One execution slower than this counts as a hang.
 pub const HANG: Duration = Duration::from_secs(1);
@@ -233,20 +235,11 @@ pub fn execute(target: Target, input: &[u8]) -> Result<bool, String> {
         Target::Scenario => scenario::parse_bytes("fuzz", "fuzz.toml", input).is_ok(),
         Target::Trace => {
             let text = String::from_utf8_lossy(input);
-            match replay::parse("fuzz.json", &text) {
-                Ok(trace) => match replay::scenario_of("fuzz.json", &trace) {
-                    Ok(s) => match replay::actions("fuzz.json", &s, &trace) {
-                        Ok(actions) => {
-                            let states = replay::states(&s, &actions);
-                            if let Some(p) = &trace.property {
-                                let _ = replay::first_discovery(&s, p, &states);
-                            }
-                            true
-                        }
-                        Err(_) => false,
-                    },
-                    Err(_) => false,
-                },
+            match trace::decode::decode("fuzz.json", &text) {
+                Ok(decoded) => {
+                    let _ = replay::verdict(&decoded);
+                    true
+                }
                 Err(_) => false,
             }
         }

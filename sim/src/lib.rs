@@ -1,21 +1,19 @@
-//! The pivotcheck engine: scenario loading, checker wiring and traces.
+//! The pivotcheck engine: exhaustive search, verdicts, simulation, shrinking, mutation
+//! and replay, each returning typed outcomes.
 //!
-//! `model` is pure; everything that touches files, clocks, threads or the command line
-//! lives here. The binary (`main.rs`) is a thin layer over these modules.
+//! `model` is pure; the engine adds threads, clocks and randomness. It reads no command
+//! line (that is the `pivotcheck` crate) and no file format of its own (scenario and trace
+//! files are the `trace` crate's), except the mutants' equivalence arguments.
 
 pub mod bfs;
 pub mod check;
-pub mod explorer;
 pub mod fuzz;
 pub mod mutate;
-pub mod progress;
 pub mod replay;
 pub mod reporting;
 pub mod scaffold;
-pub mod scenario;
 pub mod shrink;
 pub mod simulate;
-pub mod tracefile;
 
 pub use check::{check_scenario, CheckOptions, PropertyResult, ScenarioResult, Status};
-pub use scenario::{Scenario, ScenarioError};
+pub use trace::{Scenario, ScenarioError};

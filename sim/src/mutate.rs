@@ -11,15 +11,16 @@
 //! An unexplained survivor fails the run: it is a hole in the gate or a missing argument.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use model::action::LibvirtdAction;
 use model::properties::{Kind, PROPERTIES};
 use model::state::ProgramKind;
 use model::{Action, PivotModel, Recovery, ShutdownKill, Step, World};
 use serde::Deserialize;
 
 use crate::check::{check_scenario, CheckOptions, Status};
-use crate::scenario::Scenario;
+use trace::Scenario;
 
 /// One edited copy of the scenario.
 #[derive(Clone, Debug)]
@@ -299,7 +300,7 @@ pub fn step_use(base: &Scenario) -> StepUse {
         next += 1;
         for a in model.enabled(&state) {
             let succ = model.step(&state, a);
-            if a == Action::LibvirtdStep {
+            if a == Action::Libvirtd(LibvirtdAction::Step) {
                 if let Some(p) = state.libvirtd.program {
                     let key = (kind_code(p.kind), p.pc as usize);
                     executed.insert(key, true);
@@ -394,4 +395,60 @@ pub fn run(base: &Scenario, arguments: &Arguments) -> (Vec<&'static str>, Vec<Mu
         results.push(MutantResult { id: m.id, verdict });
     }
     (guarded, results)
+}
+
+/// Writes every mutant of `base` as a scenario file `<dir>/<mutant name>.toml`, with
+/// [`Scenario::to_toml`], so that the file is the mutant itself: its procedures and every
+/// option it flipped. Returns each mutant with its file.
+pub fn write_mutants(base: &Scenario, dir: &Path) -> std::io::Result<Vec<(Mutant, PathBuf)>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for m in mutants(base) {
+        let path = dir.join(format!("{}.toml", m.scenario.name));
+        let text = m.scenario.to_toml(&format!("{}: {}", base.name, m.id));
+        trace::encode::write_atomically(&path, text.as_bytes())?;
+        written.push((m, path));
+    }
+    Ok(written)
+}
+
+/// The equivalence arguments that name no surviving mutant: the procedure changed, or a
+/// mutant's id did, and the argument no longer explains anything.
+pub fn stale_arguments<'a>(arguments: &'a Arguments, results: &[MutantResult]) -> Vec<&'a str> {
+    arguments
+        .equivalent
+        .iter()
+        .filter(|a| {
+            !results
+                .iter()
+                .any(|r| r.id == a.mutant && matches!(r.verdict, Verdict::Equivalent(_)))
+        })
+        .map(|a| a.mutant.as_str())
+        .collect()
+}
+
+/// How the mutants of one run ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub killed: usize,
+    /// Equivalent by an argument derived from the original's state space.
+    pub derived: usize,
+    /// Equivalent by a person's argument.
+    pub argued: usize,
+    pub unexplained: usize,
+}
+
+impl Tally {
+    pub fn of(results: &[MutantResult]) -> Tally {
+        let mut t = Tally::default();
+        for r in results {
+            match &r.verdict {
+                Verdict::Killed(..) => t.killed += 1,
+                Verdict::Equivalent(why) if why.starts_with("(derived)") => t.derived += 1,
+                Verdict::Equivalent(_) => t.argued += 1,
+                Verdict::Unexplained => t.unexplained += 1,
+            }
+        }
+        t
+    }
 }

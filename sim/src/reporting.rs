@@ -1,17 +1,16 @@
 //! From results to reports: turns checked scenarios (and their coverage) into the
-//! `reports::Run` every renderer shares, loads trace files for `pivotcheck report`, and
-//! prints coverage. The verdicts are decided here, in `sim`; `reports` only renders.
+//! `reports::Run` every renderer shares, with the states along each path (so that
+//! `reports` never runs the model), judges trace files for `pivotcheck report`, and prints
+//! coverage. The verdicts are decided here, in `sim`; `reports` only renders.
 
 use std::path::Path;
 
 use model::coverage::Coverage;
 use model::properties::{self, Kind};
-use model::{Action, PivotModel};
 use reports::run::{Counterexample, PropertyReport, Run, ScenarioReport};
-use reports::trace::{Trace, FORMAT, VERSION};
+use trace::{Scenario, TraceError};
 
 use crate::check::{ScenarioResult, Status};
-use crate::scenario::{self, Scenario};
 
 /// The report of a `check` run. `coverage[i]` belongs to `results[i]`, if counted.
 pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
@@ -38,6 +37,7 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
                         meaning: meaning(p.name),
                         config: r.scenario.config.clone(),
                         actions: actions.clone(),
+                        states: crate::replay::states(&r.scenario.config, actions),
                         trace: trace.clone(),
                         expected: p.matches,
                         verdict,
@@ -79,81 +79,23 @@ fn meaning(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A trace file that could not be used: which file, and what was expected.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
-pub struct TraceError {
-    pub file: String,
-    pub message: String,
-}
-
-/// Reads a trace file, replays it through the model and says whether its last state
-/// still shows what the trace claims (a violation of, or a reach of, its property).
+/// Reads a trace file (with `trace::decode`, like every reader) and says whether its last
+/// state still shows what the trace claims (a violation of, or a reach of, its property).
 pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
-    let file = path.display().to_string();
-    let err = |message: String| TraceError {
-        file: file.clone(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let trace: Trace = serde_json::from_str(&text).map_err(|e| {
-        err(format!(
-            "line {} column {}: not a pivotcheck trace: {e}",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    if trace.format != FORMAT || trace.version != VERSION {
-        return Err(err(format!(
-            "format `{}` version {}: expected format `{FORMAT}` version {VERSION}",
-            trace.format, trace.version
-        )));
-    }
-    let embedded = format!("{file} (embedded scenario {})", trace.scenario.file);
-    let sc: Scenario = scenario::parse(&trace.scenario.name, &embedded, &trace.scenario.toml)
-        .map_err(|e| err(format!("the embedded scenario does not load: {e}")))?;
-    let model = PivotModel::new(sc.config.clone());
-    let mut state = model.init_state();
-    let mut actions: Vec<Action> = Vec::new();
-    for (i, step) in trace.steps.iter().enumerate() {
-        let enabled = model.enabled(&state);
-        let Some(&action) = enabled.get(step.index) else {
-            return Err(err(format!(
-                "step {}: action index {} but only {} actions are enabled: expected a trace of this model version",
-                i + 1,
-                step.index,
-                enabled.len()
-            )));
-        };
-        if format!("{action:?}") != step.action {
-            return Err(err(format!(
-                "step {}: index {} is `{action:?}` in this model, the trace says `{}`: expected a trace of this model version",
-                i + 1,
-                step.index,
-                step.action
-            )));
-        }
-        state = model.step(&state, action);
-        actions.push(action);
-    }
-    let (property, verdict, expected) = match trace.property.as_deref() {
+    let d = trace::decode::load(path)?;
+    let last = d.states.last().expect("the initial state is there");
+    let (property, verdict, expected) = match d.trace.property.as_deref() {
         None => (
             String::new(),
-            format!("replays in {} steps (no property recorded)", actions.len()),
+            format!(
+                "replays in {} steps (no property recorded)",
+                d.actions.len()
+            ),
             true,
         ),
         Some(name) => {
-            let def = properties::property(name).ok_or_else(|| {
-                err(format!(
-                    "property `{name}`: expected one of: {}",
-                    properties::PROPERTIES
-                        .iter()
-                        .map(|p| p.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            let holds = (def.condition)(&sc.config, &state);
+            let def = properties::property(name).expect("trace::decode checks the property");
+            let holds = (def.condition)(&d.scenario.config, last);
             let shows = match def.kind {
                 Kind::Always => !holds,
                 Kind::Sometimes => holds,
@@ -163,7 +105,7 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
                 Kind::Sometimes => "reaches",
             };
             let verdict = if shows {
-                format!("replays: step {} {what} {name}", actions.len())
+                format!("replays: step {} {what} {name}", d.actions.len())
             } else {
                 format!("replays, but its last state no longer {what} {name}")
             };
@@ -171,13 +113,14 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
         }
     };
     Ok(Counterexample {
-        scenario: sc.name.clone(),
-        variant: sc.variant.clone(),
+        scenario: d.scenario.name.clone(),
+        variant: d.scenario.variant.clone(),
         meaning: meaning(&property),
         property,
-        config: sc.config,
-        actions,
-        trace,
+        config: d.scenario.config,
+        actions: d.actions,
+        states: d.states,
+        trace: d.trace,
         expected,
         verdict,
     })

@@ -15,7 +15,7 @@ use model::properties::{self, Kind, PROPERTIES};
 use model::{presets, Fault, Faults, ShutdownKill, Step};
 
 use crate::check::{self, CheckOptions, Status};
-use crate::scenario;
+use trace::scenario;
 
 /// What a user asked for that `new` or `explain` cannot serve, with what was expected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -14,10 +14,9 @@ use model::properties::{Kind, PROPERTIES};
 use model::{Action, PivotModel};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-use reports::trace::SwarmFaults;
+use trace::encode::{self, Claim};
+use trace::{Scenario, SwarmFaults, Trace};
 
-use crate::replay::apply_swarm;
-use crate::scenario::Scenario;
 use crate::shrink;
 
 #[derive(Clone, Debug)]
@@ -39,6 +38,22 @@ pub struct Failure {
     pub scenario: Scenario,
     pub actions: Vec<Action>,
     pub shrunk: Vec<Action>,
+}
+
+impl Failure {
+    /// The trace of the shrunk run, with its seed and swarm switches.
+    pub fn trace(&self) -> Trace {
+        encode::from_actions(
+            &self.scenario,
+            &self.shrunk,
+            &Claim {
+                property: Some(self.property),
+                kind: Some(Kind::Always.name()),
+                seed: Some(self.seed),
+                swarm: self.swarm,
+            },
+        )
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -102,7 +117,7 @@ pub fn one_run(
     let mut scenario = scenario.clone();
     let swarm = swarm.then(|| draw_swarm(&mut rng, &scenario));
     if let Some(s) = &swarm {
-        apply_swarm(&mut scenario, s);
+        s.apply(&mut scenario.config.faults);
     }
     let model = PivotModel::new(scenario.config.clone());
     let violated_in = |state: &model::World| {
@@ -167,6 +182,32 @@ pub fn simulate(scenario: &Scenario, opts: &SimOptions) -> SimReport {
     SimReport {
         runs: opts.runs,
         steps,
+        distinct_states: seen.len(),
+        failures,
+    }
+}
+
+/// Reruns the one run with seed `seed` (as printed with a failure), exactly as inside a
+/// larger simulation, and shrinks its failure if it has one.
+pub fn rerun(scenario: &Scenario, seed: u64, depth: usize, swarm: bool) -> SimReport {
+    let mut seen = HashSet::new();
+    let r = one_run(scenario, seed, depth, swarm, &mut seen);
+    let failures = r
+        .violated
+        .map(|property| Failure {
+            property,
+            run: 0,
+            seed,
+            swarm: r.swarm,
+            shrunk: shrink::shrink(&r.scenario.config, property, &r.actions),
+            scenario: r.scenario.clone(),
+            actions: r.actions.clone(),
+        })
+        .into_iter()
+        .collect();
+    SimReport {
+        runs: 1,
+        steps: r.actions.len() as u64,
         distinct_states: seen.len(),
         failures,
     }

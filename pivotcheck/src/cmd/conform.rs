@@ -1,0 +1,41 @@
+//! `pivotcheck conform`: model traces replayed against a real QEMU (`conform`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use conform::suite::{self, Request};
+
+use crate::exit::Exit;
+use crate::flags;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Trace files (JSON, as `check` writes them). Default: the built-in corpus.
+    traces: Vec<PathBuf>,
+    /// List the corpus (name and what each trace covers) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Write the corpus as trace files into this folder and exit.
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
+    /// Keep each run's folder (images, QEMU's log) under the system temp folder.
+    #[arg(long)]
+    keep: bool,
+    /// Seconds a sync point waits for QEMU to reach a predicted state.
+    #[arg(long, default_value = "3", value_parser = flags::seconds)]
+    sync_timeout: Duration,
+}
+
+/// Exit codes: 0 every trace conforms; 1 some disagree; 2 bad input or usage; 3
+/// something could not be run (QEMU missing, a trace needs what this setup cannot do,
+/// the harness failed).
+pub fn run(a: Args) -> Exit {
+    suite::run(Request {
+        traces: a.traces,
+        list: a.list,
+        export: a.export,
+        keep: a.keep,
+        sync_timeout: a.sync_timeout,
+    })
+    .into()
+}

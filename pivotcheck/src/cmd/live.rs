@@ -1,0 +1,48 @@
+//! `pivotcheck live`: real libvirt 9.0 or 11.3 and QEMU crashed at every QMP command (`live`).
+
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Run the whole matrix (libvirt 9.0: 76 scenarios, about 2-3 minutes; 11.3: 60)
+    /// instead of the default (38; 30): every crash point once transient without a
+    /// power-off and once persistent with one, and the double crashes on a transient domain.
+    #[arg(long)]
+    all: bool,
+    /// List the scenarios and the model's prediction for each; run nothing real.
+    #[arg(long)]
+    list: bool,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Reuse this folder as libvirt's /var/cache (QEMU capabilities) between runs; without
+    /// it the first libvirtd start probes QEMU for about 8 s. Default: $PIVOTCHECK_LIVE_CACHE.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Give up on one scenario after this many seconds (it is reported as an error).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    scenario_timeout: u64,
+    /// The libvirt to drive: `9.0` (the system's), `11.3` (unpacked into /opt/libvirt-11.3
+    /// by .ci/install-libvirt-11.3.sh; $PIVOTCHECK_LIBVIRT_11_3 names another folder) or
+    /// the path of an unpacked install; each version is checked against its own preset.
+    #[arg(long, default_value = "9.0")]
+    libvirt: String,
+}
+
+/// The live suite's exit code: 0 agree, 1 disagree, 2 bad input or a harness failure (the
+/// numbers of [`crate::exit::Exit`]; the suite runs itself as a child process under a
+/// subreaper and passes the child's code through).
+pub fn run(a: Args) -> u8 {
+    live::cli(live::Args {
+        only: a.only,
+        all: a.all,
+        list: a.list,
+        json: a.json,
+        cache: a.cache,
+        scenario_timeout: a.scenario_timeout,
+        libvirt: a.libvirt,
+    })
+}

@@ -1,0 +1,481 @@
+use std::collections::BTreeSet;
+
+use model::properties::PROPERTIES;
+use model::{PivotModel, Step};
+use sim::check::{check_scenario, CheckOptions, Status};
+use stateright::{Checker, HasDiscoveries, Model};
+use trace::scenario::{self, Scenario};
+
+use crate::{scenario_files, scenarios_dir};
+
+fn load(name: &str) -> Scenario {
+    scenario::load(&scenarios_dir().join(format!("{name}.toml"))).expect("suite scenarios load")
+}
+
+fn full() -> CheckOptions {
+    CheckOptions::default()
+}
+
+/// The gate itself: every scenario of the default suite is checked to the end and gives
+/// the verdicts it records.
+#[test]
+fn every_default_scenario_matches_its_recorded_verdicts() {
+    let files = scenario_files();
+    assert!(files.len() >= 24, "the suite has {} scenarios", files.len());
+    for f in files {
+        let s = scenario::load(&f).unwrap();
+        let r = check_scenario(&s, &full());
+        assert!(r.complete, "{}: incomplete", s.name);
+        let wrong: Vec<String> = r
+            .properties
+            .iter()
+            .filter(|p| !p.matches)
+            .map(|p| {
+                format!(
+                    "{} is {} (expected {})",
+                    p.name,
+                    p.status.name(),
+                    p.expected
+                )
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}: {}", s.name, wrong.join(", "));
+        for p in &r.properties {
+            if p.status == Status::Violated {
+                let t = p.trace.as_ref().expect("a violated property has a trace");
+                assert_eq!(t.steps.len(), p.actions.as_ref().unwrap().len());
+            }
+        }
+    }
+}
+
+/// Our search and stateright's BFS must see the same state space (without the symmetry
+/// reduction, which stateright's BFS does not apply).
+#[test]
+fn our_search_counts_the_states_stateright_counts() {
+    for name in [
+        "reopen-unpaused",
+        "reopen-paused",
+        "blockdev-modern",
+        "write-ahead-two-blocks",
+    ] {
+        let s = load(name);
+        let opts = CheckOptions {
+            search: sim::bfs::Options {
+                symmetry: false,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let ours = check_scenario(&s, &opts).unique_states;
+        let never: BTreeSet<&'static str> = ["(exhaustive)"].into_iter().collect();
+        let theirs = PivotModel::new(s.config.clone())
+            .checker()
+            .finish_when(HasDiscoveries::AllOf(never))
+            .spawn_bfs()
+            .join()
+            .unique_state_count();
+        assert_eq!(ours, theirs, "{name}");
+    }
+}
+
+/// Everything a search reports that is not a timing, for comparing search modes.
+fn outcome(
+    s: &Scenario,
+    search: sim::bfs::Options,
+) -> (usize, usize, Vec<(&'static str, Status, usize)>) {
+    let r = check_scenario(
+        s,
+        &CheckOptions {
+            search,
+            ..Default::default()
+        },
+    );
+    assert!(r.complete);
+    let props = r
+        .properties
+        .iter()
+        .map(|p| (p.name, p.status, p.actions.as_ref().map_or(0, |a| a.len())))
+        .collect();
+    (r.unique_states, r.states, props)
+}
+
+fn suite() -> Vec<Scenario> {
+    scenario_files()
+        .iter()
+        .map(|f| scenario::load(f).unwrap())
+        .collect()
+}
+
+/// The searches agree on the whole suite: 1 or 2 threads give the same counts and the same
+/// shortest counterexample lengths; fingerprints and whole states count the same unique
+/// states (no collision on the suite); the symmetry reduction keeps every verdict and
+/// every shortest length, and never stores more states.
+#[test]
+fn search_modes_agree_on_the_whole_suite() {
+    use sim::bfs::Options;
+    for s in suite() {
+        let base = outcome(
+            &s,
+            Options {
+                threads: 1,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        let two = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        assert_eq!(base, two, "{}: 1 vs 2 threads", s.name);
+        let again = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: false,
+                symmetry: true,
+            },
+        );
+        assert_eq!(two, again, "{}: repeated run", s.name);
+        let exact = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: true,
+                symmetry: true,
+            },
+        );
+        assert_eq!(base, exact, "{}: fingerprints vs whole states", s.name);
+        let plain = outcome(
+            &s,
+            Options {
+                threads: 2,
+                exact: true,
+                symmetry: false,
+            },
+        );
+        assert_eq!(
+            base.2, plain.2,
+            "{}: verdicts with and without symmetry",
+            s.name
+        );
+        assert!(base.0 <= plain.0, "{}", s.name);
+        let fp_plain = outcome(
+            &s,
+            Options {
+                threads: 1,
+                exact: false,
+                symmetry: false,
+            },
+        );
+        assert_eq!(
+            plain.0, fp_plain.0,
+            "{}: fingerprints vs whole states without symmetry",
+            s.name
+        );
+    }
+}
+
+/// With two blocks the symmetry reduction stores fewer states.
+#[test]
+fn symmetry_shrinks_two_block_spaces() {
+    use sim::bfs::Options;
+    let s = load("write-ahead-two-blocks");
+    let with = outcome(
+        &s,
+        Options {
+            threads: 1,
+            exact: false,
+            symmetry: true,
+        },
+    )
+    .0;
+    let without = outcome(
+        &s,
+        Options {
+            threads: 1,
+            exact: false,
+            symmetry: false,
+        },
+    )
+    .0;
+    assert!(with < without, "{with} vs {without}");
+}
+
+fn labels(s: &Scenario, property: &str) -> Vec<String> {
+    let r = check_scenario(s, &full());
+    let p = r.properties.iter().find(|p| p.name == property).unwrap();
+    assert_eq!(p.status, Status::Violated, "{property} in {}", s.name);
+    p.trace
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .map(|st| format!("{} | {}", st.action, st.label))
+        .collect()
+}
+
+/// The RHEL 6.3 pivot loses a write in 12 steps, without any libvirtd crash: the
+/// SHUTDOWN handler kills QEMU before libvirt applied the outcome.
+#[test]
+fn reopen_unpaused_loses_a_write_as_pinned() {
+    assert_eq!(
+        labels(&load("reopen-unpaused"), "no-lost-writes"),
+        vec![
+            "QemuCopyRead(0) | mirror reads dirty block 0 from the source",
+            "QemuCopyWrite | mirror writes the current block 0 to the target",
+            "QemuJobReady | job converges: ready, BLOCK_JOB_READY",
+            "LibvirtdRead | libvirtd handles event BLOCK_JOB_READY",
+            "AppRequestPivot | app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)",
+            "LibvirtdStep | libvirtd [pivot] drive-reopen: sends __com.redhat_drive-reopen",
+            "QemuExecute | QEMU executes __com.redhat_drive-reopen: ok",
+            "GuestWrite(0) | guest writes block 0 (to the target)",
+            "GuestPowerOff | guest powers off; QEMU stays in run state shutdown (-no-shutdown)",
+            "LibvirtdRead | libvirtd reads the reply to __com.redhat_drive-reopen: ok",
+            "LibvirtdRead | libvirtd handles event SHUTDOWN",
+            "LibvirtdKill | libvirtd's SHUTDOWN handler kills QEMU",
+        ]
+    );
+}
+
+/// The seed's own scenario: libvirtd dies after QEMU executed the reopen, and after the
+/// restart the guest runs while nothing tells the outcome.
+#[test]
+fn reopen_unpaused_leaves_uncertainty_unfrozen_as_pinned() {
+    assert_eq!(
+        labels(&load("reopen-unpaused"), "uncertainty-is-frozen"),
+        vec![
+            "QemuCopyRead(0) | mirror reads dirty block 0 from the source",
+            "QemuCopyWrite | mirror writes the current block 0 to the target",
+            "QemuJobReady | job converges: ready, BLOCK_JOB_READY",
+            "LibvirtdRead | libvirtd handles event BLOCK_JOB_READY",
+            "AppRequestPivot | app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)",
+            "LibvirtdStep | libvirtd [pivot] drive-reopen: sends __com.redhat_drive-reopen",
+            "QemuExecute | QEMU executes __com.redhat_drive-reopen: ok",
+            "LibvirtdCrash | FAULT libvirtd crashes (connection and queued messages lost)",
+            "LibvirtdRestart | libvirtd restarts and reads its status XML",
+        ]
+    );
+}
+
+fn status_of(s: &Scenario, property: &str) -> Status {
+    check_scenario(s, &full())
+        .properties
+        .iter()
+        .find(|p| p.name == property)
+        .unwrap()
+        .status
+}
+
+/// One plausible edit of a safe procedure, resuming the guest before the outcome is
+/// saved, must make the checker find lost writes.
+#[test]
+fn resuming_before_the_status_save_breaks_reopen_paused() {
+    let mut s = load("reopen-paused");
+    assert_eq!(status_of(&s, "no-lost-writes"), Status::Holds);
+    let pivot = &mut s.config.procedures.pivot;
+    let resume = pivot.iter().position(|&st| st == Step::Resume).unwrap();
+    let save = pivot.iter().position(|&st| st == Step::SaveStatus).unwrap();
+    let step = pivot.remove(resume);
+    pivot.insert(save, step);
+    assert_eq!(
+        s.config.procedures.pivot,
+        vec![
+            Step::Pause,
+            Step::DriveReopen,
+            Step::ApplyOutcome,
+            Step::Resume,
+            Step::SaveStatus,
+            Step::SaveConfig,
+            Step::ReplyApp
+        ]
+    );
+    assert_eq!(status_of(&s, "no-lost-writes"), Status::Violated);
+}
+
+/// Dropping the write-ahead save before job-complete breaks write-ahead.
+#[test]
+fn dropping_the_intent_save_breaks_write_ahead() {
+    let mut s = load("write-ahead");
+    assert_eq!(status_of(&s, "config-holds-data"), Status::Holds);
+    let first_save = s
+        .config
+        .procedures
+        .pivot
+        .iter()
+        .position(|&st| st == Step::SaveStatus)
+        .unwrap();
+    s.config.procedures.pivot.remove(first_save);
+    let r = check_scenario(&s, &full());
+    assert!(
+        r.properties
+            .iter()
+            .any(|p| p.kind == model::properties::Kind::Always && p.status == Status::Violated),
+        "some always property must break"
+    );
+}
+
+/// The sometimes properties are reached wherever their faults are on: the proofs cover the
+/// crash windows they claim to.
+#[test]
+fn sometimes_properties_are_reached() {
+    for name in [
+        "reopen-paused",
+        "paused-wait",
+        "write-ahead",
+        "blockdev-modern",
+    ] {
+        let r = check_scenario(&load(name), &full());
+        for p in r.properties.iter().filter(|p| p.expected == "reached") {
+            assert_eq!(p.status, Status::Reached, "{name}: {}", p.name);
+        }
+    }
+    let r = check_scenario(&load("reopen-paused"), &full());
+    let reached: Vec<&str> = r
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::Reached)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        reached,
+        vec![
+            "pivot-completes",
+            "answer-pivoted",
+            "restart-in-pivot-window",
+            "poweroff-while-libvirtd-down",
+            "recovery-by-query-block"
+        ]
+    );
+}
+
+/// A capped search is incomplete and never claims that an unviolated property holds.
+#[test]
+fn a_truncated_search_is_not_a_proof() {
+    let s = load("write-ahead");
+    let r = check_scenario(
+        &s,
+        &CheckOptions {
+            max_states: Some(500),
+            ..Default::default()
+        },
+    );
+    assert!(!r.complete);
+    assert!(!r.matches_expectation());
+    assert!(r.properties.iter().all(|p| p.status != Status::Holds));
+    assert_eq!(r.properties.len(), PROPERTIES.len());
+}
+
+/// The gate kills every non-equivalent mutant of the safe presets; the counts are pinned
+/// so that a weaker gate (or a new survivor without an argument) shows.
+#[test]
+fn mutants_of_safe_presets_are_killed_or_argued() {
+    use sim::mutate::{self, Verdict};
+    for (name, total, killed) in [("reopen-paused", 33, 22), ("write-ahead", 106, 68)] {
+        let base = load(name);
+        let args =
+            mutate::load_arguments(&scenarios_dir().join("mutants").join(format!("{name}.toml")))
+                .unwrap();
+        let (_, results) = mutate::run(&base, &args);
+        let unexplained: Vec<&str> = results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unexplained))
+            .map(|r| r.id.as_str())
+            .collect();
+        assert!(unexplained.is_empty(), "{name}: {unexplained:?}");
+        let k = results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Killed(..)))
+            .count();
+        assert_eq!((results.len(), k), (total, killed), "{name}");
+        for a in &args.equivalent {
+            assert!(
+                results.iter().any(|r| r.id == a.mutant),
+                "{name}: stale argument {}",
+                a.mutant
+            );
+        }
+    }
+}
+
+/// Without its arguments file, write-ahead's mutation run reports survivors: the
+/// arguments are what makes it pass, not a lenient rule.
+#[test]
+fn mutation_without_arguments_leaves_survivors() {
+    use sim::mutate::{self, Verdict};
+    let (_, results) = mutate::run(&load("write-ahead"), &mutate::Arguments::default());
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unexplained))
+            .count(),
+        35
+    );
+}
+
+/// `mutate --write` writes each mutant itself (with `Scenario::to_toml`): the file reads
+/// back to the mutant's configuration and checks to the same verdict, state count and
+/// counterexample lengths as the in-memory mutant, for every mutant of both mutated
+/// presets. Before, the files were rebuilt from the preset's source lines and lost option
+/// flips: "option: auto-finalize flipped" was killed in memory but its file checked ok.
+#[test]
+fn written_mutants_check_like_the_mutants_in_memory() {
+    use sim::mutate;
+    let dir = crate::temp_dir("written-mutants");
+    for (name, total) in [("reopen-paused", 33), ("write-ahead", 106)] {
+        let base = load(name);
+        let written = mutate::write_mutants(&base, &dir.join(name)).unwrap();
+        assert_eq!(written.len(), total, "{name}");
+        let mut flips = 0;
+        for (m, path) in &written {
+            let back = scenario::load(path).unwrap_or_else(|e| panic!("{}: {e}", m.id));
+            assert_eq!(back.config, m.scenario.config, "{}: {}", name, m.id);
+            assert_eq!(back.expect_violated, m.scenario.expect_violated);
+            assert_eq!(back.expect_unreached, m.scenario.expect_unreached);
+            let opts = CheckOptions::default();
+            let (mem, file) = (
+                check_scenario(&m.scenario, &opts),
+                check_scenario(&back, &opts),
+            );
+            let verdicts = |r: &sim::ScenarioResult| {
+                r.properties
+                    .iter()
+                    .map(|p| (p.name, p.status, p.actions.as_ref().map(Vec::len)))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(verdicts(&file), verdicts(&mem), "{}: {}", name, m.id);
+            assert_eq!(file.unique_states, mem.unique_states, "{}: {}", name, m.id);
+            assert_eq!(file.matches_expectation(), mem.matches_expectation());
+            if m.id.starts_with("option: auto-finalize flipped") {
+                flips += 1;
+                assert_ne!(back.config, base.config, "the flip is in the file");
+                let text = std::fs::read_to_string(path).unwrap();
+                let line = format!(
+                    "auto_finalize = {}",
+                    !base.config.procedures.job.auto_finalize
+                );
+                assert!(text.contains(&line), "{text}");
+            }
+        }
+        assert_eq!(flips, 1, "{name}: one auto-finalize mutant");
+    }
+}
+
+/// `Scenario::to_toml` round-trips every mutant of both mutated presets.
+#[test]
+fn every_mutant_round_trips_through_to_toml() {
+    for name in ["reopen-paused", "write-ahead"] {
+        for m in sim::mutate::mutants(&load(name)) {
+            let text = m.scenario.to_toml(&m.id);
+            let back = scenario::parse(&m.scenario.name, "mutant.toml", &text)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{text}", m.id));
+            assert_eq!(back.config, m.scenario.config, "{}", m.id);
+            assert_eq!(back.variant, m.scenario.variant, "{}", m.id);
+            assert_eq!(back.to_toml(&m.id), text, "{}", m.id);
+        }
+    }
+}
