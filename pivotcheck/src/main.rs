@@ -20,7 +20,7 @@ use exit::Exit;
     version,
     about = "Model checker for the crash windows around a libvirt/QEMU disk pivot"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Cmd,
 }
@@ -52,6 +52,10 @@ enum Cmd {
     New(cmd::new::Args),
     /// Say what the model means by a step, property, preset or fault.
     Explain(cmd::explain::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the manual page (roff), generated from the command line's definition.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,8 @@ fn main() -> ExitCode {
         Cmd::Conform(a) => Ok(cmd::conform::run(a)),
         Cmd::New(a) => cmd::new::run(a),
         Cmd::Explain(a) => cmd::explain::run(a),
+        Cmd::Completions(a) => cmd::completions::completions(a),
+        Cmd::Man(a) => cmd::completions::man(a),
     };
     match result {
         Ok(code) => code.into(),

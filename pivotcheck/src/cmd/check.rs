@@ -12,6 +12,9 @@ use crate::exit::{self, Exit};
 use crate::flags;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example: pivotcheck check scenarios/write-ahead.toml --report out/ --stats"
+)]
 pub struct Args {
     /// Scenario files or folders (a folder means the .toml files directly in it).
     /// Default: the files directly in `scenarios/`.

@@ -9,6 +9,9 @@ use crate::exit::Exit;
 use crate::flags;
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(
+    after_help = "Example: pivotcheck conform target/pivotcheck/blockdev-modern.no-lost-writes.trace.json"
+)]
 pub struct Args {
     /// Trace files (JSON, as `check` writes them). Default: the built-in corpus.
     traces: Vec<PathBuf>,

@@ -8,6 +8,7 @@ use crate::exit::{self, Exit};
 use crate::explorer;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: pivotcheck explore scenarios/blockdev-modern.toml --port 3000")]
 pub struct Args {
     /// The scenario file.
     scenario: PathBuf,

@@ -10,6 +10,7 @@ use crate::exit::Exit;
 use crate::flags;
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: pivotcheck fuzz scenario --seconds 60 --seed 8")]
 pub struct Args {
     /// `scenario` or `trace`.
     #[arg(value_parser = target)]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "Example: pivotcheck live --libvirt 11.3 --only job-dismiss.reply")]
 pub struct Args {
     /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
     #[arg(long)]

@@ -1,6 +1,7 @@
 //! One module per subcommand: its flags (clap) and its rendering.
 
 pub mod check;
+pub mod completions;
 pub mod conform;
 pub mod explain;
 pub mod explore;

@@ -8,6 +8,7 @@ use sim::mutate::{self, Tally, Verdict};
 use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: pivotcheck mutate write-ahead")]
 pub struct Args {
     /// A preset name (its scenario is `scenarios/<name>.toml`) or a scenario file.
     target: String,

@@ -9,6 +9,9 @@ use trace::Scenario;
 use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example: pivotcheck replay target/pivotcheck/reopen-unpaused.no-lost-writes.trace.json --step"
+)]
 pub struct Args {
     trace: PathBuf,
     /// Wait for Enter between steps.

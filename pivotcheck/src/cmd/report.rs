@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
+#[command(after_help = "Example: pivotcheck report target/pivotcheck/*.trace.json --out report/")]
 pub struct Args {
     /// Trace files written by `check` (or any producer of the trace format).
     #[arg(required = true)]

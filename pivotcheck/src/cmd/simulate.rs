@@ -10,6 +10,9 @@ use crate::exit::{self, Exit};
 use crate::flags;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Example: pivotcheck simulate scenarios/blockdev-modern.toml --seed 1 --runs 10000 --swarm"
+)]
 pub struct Args {
     scenario: PathBuf,
     /// Root seed: a number, or a 40-hex commit hash. Without it one is picked and printed.

@@ -363,3 +363,49 @@ fn bad_flag_values_exit_2_naming_the_flag() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Every subcommand's `--help` ends with one example that runs that subcommand; the
+/// completions and the manual page come from the same definition and name every
+/// subcommand.
+#[test]
+fn help_has_an_example_and_completions_and_man_cover_every_subcommand() {
+    let dir = temp_dir("help-examples");
+    let o = pivotcheck(&["--help"], &dir);
+    let help = String::from_utf8_lossy(&o.stdout).into_owned();
+    let subcommands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(subcommands.len() >= 13, "{subcommands:?}");
+    for c in &subcommands {
+        let o = pivotcheck(&[c, "--help"], &dir);
+        assert_eq!(o.status.code(), Some(0), "{c}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains(&format!("Example: pivotcheck {c}")),
+            "{c} --help has no example:\n{text}"
+        );
+    }
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = pivotcheck(&["completions", shell], &dir);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&o.stdout);
+        for c in &subcommands {
+            assert!(script.contains(c), "{shell} completion lacks {c}");
+        }
+    }
+    let o = pivotcheck(&["completions", "tcsh"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    let o = pivotcheck(&["man"], &dir);
+    let page = String::from_utf8_lossy(&o.stdout);
+    for c in &subcommands {
+        assert!(
+            page.contains(&format!(".TH pivotcheck-{c} 1")),
+            "man lacks {c}"
+        );
+    }
+}
