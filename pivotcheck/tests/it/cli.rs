@@ -327,3 +327,32 @@ fn bad_flag_values_exit_2_naming_the_flag() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `conform --export` writes the corpus with the one trace codec, atomically (no
+/// temporary file is left), and every exported trace is read back by `replay` alike
+/// (exporting needs no QEMU).
+#[test]
+fn conform_export_writes_traces_every_reader_accepts() {
+    let dir = temp_dir("conform-export");
+    let out = dir.join("corpus");
+    let o = pivotcheck(&["conform", "--export", out.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let n = conform::corpus().unwrap().len();
+    assert_eq!(files.len(), n, "{files:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{n} traces written")));
+    for f in &files {
+        assert!(
+            f.to_string_lossy().ends_with(".trace.json"),
+            "{}",
+            f.display()
+        );
+        let o = pivotcheck(&["replay", f.to_str().unwrap()], &dir);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("the trace names no property"));
+    }
+}

@@ -55,6 +55,8 @@ fn live_suite_agrees_with_the_model() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // Written atomically: no temporary file is left beside it.
+    assert!(!json.with_extension("json.tmp").exists());
     let _ = std::fs::remove_file(&json);
     let scenarios = v["scenarios"].as_array().unwrap();
     assert!(scenarios.len() >= 20);
