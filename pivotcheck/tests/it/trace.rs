@@ -374,7 +374,8 @@ fn edited_kind_actor_or_label_is_refused_with_exit_2() {
     let path = out.join("reopen-unpaused.no-lost-writes.trace.json");
     let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let cases: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit, &str); 5] = [
         (
             "kind",
             |t| t["kind"] = "sometimes".into(),
