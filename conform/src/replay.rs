@@ -190,10 +190,7 @@ fn predicted(w: &World) -> Observation {
             .job
             .as_ref()
             .map(|j| (j.status.name().to_string(), j.error)),
-        active: match w.qemu.active {
-            Image::Source => "src".into(),
-            Image::Target => "tgt".into(),
-        },
+        active: Some(w.qemu.active),
     }
 }
 
@@ -202,7 +199,12 @@ fn show_obs(o: &Observation) -> String {
         None => "no job".to_string(),
         Some((s, e)) => format!("job {s}{}", if *e { " with error" } else { "" }),
     };
-    format!("run state {}, {job}, drive0 on {}", o.run_state, o.active)
+    let active = match o.active {
+        Some(Image::Source) => "src",
+        Some(Image::Target) => "tgt",
+        None => "another node",
+    };
+    format!("run state {}, {job}, drive0 on {active}", o.run_state)
 }
 
 fn show_events(es: &[Event]) -> String {

@@ -24,8 +24,157 @@ impl Kind {
     }
 }
 
-/// One property: a stable name, its kind and its condition.
+/// A property, by identity: what verdicts, expectations and reports name. Its text name
+/// ([`PropertyId::name`]) is what scenario files, traces and reports print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PropertyId {
+    NoLostWrites,
+    TruthfulAnswer,
+    LibvirtStateMatches,
+    UncertaintyIsFrozen,
+    UncertaintyKeepsQemu,
+    ConfigHoldsData,
+    SingleSwitch,
+    EvidenceOutlivesDoubt,
+    PivotTerminates,
+    QemuIsManaged,
+    PivotCompletes,
+    AnswerPivoted,
+    RestartInPivotWindow,
+    PoweroffWhileLibvirtdDown,
+    RecoveryByQueryBlock,
+}
+
+impl PropertyId {
+    /// Every property, in the order of [`PROPERTIES`].
+    pub const ALL: [PropertyId; 15] = [
+        PropertyId::NoLostWrites,
+        PropertyId::TruthfulAnswer,
+        PropertyId::LibvirtStateMatches,
+        PropertyId::UncertaintyIsFrozen,
+        PropertyId::UncertaintyKeepsQemu,
+        PropertyId::ConfigHoldsData,
+        PropertyId::SingleSwitch,
+        PropertyId::EvidenceOutlivesDoubt,
+        PropertyId::PivotTerminates,
+        PropertyId::QemuIsManaged,
+        PropertyId::PivotCompletes,
+        PropertyId::AnswerPivoted,
+        PropertyId::RestartInPivotWindow,
+        PropertyId::PoweroffWhileLibvirtdDown,
+        PropertyId::RecoveryByQueryBlock,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PropertyId::NoLostWrites => "no-lost-writes",
+            PropertyId::TruthfulAnswer => "truthful-answer",
+            PropertyId::LibvirtStateMatches => "libvirt-state-matches",
+            PropertyId::UncertaintyIsFrozen => "uncertainty-is-frozen",
+            PropertyId::UncertaintyKeepsQemu => "uncertainty-keeps-qemu",
+            PropertyId::ConfigHoldsData => "config-holds-data",
+            PropertyId::SingleSwitch => "single-switch",
+            PropertyId::EvidenceOutlivesDoubt => "evidence-outlives-doubt",
+            PropertyId::PivotTerminates => "pivot-terminates",
+            PropertyId::QemuIsManaged => "qemu-is-managed",
+            PropertyId::PivotCompletes => "pivot-completes",
+            PropertyId::AnswerPivoted => "answer-pivoted",
+            PropertyId::RestartInPivotWindow => "restart-in-pivot-window",
+            PropertyId::PoweroffWhileLibvirtdDown => "poweroff-while-libvirtd-down",
+            PropertyId::RecoveryByQueryBlock => "recovery-by-query-block",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PropertyId> {
+        PropertyId::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    pub fn def(self) -> &'static PropertyDef {
+        &PROPERTIES[self as usize]
+    }
+}
+
+impl std::fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A property's verdict after a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Holds,
+    Violated,
+    Reached,
+    Unreached,
+    /// The search stopped early and found nothing: no verdict.
+    Unknown,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Holds => "holds",
+            Status::Violated => "violated",
+            Status::Reached => "reached",
+            Status::Unreached => "unreached",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a scenario expects of a property: a verdict, or `Any` for a `sometimes` property
+/// whose faults are not enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expectation {
+    Holds,
+    Violated,
+    Reached,
+    Unreached,
+    Any,
+}
+
+impl Expectation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expectation::Holds => "holds",
+            Expectation::Violated => "violated",
+            Expectation::Reached => "reached",
+            Expectation::Unreached => "unreached",
+            Expectation::Any => "any",
+        }
+    }
+
+    /// Whether `status` is what this expectation asks for (an unknown status never is,
+    /// except for `Any`).
+    pub fn admits(self, status: Status) -> bool {
+        matches!(
+            (self, status),
+            (Expectation::Any, _)
+                | (Expectation::Holds, Status::Holds)
+                | (Expectation::Violated, Status::Violated)
+                | (Expectation::Reached, Status::Reached)
+                | (Expectation::Unreached, Status::Unreached)
+        )
+    }
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One property: its identity, its kind and its condition.
 pub struct PropertyDef {
+    pub id: PropertyId,
+    /// `id.name()`, as a field because stateright's `Property` takes a `&'static str`.
     pub name: &'static str,
     pub kind: Kind,
     pub condition: fn(&Config, &World) -> bool,
@@ -319,90 +468,105 @@ fn answer_pivoted(_: &Config, w: &World) -> bool {
 
 pub const PROPERTIES: [PropertyDef; 15] = [
     PropertyDef {
+        id: PropertyId::NoLostWrites,
         name: "no-lost-writes",
         kind: Kind::Always,
         condition: no_lost_writes,
         meaning: "the image the app uses (or the next boot uses) holds every acknowledged write",
     },
     PropertyDef {
+        id: PropertyId::TruthfulAnswer,
         name: "truthful-answer",
         kind: Kind::Always,
         condition: truthful_answer,
         meaning: "libvirt's answer about the pivot matches QEMU's active image",
     },
     PropertyDef {
+        id: PropertyId::LibvirtStateMatches,
         name: "libvirt-state-matches",
         kind: Kind::Always,
         condition: libvirt_state_matches,
         meaning: "idle libvirtd's live disk source is QEMU's active image unless a pivot is recorded in flight",
     },
     PropertyDef {
+        id: PropertyId::UncertaintyIsFrozen,
         name: "uncertainty-is-frozen",
         kind: Kind::Always,
         condition: uncertainty_is_frozen,
         meaning: "while the outcome cannot be told, the guest cannot write and both images hold every write",
     },
     PropertyDef {
+        id: PropertyId::UncertaintyKeepsQemu,
         name: "uncertainty-keeps-qemu",
         kind: Kind::Always,
         condition: uncertainty_keeps_qemu,
         meaning: "while the outcome cannot be told, QEMU is alive so query-block can answer",
     },
     PropertyDef {
+        id: PropertyId::ConfigHoldsData,
         name: "config-holds-data",
         kind: Kind::Always,
         condition: config_holds_data,
         meaning: "a persistent domain's config names an image holding every write whenever QEMU is gone",
     },
     PropertyDef {
+        id: PropertyId::SingleSwitch,
         name: "single-switch",
         kind: Kind::Always,
         condition: single_switch,
         meaning: "QEMU's active image changes at most once",
     },
     PropertyDef {
+        id: PropertyId::EvidenceOutlivesDoubt,
         name: "evidence-outlives-doubt",
         kind: Kind::Always,
         condition: evidence_outlives_doubt,
         meaning: "libvirtd destroys QEMU-side evidence only after the outcome is durable",
     },
     PropertyDef {
+        id: PropertyId::PivotTerminates,
         name: "pivot-terminates",
         kind: Kind::Always,
         condition: pivot_terminates,
         meaning: "once only the guest and faults can move, the pivot call is settled and libvirtd runs no procedure",
     },
     PropertyDef {
+        id: PropertyId::QemuIsManaged,
         name: "qemu-is-managed",
         kind: Kind::Always,
         condition: qemu_is_managed,
         meaning: "whenever QEMU runs, libvirt manages it (the domain is active, not shut off or forgotten)",
     },
     PropertyDef {
+        id: PropertyId::PivotCompletes,
         name: "pivot-completes",
         kind: Kind::Sometimes,
         condition: pivot_completes,
         meaning: "QEMU switched to the target and the app settled on it",
     },
     PropertyDef {
+        id: PropertyId::AnswerPivoted,
         name: "answer-pivoted",
         kind: Kind::Sometimes,
         condition: answer_pivoted,
         meaning: "libvirt answered the app's pivot call with \"pivoted\" (the API returns a definite outcome)",
     },
     PropertyDef {
+        id: PropertyId::RestartInPivotWindow,
         name: "restart-in-pivot-window",
         kind: Kind::Sometimes,
         condition: restart_in_pivot_window,
         meaning: "libvirtd restarted after a crash between sending the pivot command and reading its reply",
     },
     PropertyDef {
+        id: PropertyId::PoweroffWhileLibvirtdDown,
         name: "poweroff-while-libvirtd-down",
         kind: Kind::Sometimes,
         condition: poweroff_while_libvirtd_down,
         meaning: "the guest powered off while libvirtd was down",
     },
     PropertyDef {
+        id: PropertyId::RecoveryByQueryBlock,
         name: "recovery-by-query-block",
         kind: Kind::Sometimes,
         condition: recovery_by_query_block,
@@ -411,22 +575,58 @@ pub const PROPERTIES: [PropertyDef; 15] = [
 ];
 
 pub fn property(name: &str) -> Option<&'static PropertyDef> {
-    PROPERTIES.iter().find(|p| p.name == name)
+    PropertyId::from_name(name).map(PropertyId::def)
 }
 
 /// Whether a `sometimes` property must be reached in a scenario: only where the faults
 /// and rules it needs are enabled.
-pub fn sometimes_required(cfg: &Config, name: &str) -> bool {
+pub fn sometimes_required(cfg: &Config, id: PropertyId) -> bool {
     let f = &cfg.faults;
-    match name {
-        "pivot-completes" | "answer-pivoted" => true,
-        "restart-in-pivot-window" => f.libvirtd_crash.enabled(),
-        "poweroff-while-libvirtd-down" => f.libvirtd_crash.enabled() && f.guest_poweroff.enabled(),
-        "recovery-by-query-block" => {
+    match id {
+        PropertyId::PivotCompletes | PropertyId::AnswerPivoted => true,
+        PropertyId::RestartInPivotWindow => f.libvirtd_crash.enabled(),
+        PropertyId::PoweroffWhileLibvirtdDown => {
+            f.libvirtd_crash.enabled() && f.guest_poweroff.enabled()
+        }
+        PropertyId::RecoveryByQueryBlock => {
             cfg.recovery == crate::config::Recovery::Seed
                 && f.libvirtd_crash.enabled()
                 && cfg.procedures.pivot.contains(&crate::config::Step::Pause)
         }
+        // `always` properties are not reached; they hold or are violated.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_names_and_the_table_agree() {
+        for (i, def) in PROPERTIES.iter().enumerate() {
+            assert_eq!(PropertyId::ALL[i], def.id);
+            assert_eq!(def.id.name(), def.name);
+            assert_eq!(PropertyId::from_name(def.name), Some(def.id));
+            assert_eq!(def.id.def().name, def.name);
+        }
+        assert_eq!(PropertyId::from_name("no-such-property"), None);
+    }
+
+    #[test]
+    fn expectations_admit_only_their_status() {
+        use Status::*;
+        let all = [Holds, Violated, Reached, Unreached, Unknown];
+        for e in [
+            Expectation::Holds,
+            Expectation::Violated,
+            Expectation::Reached,
+            Expectation::Unreached,
+        ] {
+            let admitted: Vec<Status> = all.into_iter().filter(|s| e.admits(*s)).collect();
+            assert_eq!(admitted.len(), 1, "{e}");
+            assert_eq!(admitted[0].name(), e.name());
+        }
+        assert!(all.into_iter().all(|s| Expectation::Any.admits(s)));
     }
 }

@@ -373,7 +373,7 @@ pub fn run(base: &Scenario, arguments: &Arguments) -> (Vec<&'static str>, Vec<Mu
             let p = r.properties.iter().find(|p| p.name == d.name)?;
             let broken = (guarded.contains(&d.name) && p.status == Status::Violated)
                 || (reached.contains(&d.name)
-                    && d.name != "recovery-by-query-block"
+                    && d.id != model::properties::PropertyId::RecoveryByQueryBlock
                     && p.status == Status::Unreached);
             broken.then(|| (d.name, p.actions.as_ref().map_or(0, |a| a.len())))
         });

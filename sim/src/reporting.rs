@@ -47,9 +47,9 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
             }
             props.push(PropertyReport {
                 name: p.name.to_string(),
-                kind: p.kind.name().to_string(),
-                status: p.status.name().to_string(),
-                expected: p.expected.to_string(),
+                kind: p.kind,
+                status: p.status,
+                expected: p.expected,
                 matches: p.matches,
                 steps: p.actions.as_ref().map(|a| a.len()),
                 counterexample: cx,

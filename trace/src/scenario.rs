@@ -482,12 +482,12 @@ impl Scenario {
         );
         root.insert(
             "faults".into(),
-            table(vec![
-                ("libvirtd_crash", fault(c.faults.libvirtd_crash)),
-                ("guest_poweroff", fault(c.faults.guest_poweroff)),
-                ("qemu_crash", fault(c.faults.qemu_crash)),
-                ("host_crash", fault(c.faults.host_crash)),
-            ]),
+            table(
+                model::action::FaultKind::ALL
+                    .iter()
+                    .map(|&k| (k.key(), fault(c.faults[k])))
+                    .collect(),
+            ),
         );
         root.insert(
             "app".into(),

@@ -409,3 +409,74 @@ fn help_has_an_example_and_completions_and_man_cover_every_subcommand() {
         );
     }
 }
+
+/// `conform --export` writes the corpus with the one trace codec, atomically (no
+/// temporary file is left), and every exported trace is read back by `replay` alike
+/// (exporting needs no QEMU).
+#[test]
+fn conform_export_writes_traces_every_reader_accepts() {
+    let dir = temp_dir("conform-export");
+    let out = dir.join("corpus");
+    let o = pivotcheck(&["conform", "--export", out.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let n = conform::corpus().unwrap().len();
+    assert_eq!(files.len(), n, "{files:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("{n} traces written")));
+    for f in &files {
+        assert!(
+            f.to_string_lossy().ends_with(".trace.json"),
+            "{}",
+            f.display()
+        );
+        let o = pivotcheck(&["replay", f.to_str().unwrap()], &dir);
+        assert_eq!(o.status.code(), Some(0), "{}: {}", f.display(), stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("the trace names no property"));
+    }
+}
+
+/// `mutate --write`, end to end: the written file of the mutant "option: auto-finalize
+/// flipped" of write-ahead, which the gate kills, checks as a mismatch (exit 1), not `ok`
+/// as the files rebuilt from the preset's source lines did.
+#[test]
+fn a_written_killed_mutant_checks_as_a_mismatch() {
+    let dir = temp_dir("mutate-write");
+    let out = dir.join("mutants");
+    let o = pivotcheck(
+        &["mutate", "write-ahead", "--write", out.to_str().unwrap()],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = String::from_utf8_lossy(&o.stdout).into_owned();
+    let killed = report
+        .lines()
+        .find(|l| l.contains("option: auto-finalize flipped"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(killed.trim_start().starts_with("killed"), "{killed}");
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 106);
+    let flipped = files
+        .iter()
+        .find(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .starts_with("# write-ahead: option: auto-finalize flipped\n")
+        })
+        .expect("the auto-finalize mutant's file");
+    let o = pivotcheck(&["check", "--brief", flipped.to_str().unwrap()], &dir);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("MISMATCH"));
+}

@@ -89,6 +89,8 @@ fn run_live(version: &str) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{version}: {stdout}\n{stderr}");
     let v: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    // Written atomically: no temporary file is left beside it.
+    assert!(!json.with_extension("json.tmp").exists());
     let _ = std::fs::remove_file(&json);
     assert_eq!(v["libvirt"], version);
     let scenarios = v["scenarios"].as_array().unwrap();
