@@ -14,7 +14,7 @@ use model::docs::{fault_doc, preset_doc, FAULT_DOCS};
 use model::properties::{self, Kind, PROPERTIES};
 use model::{presets, Fault, Faults, ShutdownKill, Step};
 
-use crate::check::{self, CheckOptions, Status};
+use crate::check::{self, CheckOptions, Expectation, Status};
 use trace::scenario;
 
 /// What a user asked for that `new` or `explain` cannot serve, with what was expected.
@@ -184,7 +184,7 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
     let unreached: Vec<String> = result
         .properties
         .iter()
-        .filter(|p| p.status == Status::Unreached && p.expected == "reached")
+        .filter(|p| p.status == Status::Unreached && p.expected == Expectation::Reached)
         .map(|p| format!("\"{}\"", p.name))
         .collect();
     let w = &mut t;
