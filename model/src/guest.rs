@@ -22,7 +22,7 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             out.push(Action::Guest(GuestAction::Write(b)));
         }
     }
-    if cfg.faults.guest_poweroff.allows(w.ghost.guest_poweroffs) {
+    if cfg.faults[FaultKind::GuestPowerOff].allows(w.ghost.faults_used[FaultKind::GuestPowerOff]) {
         out.push(Action::Fault(FaultKind::GuestPowerOff));
     }
 }

@@ -296,12 +296,7 @@ pub fn pack(s: &World) -> Packed {
         w.flag(b);
     }
     w.put(u64::from(g.switches), 2);
-    for n in [
-        g.libvirtd_crashes,
-        g.guest_poweroffs,
-        g.qemu_crashes,
-        g.host_crashes,
-    ] {
+    for (_, n) in g.faults_used.iter() {
         w.put(u64::from(n), 4);
     }
     Packed(w.words)
@@ -394,10 +389,7 @@ pub fn unpack(p: &Packed) -> World {
         *f = r.flag();
     }
     let switches = r.get(2) as u8;
-    let mut counts = [0u8; 4];
-    for c in &mut counts {
-        *c = r.get(4) as u8;
-    }
+    let faults_used = crate::config::PerFault::from_fn(|_| r.get(4) as u8);
     let ghost = Ghost {
         pivot_sent: flags[0],
         amnesia: flags[1],
@@ -408,10 +400,7 @@ pub fn unpack(p: &Packed) -> World {
         recovered_by_query_block: flags[6],
         answered_pivoted: flags[7],
         switches,
-        libvirtd_crashes: counts[0],
-        guest_poweroffs: counts[1],
-        qemu_crashes: counts[2],
-        host_crashes: counts[3],
+        faults_used,
     };
     World {
         storage,

@@ -195,13 +195,7 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
     let g = &mut next.ghost;
     if let Action::Fault(f) = action {
         if let Fault::AtMost(_) = cfg.faults[f] {
-            let counter = match f {
-                FaultKind::LibvirtdCrash => &mut g.libvirtd_crashes,
-                FaultKind::GuestPowerOff => &mut g.guest_poweroffs,
-                FaultKind::QemuCrash => &mut g.qemu_crashes,
-                FaultKind::HostCrash => &mut g.host_crashes,
-            };
-            *counter = counter.saturating_add(1);
+            g.faults_used[f] = g.faults_used[f].saturating_add(1);
         }
     }
     match action {
@@ -584,13 +578,13 @@ pub fn sometimes_required(cfg: &Config, id: PropertyId) -> bool {
     let f = &cfg.faults;
     match id {
         PropertyId::PivotCompletes | PropertyId::AnswerPivoted => true,
-        PropertyId::RestartInPivotWindow => f.libvirtd_crash.enabled(),
+        PropertyId::RestartInPivotWindow => f[FaultKind::LibvirtdCrash].enabled(),
         PropertyId::PoweroffWhileLibvirtdDown => {
-            f.libvirtd_crash.enabled() && f.guest_poweroff.enabled()
+            f[FaultKind::LibvirtdCrash].enabled() && f[FaultKind::GuestPowerOff].enabled()
         }
         PropertyId::RecoveryByQueryBlock => {
             cfg.recovery == crate::config::Recovery::Seed
-                && f.libvirtd_crash.enabled()
+                && f[FaultKind::LibvirtdCrash].enabled()
                 && cfg.procedures.pivot.contains(&crate::config::Step::Pause)
         }
         // `always` properties are not reached; they hold or are violated.

@@ -19,12 +19,9 @@ fn config(variant: &str) -> Config {
         no_shutdown: true,
         quit_cancel: QuitCancel::Force,
         persistent: true,
-        faults: Faults {
-            libvirtd_crash: Fault::Unbounded,
-            guest_poweroff: Fault::Unbounded,
-            qemu_crash: Fault::Off,
-            host_crash: Fault::Off,
-        },
+        faults: Faults::OFF
+            .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+            .with(FaultKind::GuestPowerOff, Fault::Unbounded),
         recovery: Recovery::Seed,
         procedures: preset(variant).expect("known preset"),
     }
@@ -332,8 +329,8 @@ fn bounded_faults_count_and_unbounded_ones_keep_no_counter() {
             Action::Libvirtd(LibvirtdAction::Restart),
         ],
     );
-    assert_eq!(w.ghost.libvirtd_crashes, 0);
-    cfg.faults.libvirtd_crash = Fault::AtMost(1);
+    assert_eq!(w.ghost.faults_used[FaultKind::LibvirtdCrash], 0);
+    cfg.faults[FaultKind::LibvirtdCrash] = Fault::AtMost(1);
     let w = run(
         &cfg,
         &[
@@ -341,7 +338,7 @@ fn bounded_faults_count_and_unbounded_ones_keep_no_counter() {
             Action::Libvirtd(LibvirtdAction::Restart),
         ],
     );
-    assert_eq!(w.ghost.libvirtd_crashes, 1);
+    assert_eq!(w.ghost.faults_used[FaultKind::LibvirtdCrash], 1);
     assert!(!enabled(&cfg, &w).contains(&Action::Fault(FaultKind::LibvirtdCrash)));
 }
 
@@ -541,12 +538,11 @@ fn packing_round_trips_every_reachable_state() {
             } else {
                 Fault::Unbounded
             };
-            cfg.faults = Faults {
-                libvirtd_crash: fault,
-                guest_poweroff: fault,
-                qemu_crash: fault,
-                host_crash: fault,
-            };
+            cfg.faults = Faults::OFF
+                .with(FaultKind::LibvirtdCrash, fault)
+                .with(FaultKind::GuestPowerOff, fault)
+                .with(FaultKind::QemuCrash, fault)
+                .with(FaultKind::HostCrash, fault);
             cfg.copy_mode = if bounded {
                 CopyMode::WriteBlocking
             } else {
@@ -689,13 +685,13 @@ fn no_transition_writes_ghost_state() {
     let mut observed = 0usize;
     for name in PRESET_NAMES {
         let mut cfg = config(name);
-        cfg.faults = Faults {
-            libvirtd_crash: Fault::AtMost(2),
-            guest_poweroff: Fault::AtMost(1),
-            qemu_crash: Fault::AtMost(1),
-            host_crash: Fault::AtMost(1),
-        };
-        let mut seen = std::collections::HashSet::new();
+        cfg.faults = Faults::OFF
+            .with(FaultKind::LibvirtdCrash, Fault::AtMost(2))
+            .with(FaultKind::GuestPowerOff, Fault::AtMost(1))
+            .with(FaultKind::QemuCrash, Fault::AtMost(1))
+            .with(FaultKind::HostCrash, Fault::AtMost(1));
+        // Keyed by the packed state (exact: `packing_round_trips_every_reachable_state`).
+        let mut seen = BTreeSet::new();
         let mut frontier = vec![world::init(&cfg)];
         while let Some(w) = frontier.pop() {
             for a in enabled(&cfg, &w) {
@@ -703,7 +699,7 @@ fn no_transition_writes_ghost_state() {
                 assert_eq!(world::apply(&cfg, &w, a).ghost, w.ghost, "{name}: {a}");
                 let next = world::next_state(&cfg, &w, a).unwrap();
                 observed += usize::from(next.ghost != w.ghost);
-                if seen.insert(next.clone()) {
+                if seen.insert(crate::packed::pack(&next).0) {
                     frontier.push(next);
                 }
             }

@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use model::properties::{self, Kind};
+use model::FaultKind;
 use model::{
     presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery,
     ShutdownKill, Step,
@@ -333,12 +334,16 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             }
         })
     };
-    let faults = Faults {
-        libvirtd_crash: fault(&raw.faults.libvirtd_crash, "libvirtd_crash")?,
-        guest_poweroff: fault(&raw.faults.guest_poweroff, "guest_poweroff")?,
-        qemu_crash: fault(&raw.faults.qemu_crash, "qemu_crash")?,
-        host_crash: fault(&raw.faults.host_crash, "host_crash")?,
-    };
+    let mut faults = Faults::OFF;
+    for kind in FaultKind::ALL {
+        let value = match kind {
+            FaultKind::LibvirtdCrash => &raw.faults.libvirtd_crash,
+            FaultKind::GuestPowerOff => &raw.faults.guest_poweroff,
+            FaultKind::QemuCrash => &raw.faults.qemu_crash,
+            FaultKind::HostCrash => &raw.faults.host_crash,
+        };
+        faults[kind] = fault(value, kind.key())?;
+    }
 
     let config = Config {
         blocks,
@@ -576,10 +581,13 @@ mod tests {
         let mut s = parse("w", "w.toml", "variant = \"write-ahead\"\n").unwrap();
         let before = s.config.procedures.job.auto_finalize;
         s.config.procedures.job.auto_finalize = !before;
-        s.config.faults.qemu_crash = Fault::AtMost(2);
+        s.config.faults[model::FaultKind::QemuCrash] = Fault::AtMost(2);
         let back = parse("w", "w.toml", &s.to_toml("")).unwrap();
         assert_eq!(back.config.procedures.job.auto_finalize, !before);
-        assert_eq!(back.config.faults.qemu_crash, Fault::AtMost(2));
+        assert_eq!(
+            back.config.faults[model::FaultKind::QemuCrash],
+            Fault::AtMost(2)
+        );
         // A file naming only the preset would lose the flip: the test above can fail.
         let plain = parse("w", "w.toml", "variant = \"write-ahead\"\n").unwrap();
         assert_ne!(plain.config, s.config);

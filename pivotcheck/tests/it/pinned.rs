@@ -11,7 +11,7 @@
 //!
 //! A test recomputes a table and compares it with the file, naming the first line that
 //! differs. After a deliberate change of the model, rewrite the tables with
-//! `PIVOTCHECK_BLESS=1 cargo test -p sim --test it pinned::` and review the diff.
+//! `PIVOTCHECK_BLESS=1 cargo test -p pivotcheck --test it pinned::` and review the diff.
 
 use std::path::{Path, PathBuf};
 
