@@ -6,6 +6,7 @@
 //! differ), so the user-facing words cannot drift from each other. Properties carry their
 //! meaning in [`crate::properties::PropertyDef::meaning`].
 
+use crate::action::FaultKind;
 use crate::config::Step;
 
 impl Step {
@@ -57,36 +58,35 @@ pub fn preset_doc(name: &str) -> Option<&'static str> {
     })
 }
 
-/// The fault kinds as a scenario's `[faults]` table names them: the key, a one-line
-/// summary (the comment `pivotcheck new` writes) and what the fault does to the model's
-/// state. Every value is `true` (unbounded), `false`, or a bound 0..8.
-pub const FAULT_DOCS: [(&str, &str, &str); 4] = [
-    (
-        "libvirtd_crash",
-        "libvirtd dies at any step; a restart follows at any later step",
-        "libvirtd dies at any step: its memory, monitor connection and unread replies are lost, the status XML and config survive. A restart follows at any later step and runs the reconnect procedure.",
-    ),
-    (
-        "guest_poweroff",
-        "the guest powers itself off while its vCPUs run",
-        "The guest powers itself off while its vCPUs run. With -no-shutdown QEMU stays in run state `shutdown` until libvirtd kills it; without, QEMU exits.",
-    ),
-    (
-        "qemu_crash",
-        "QEMU is killed (SIGKILL) at any step: no cleanup",
-        "QEMU is killed (SIGKILL) at any step: no cleanup, the job and its unread events are gone, and libvirtd sees the monitor close.",
-    ),
-    (
-        "host_crash",
-        "QEMU and libvirtd die together and /run (the status XML) is lost",
-        "The host dies: QEMU and libvirtd die together and /run (the status XML) is lost; the images and the persistent config survive.",
-    ),
-];
+impl FaultKind {
+    /// One line: the comment `pivotcheck new` writes beside the fault's key.
+    pub fn summary(self) -> &'static str {
+        match self {
+            FaultKind::LibvirtdCrash => {
+                "libvirtd dies at any step; a restart follows at any later step"
+            }
+            FaultKind::GuestPowerOff => "the guest powers itself off while its vCPUs run",
+            FaultKind::QemuCrash => "QEMU is killed (SIGKILL) at any step: no cleanup",
+            FaultKind::HostCrash => {
+                "QEMU and libvirtd die together and /run (the status XML) is lost"
+            }
+        }
+    }
 
-/// [`FAULT_DOCS`]'s long entry for `key`.
-pub fn fault_doc(key: &str) -> Option<&'static str> {
-    FAULT_DOCS
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, _, d)| *d)
+    /// What the fault does to the model's state, for `pivotcheck explain`. Every value of
+    /// the `[faults]` table is `true` (unbounded), `false`, or a bound 0..8.
+    pub fn doc(self) -> &'static str {
+        match self {
+            FaultKind::LibvirtdCrash => "libvirtd dies at any step: its memory, monitor connection and unread replies are lost, the status XML and config survive. A restart follows at any later step and runs the reconnect procedure.",
+            FaultKind::GuestPowerOff => "The guest powers itself off while its vCPUs run. With -no-shutdown QEMU stays in run state `shutdown` until libvirtd kills it; without, QEMU exits.",
+            FaultKind::QemuCrash => "QEMU is killed (SIGKILL) at any step: no cleanup, the job and its unread events are gone, and libvirtd sees the monitor close.",
+            FaultKind::HostCrash => "The host dies: QEMU and libvirtd die together and /run (the status XML) is lost; the images and the persistent config survive.",
+        }
+    }
+
+    /// The fault whose `[faults]` key is `key` (dashes accepted for underscores).
+    pub fn from_key(key: &str) -> Option<FaultKind> {
+        let key = key.replace('-', "_");
+        FaultKind::ALL.into_iter().find(|k| k.key() == key)
+    }
 }

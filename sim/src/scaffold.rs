@@ -10,9 +10,9 @@
 
 use std::fmt::Write as _;
 
-use model::docs::{fault_doc, preset_doc, FAULT_DOCS};
+use model::docs::preset_doc;
 use model::properties::{self, Kind, PROPERTIES};
-use model::{presets, Fault, Faults, ShutdownKill, Step};
+use model::{presets, Fault, FaultKind, Faults, ShutdownKill, Step};
 
 use crate::check::{self, CheckOptions, Expectation, Status};
 use trace::scenario;
@@ -35,13 +35,8 @@ pub enum ScaffoldError {
 /// Parses `--faults` values: `libvirtd_crash`, `qemu_crash=2`, or `none`. Dashes are
 /// accepted for underscores (`guest-poweroff`).
 pub fn parse_faults(values: &[String]) -> Result<Faults, ScaffoldError> {
-    let mut faults = Faults {
-        libvirtd_crash: Fault::Off,
-        guest_poweroff: Fault::Off,
-        qemu_crash: Fault::Off,
-        host_crash: Fault::Off,
-    };
-    let keys: Vec<&str> = FAULT_DOCS.iter().map(|(k, _, _)| *k).collect();
+    let mut faults = Faults::OFF;
+    let keys: Vec<&str> = FaultKind::ALL.iter().map(|k| k.key()).collect();
     for value in values.iter().flat_map(|v| v.split(',')) {
         let value = value.trim();
         if value == "none" || value.is_empty() {
@@ -51,39 +46,24 @@ pub fn parse_faults(values: &[String]) -> Result<Faults, ScaffoldError> {
             Some((k, b)) => (k, Some(b)),
             None => (value, None),
         };
-        let key = key.replace('-', "_");
-        let fault = match bound {
+        let kind = FaultKind::from_key(key)
+            .ok_or_else(|| ScaffoldError::UnknownFault(value.to_string(), keys.join(", ")))?;
+        faults[kind] = match bound {
             None => Fault::Unbounded,
             Some(b) => match b.parse::<u8>() {
                 Ok(n) if n <= 8 => Fault::AtMost(n),
                 _ => return Err(ScaffoldError::BadBound(value.to_string())),
             },
         };
-        let slot = match key.as_str() {
-            "libvirtd_crash" => &mut faults.libvirtd_crash,
-            "guest_poweroff" => &mut faults.guest_poweroff,
-            "qemu_crash" => &mut faults.qemu_crash,
-            "host_crash" => &mut faults.host_crash,
-            _ => {
-                return Err(ScaffoldError::UnknownFault(
-                    value.to_string(),
-                    keys.join(", "),
-                ))
-            }
-        };
-        *slot = fault;
     }
     Ok(faults)
 }
 
 /// The faults of the default suite: libvirtd crashes and guest power-off.
 pub fn default_faults() -> Faults {
-    Faults {
-        libvirtd_crash: Fault::Unbounded,
-        guest_poweroff: Fault::Unbounded,
-        qemu_crash: Fault::Off,
-        host_crash: Fault::Off,
-    }
+    Faults::OFF
+        .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+        .with(FaultKind::GuestPowerOff, Fault::Unbounded)
 }
 
 fn fault_value(f: Fault) -> String {
@@ -140,18 +120,12 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
         w,
         "[faults]                         # true (any number), false, or a bound 0..8"
     );
-    for (key, summary, _) in FAULT_DOCS {
-        let value = match key {
-            "libvirtd_crash" => faults.libvirtd_crash,
-            "guest_poweroff" => faults.guest_poweroff,
-            "qemu_crash" => faults.qemu_crash,
-            _ => faults.host_crash,
-        };
+    for (kind, value) in faults.iter() {
         let _ = writeln!(
             w,
             "{:<32} # {}",
-            format!("{key} = {}", fault_value(value)),
-            summary
+            format!("{} = {}", kind.key(), fault_value(value)),
+            kind.summary()
         );
     }
     let _ = writeln!(w);
@@ -224,7 +198,6 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
 /// word it is. Several kinds can share a name (none do today); each is printed.
 pub fn explain(term: &str) -> Result<String, ScaffoldError> {
     let mut out = String::new();
-    let key = term.replace('-', "_");
     if let Some(step) = Step::from_name(term) {
         let qmp = step
             .command()
@@ -249,8 +222,13 @@ pub fn explain(term: &str) -> Result<String, ScaffoldError> {
             list(&p.concluded)
         );
     }
-    if let Some(doc) = fault_doc(&key) {
-        let _ = writeln!(out, "fault `{key}` ([faults] table):\n  {doc}");
+    if let Some(kind) = FaultKind::from_key(term) {
+        let _ = writeln!(
+            out,
+            "fault `{}` ([faults] table):\n  {}",
+            kind.key(),
+            kind.doc()
+        );
     }
     if out.is_empty() {
         return Err(ScaffoldError::UnknownTerm(term.to_string()));
@@ -263,7 +241,7 @@ pub fn terms() -> String {
     let mut out = String::new();
     let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
     let props: Vec<&str> = PROPERTIES.iter().map(|p| p.name).collect();
-    let faults: Vec<&str> = FAULT_DOCS.iter().map(|(k, _, _)| *k).collect();
+    let faults: Vec<&str> = FaultKind::ALL.iter().map(|k| k.key()).collect();
     let _ = writeln!(out, "steps:      {}", steps.join(", "));
     let _ = writeln!(out, "properties: {}", props.join(", "));
     let _ = writeln!(out, "presets:    {}", presets::PRESET_NAMES.join(", "));

@@ -183,8 +183,14 @@ fn new_rejects_bad_input_with_exit_2() {
     );
     assert_eq!(o.status.code(), Some(0));
     let s = scenario::load(&dir.join("x.toml")).unwrap();
-    assert_eq!(s.config.faults.qemu_crash, model::Fault::AtMost(2));
-    assert_eq!(s.config.faults.guest_poweroff, model::Fault::Off);
+    assert_eq!(
+        s.config.faults[model::FaultKind::QemuCrash],
+        model::Fault::AtMost(2)
+    );
+    assert_eq!(
+        s.config.faults[model::FaultKind::GuestPowerOff],
+        model::Fault::Off
+    );
     let o = pivotcheck(&["new", "x", "--from", "reopen-paused"], &dir);
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::stderr_of(&o).contains("exists"));
