@@ -90,8 +90,18 @@ impl Fault {
 /// One value per fault kind, indexed by [`FaultKind`]: the scenario's fault switches, a
 /// swarm run's draw. The faults are listed once, in [`FaultKind::ALL`]; a table of them
 /// is this type, so a fifth fault cannot be forgotten in one copy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PerFault<T>([T; FaultKind::ALL.len()]);
+
+/// Hashes the entries one by one, without the length prefix of an array's hash: a state
+/// hashes (and fingerprints) as it did when the entries were separate fields.
+impl<T: std::hash::Hash> std::hash::Hash for PerFault<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for entry in &self.0 {
+            entry.hash(state);
+        }
+    }
+}
 
 impl<T: Copy> PerFault<T> {
     /// The table whose entry for each fault is `f(fault)`, computed in

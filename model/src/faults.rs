@@ -10,6 +10,7 @@ use crate::state::*;
 /// The faults enabled in `w`, in trace order, except the guest's power-off (listed with
 /// the guest's steps). libvirtd's restart sits between its crash and QEMU's: traces
 /// number the actions in this order.
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let (q, l, g, f) = (&w.qemu, &w.libvirtd, &w.ghost, &cfg.faults);
     if l.up && f[FaultKind::LibvirtdCrash].allows(g.faults_used[FaultKind::LibvirtdCrash]) {
@@ -26,6 +27,7 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     }
 }
 
+#[inline]
 pub fn apply(cfg: &Config, w: &mut World, fault: FaultKind) {
     match fault {
         FaultKind::GuestPowerOff => {

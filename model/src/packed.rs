@@ -6,6 +6,7 @@
 //! every state (a test checks it over random walks of every scenario), so packed states
 //! compare equal exactly when the states do.
 
+use crate::action::FaultKind;
 use crate::config::{Command, Image};
 use crate::state::*;
 
@@ -296,8 +297,8 @@ pub fn pack(s: &World) -> Packed {
         w.flag(b);
     }
     w.put(u64::from(g.switches), 2);
-    for (_, n) in g.faults_used.iter() {
-        w.put(u64::from(n), 4);
+    for &kind in &FaultKind::ALL {
+        w.put(u64::from(g.faults_used[kind]), 4);
     }
     Packed(w.words)
 }
@@ -389,7 +390,10 @@ pub fn unpack(p: &Packed) -> World {
         *f = r.flag();
     }
     let switches = r.get(2) as u8;
-    let faults_used = crate::config::PerFault::from_fn(|_| r.get(4) as u8);
+    let mut faults_used = crate::config::PerFault::default();
+    for &kind in &FaultKind::ALL {
+        faults_used[kind] = r.get(4) as u8;
+    }
     let ghost = Ghost {
         pivot_sent: flags[0],
         amnesia: flags[1],
