@@ -163,3 +163,59 @@ fn counterexample(c: &Counterexample) -> String {
     s.push_str("```\n\n");
     s
 }
+
+/// The README's generated block (`pivotcheck check --markdown`): the property table and
+/// the verdict table of the checked scenarios. No timing enters it, so the text is the
+/// same on every machine and every run, and a test can require the README to hold it.
+/// `meaning` gives a property's one-line reason (the model knows it; reports do not
+/// decide it).
+pub fn readme_tables(run: &Run, meaning: &dyn Fn(&str) -> String) -> String {
+    let mut s = String::from("| property | kind | meaning |\n|---|---|---|\n");
+    for (name, kind) in run.property_names() {
+        s.push_str(&format!(
+            "| `{name}` | {} | {} |\n",
+            kind.name(),
+            md(&meaning(&name))
+        ));
+    }
+    s.push_str(
+        "\n| scenario | variant | result | unique states | violated (shortest counterexample, steps) |\n|---|---|---|--:|---|\n",
+    );
+    for sc in &run.scenarios {
+        let violated: Vec<String> = sc
+            .properties
+            .iter()
+            .filter(|p| p.status == Status::Violated)
+            .map(|p| match p.steps {
+                Some(n) => format!("{} ({n})", p.name),
+                None => p.name.clone(),
+            })
+            .collect();
+        s.push_str(&format!(
+            "| `{}` | `{}` | {} | {} | {} |\n",
+            md(&sc.name),
+            md(&sc.variant),
+            result_word(sc),
+            sc.unique_states,
+            if violated.is_empty() {
+                "**none**".to_string()
+            } else {
+                violated.join(", ")
+            }
+        ));
+    }
+    let largest = run
+        .scenarios
+        .iter()
+        .map(|s| s.unique_states)
+        .max()
+        .unwrap_or(0);
+    s.push_str(&format!(
+        "\n{} scenarios: {} match their expectations, {} do not, {} incomplete; the largest has {largest} unique states.\n",
+        run.scenarios.len(),
+        run.matching(),
+        run.scenarios.len() - run.matching(),
+        run.incomplete()
+    ));
+    s
+}

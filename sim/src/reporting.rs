@@ -73,7 +73,8 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
     run
 }
 
-fn meaning(name: &str) -> String {
+/// A property's one-line meaning, as reports show it; empty for an unknown name.
+pub fn meaning(name: &str) -> String {
     properties::property(name)
         .map(|d| d.meaning.to_string())
         .unwrap_or_default()

@@ -57,6 +57,10 @@ pub struct Args {
     /// Print how often each kind of step and each fault window was explored.
     #[arg(long)]
     coverage: bool,
+    /// Print only the property table and the verdict table as Markdown, without timings
+    /// (the README's generated block; a test compares them).
+    #[arg(long, conflicts_with_all = ["json", "brief", "stats", "coverage"])]
+    markdown: bool,
 }
 
 pub fn run(a: Args) -> Result<Exit> {
@@ -116,7 +120,7 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn check(scenarios: &[Scenario], opts: &CheckOptions, a: &Args) -> Result<Exit> {
     let mut results = Vec::new();
     let mut coverages = Vec::new();
-    let mut progress = crate::progress::Progress::new(!a.json);
+    let mut progress = crate::progress::Progress::new(!a.json && !a.markdown);
     let n = scenarios.len();
     for (i, s) in scenarios.iter().enumerate() {
         let (r, cov) = sim::check::check_scenario_observed(s, opts, &mut |p| {
@@ -131,7 +135,7 @@ fn check(scenarios: &[Scenario], opts: &CheckOptions, a: &Args) -> Result<Exit> 
                 trace_paths.push((p.name, path));
             }
         }
-        if !a.json {
+        if !a.json && !a.markdown {
             progress.suspend(|| {
                 print_result(&r, &trace_paths, a.brief);
                 if a.coverage {
@@ -155,12 +159,19 @@ fn check(scenarios: &[Scenario], opts: &CheckOptions, a: &Args) -> Result<Exit> 
         let run = sim::reporting::run_of_check(&pairs);
         reports::output::write_dir(&run, dir)
             .with_context(|| format!("cannot write the report into {}", dir.display()))?;
-        if !a.json {
+        if !a.json && !a.markdown {
             println!("report written to {}", dir.display());
         }
     }
     let summary = sim::check::summarize(results.iter().map(|(r, _)| r));
-    if a.json {
+    if a.markdown {
+        let pairs: Vec<_> = results.iter().map(|(r, _)| (r.clone(), None)).collect();
+        let run = sim::reporting::run_of_check(&pairs);
+        print!(
+            "{}",
+            reports::markdown::readme_tables(&run, &sim::reporting::meaning)
+        );
+    } else if a.json {
         let scenarios: Vec<serde_json::Value> = results
             .iter()
             .zip(&coverages)
