@@ -81,6 +81,7 @@ pub fn to_trace(e: &corpus::Entry, r: &Replayable) -> reports::trace::Trace {
         property: None,
         kind: Some("conformance".to_string()),
         steps,
+        cycle_start: None,
     }
 }
 

@@ -27,6 +27,7 @@
 pub mod config;
 pub mod coverage;
 pub mod describe;
+pub mod liveness;
 pub mod packed;
 pub mod presets;
 pub mod properties;
@@ -123,6 +124,9 @@ impl stateright::Model for PivotModel {
             .map(|(p, f)| match p.kind {
                 properties::Kind::Always => stateright::Property::always(p.name, f),
                 properties::Kind::Sometimes => stateright::Property::sometimes(p.name, f),
+                properties::Kind::Eventually => {
+                    unreachable!("PROPERTIES holds no liveness property")
+                }
             })
             .collect()
     }

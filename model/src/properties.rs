@@ -12,6 +12,9 @@ use crate::state::*;
 pub enum Kind {
     Always,
     Sometimes,
+    /// Always eventually (`model::liveness`): checked by the fair-cycle search, never by
+    /// the breadth-first search.
+    Eventually,
 }
 
 impl Kind {
@@ -19,6 +22,7 @@ impl Kind {
         match self {
             Kind::Always => "always",
             Kind::Sometimes => "sometimes",
+            Kind::Eventually => "eventually",
         }
     }
 }

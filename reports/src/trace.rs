@@ -27,6 +27,12 @@ pub struct Trace {
     pub property: Option<String>,
     pub kind: Option<String>,
     pub steps: Vec<TraceStep>,
+    /// Liveness violations only: the step number where the cycle starts. The steps from
+    /// there to the end form a cycle that returns to the state before step `cycle_start`
+    /// + 1 and repeats for ever; equal to the number of steps when the last state stays
+    /// for ever (nothing owed under fairness is enabled there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_start: Option<usize>,
 }
 
 /// The fault switches a swarm run drew: `false` turns off a fault the scenario enables;

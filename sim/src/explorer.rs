@@ -95,6 +95,7 @@ impl Model for ExplorerModel {
             .map(|(p, f)| match p.kind {
                 Kind::Always => Property::always(p.name, f),
                 Kind::Sometimes => Property::sometimes(p.name, f),
+                Kind::Eventually => unreachable!("PROPERTIES holds no liveness property"),
             })
             .collect()
     }

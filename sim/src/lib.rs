@@ -7,6 +7,7 @@ pub mod bfs;
 pub mod check;
 pub mod explorer;
 pub mod fuzz;
+pub mod liveness;
 pub mod mutate;
 pub mod progress;
 pub mod replay;

@@ -62,6 +62,9 @@ enum Cmd {
         /// Do not merge states that differ only by a renaming of blocks.
         #[arg(long)]
         no_symmetry: bool,
+        /// Skip the fair-cycle search: the liveness properties get no verdict.
+        #[arg(long)]
+        no_liveness: bool,
         /// Stop a search when the process's resident memory reaches this many MiB
         /// (the result is incomplete). Default: half of the machine's memory.
         #[arg(long)]
@@ -204,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             threads,
             exact,
             no_symmetry,
+            no_liveness,
             max_memory,
             stats,
             report,
@@ -239,6 +243,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     exact,
                     symmetry: !no_symmetry,
                 },
+                skip_liveness: no_liveness,
             };
             let extras = CheckExtras {
                 report,
@@ -544,7 +549,14 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
         );
         let meaning = model::properties::property(p.name)
             .map(|d| d.meaning)
+            .or_else(|| model::liveness::liveness(p.name).map(|d| d.meaning))
             .unwrap_or("");
+        if let Some(start) = p.trace.as_ref().and_then(|t| t.cycle_start) {
+            println!(
+                "{}",
+                sim::liveness::cycle_words(start, actions.len(), "      ")
+            );
+        }
         println!("      => violates {}: {meaning}\n", p.name);
     }
 }
@@ -817,6 +829,33 @@ fn replay(path: &Path, interactive: bool, at: Option<usize>) -> Result<ExitCode>
         );
         return Ok(ExitCode::SUCCESS);
     };
+    if let Some(def) = model::liveness::liveness(&property) {
+        let start = trace.cycle_start.unwrap_or(actions.len());
+        if start > actions.len() {
+            eprintln!(
+                "pivotcheck: {file}: cycle_start {start}: the trace has {} steps",
+                actions.len()
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        println!("{}", sim::liveness::cycle_words(start, actions.len(), ""));
+        let model = model::PivotModel::new(scenario.config.clone());
+        let check = sim::liveness::check_lasso(&model, def, &actions, &states, start);
+        return Ok(match check {
+            sim::liveness::LassoCheck::Violates => {
+                println!("=> the lasso violates {property}: {}", def.meaning);
+                ExitCode::SUCCESS
+            }
+            other => {
+                println!(
+                    "=> FIXED: the trace replays all {} steps but its lasso no longer violates {property}: {}",
+                    actions.len(),
+                    other.words()
+                );
+                ExitCode::from(EXIT_FIXED)
+            }
+        });
+    }
     let def = model::properties::property(&property).expect("checked when the trace was read");
     match r::first_discovery(&scenario, &property, &states) {
         Some(k) => {
@@ -1082,4 +1121,14 @@ fn print_stats(r: &ScenarioResult, opts: &CheckOptions) {
         r.peak_frontier_bytes as f64 / (1 << 20) as f64,
         sim::bfs::peak_resident_bytes() as f64 / (1 << 20) as f64,
     );
+    match &r.liveness {
+        Some(l) => println!(
+            "    liveness: fair-cycle search over {} unique states (whole states), {} owed edges, {:.2} s of the {:.2} s",
+            l.unique_states,
+            l.edges,
+            l.elapsed.as_secs_f64(),
+            secs
+        ),
+        None => println!("    liveness: not checked"),
+    }
 }

@@ -86,7 +86,7 @@ pub fn parse(file: &str, text: &str) -> Result<Trace, TraceError> {
         });
     }
     if let Some(p) = &trace.property {
-        if properties::property(p).is_none() {
+        if properties::property(p).is_none() && model::liveness::liveness(p).is_none() {
             return Err(TraceError::Invalid {
                 file: file.to_string(),
                 message: format!("unknown property `{p}`"),
@@ -182,6 +182,7 @@ pub fn first_discovery(scenario: &Scenario, property: &str, states: &[World]) ->
         match def.kind {
             Kind::Always => !holds,
             Kind::Sometimes => holds,
+            Kind::Eventually => false,
         }
     })
 }

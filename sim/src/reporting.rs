@@ -75,8 +75,10 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
 
 fn meaning(name: &str) -> String {
     properties::property(name)
-        .map(|d| d.meaning.to_string())
+        .map(|d| d.meaning)
+        .or_else(|| model::liveness::liveness(name).map(|d| d.meaning))
         .unwrap_or_default()
+        .to_string()
 }
 
 /// A trace file that could not be used: which file, and what was expected.
@@ -142,6 +144,22 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
             format!("replays in {} steps (no property recorded)", actions.len()),
             true,
         ),
+        Some(name) if model::liveness::liveness(name).is_some() => {
+            let def = model::liveness::liveness(name).expect("matched");
+            let states = crate::replay::states(&sc, &actions);
+            let start = trace
+                .cycle_start
+                .unwrap_or(actions.len())
+                .min(actions.len());
+            let check = crate::liveness::check_lasso(&model, def, &actions, &states, start);
+            let shows = check == crate::liveness::LassoCheck::Violates;
+            let verdict = if shows {
+                format!("replays: the cycle from step {start} violates {name}")
+            } else {
+                format!("replays, but its cycle no longer violates {name} ({check:?})")
+            };
+            (name.to_string(), verdict, shows)
+        }
         Some(name) => {
             let def = properties::property(name).ok_or_else(|| {
                 err(format!(
@@ -157,9 +175,10 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
             let shows = match def.kind {
                 Kind::Always => !holds,
                 Kind::Sometimes => holds,
+                Kind::Eventually => false,
             };
             let what = match def.kind {
-                Kind::Always => "violates",
+                Kind::Always | Kind::Eventually => "violates",
                 Kind::Sometimes => "reaches",
             };
             let verdict = if shows {

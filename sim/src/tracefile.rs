@@ -45,6 +45,7 @@ pub fn from_actions(
         property: property.map(|(p, _)| p.to_string()),
         kind: property.map(|(_, k)| k.to_string()),
         steps,
+        cycle_start: None,
     }
 }
 
