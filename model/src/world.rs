@@ -165,7 +165,10 @@ fn pending_seen(w: &World) -> bool {
 fn intent_step_skipped(w: &World, step: Step) -> bool {
     let l = &w.libvirtd;
     l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
-        && matches!(step, Step::JobComplete | Step::WaitPending | Step::JobFinalize)
+        && matches!(
+            step,
+            Step::JobComplete | Step::WaitPending | Step::JobFinalize
+        )
         && l.live.mirror != Some(MirrorState::Pivoting)
 }
 

@@ -943,24 +943,34 @@ fn mutate_cmd(
             std::fs::write(dir.join(format!("{}.toml", m.scenario.name)), text)?;
         }
     }
-    let (guarded, results) = mutate::run(&base, &arguments);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let family = match mutate::family(&base, dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let (guarded, results) = mutate::run(&base, &family, &arguments);
     println!(
-        "mutating {} [{}]; properties that hold and must catch each mutant: {}",
+        "mutating {} [{}] across its family ({}); properties that hold in {} and must catch each mutant: {}",
         base.name,
         base.variant,
+        family.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+        base.name,
         guarded.join(", ")
     );
     let (mut killed, mut derived, mut argued, mut open) = (0, 0, 0, 0);
     for r in &results {
         match &r.verdict {
-            Verdict::Killed(p, len) => {
+            Verdict::Killed(p, len, by) => {
                 killed += 1;
                 let how = if *len == 0 {
                     "no longer reached".to_string()
                 } else {
                     format!("violated in {len} steps")
                 };
-                println!("  killed      {:<60} {p} {how}", r.id);
+                println!("  killed      {:<60} {p} {how} in {by}", r.id);
             }
             Verdict::Equivalent(why) => {
                 if why.starts_with("(derived)") {
