@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod simulate;
 pub mod tracefile;
+pub mod vacuity;
 
 pub use check::{check_scenario, CheckOptions, PropertyResult, ScenarioResult, Status};
 pub use scenario::{Scenario, ScenarioError};

@@ -545,3 +545,92 @@ pub fn cycle_words(cycle_start: usize, steps: usize, indent: &str) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph of `n` states from owed edges `(from, to, class)`; `goal` marks the states
+    /// where property 0's goal holds. Every state is reached from state 0 along its first
+    /// incoming edge, in numbering order (enough for the stem).
+    fn graph(n: u32, edges: &[(u32, u32, u8)], goal: &[u32]) -> Graph {
+        let mut g = Graph {
+            states: vec![Packed([0; 4]); n as usize],
+            parent: vec![u32::MAX; n as usize],
+            action: vec![0; n as usize],
+            edge_start: vec![0],
+            edge_to: Vec::new(),
+            edge_class: Vec::new(),
+            edge_action: Vec::new(),
+            enabled: Vec::new(),
+            goals: (0..n).map(|s| u8::from(goal.contains(&s))).collect(),
+        };
+        for s in 0..n {
+            let mut mask = 0;
+            for (i, &(_, to, class)) in edges.iter().filter(|e| e.0 == s).enumerate() {
+                g.edge_to.push(to);
+                g.edge_class.push(class);
+                g.edge_action.push(i as u8);
+                mask |= 1 << class;
+                if g.parent[to as usize] == u32::MAX && to != 0 {
+                    g.parent[to as usize] = s;
+                    g.action[to as usize] = i as u8;
+                }
+            }
+            g.enabled.push(mask);
+            g.edge_start.push(g.edge_to.len() as u32);
+        }
+        g
+    }
+
+    #[test]
+    fn a_fair_cycle_without_the_goal_violates() {
+        // 0 -> 1 <-> 2, one class on the cycle, taken on it.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1), (2, 1, 1)], &[]);
+        let bad = find_bad(&g, 0).expect("the cycle 1-2 is fair");
+        assert_eq!(bad.states, vec![1, 2]);
+        let (stem, cycle) = lasso_numbers(&g, &bad);
+        assert_eq!(stem, vec![0]);
+        assert_eq!(cycle, vec![0, 0], "1 -> 2 -> 1");
+    }
+
+    #[test]
+    fn a_cycle_that_starves_an_enabled_class_is_unfair() {
+        // States 1 and 2 both enable class 2, whose edges leave to the goal state 3.
+        let g = graph(
+            4,
+            &[
+                (0, 1, 0),
+                (1, 2, 1),
+                (2, 1, 1),
+                (1, 3, 2),
+                (2, 3, 2),
+                (3, 3, 0),
+            ],
+            &[3],
+        );
+        assert!(find_bad(&g, 0).is_none());
+        // Disabled in state 2, class 2 is no longer owed on the cycle: a violation.
+        let g = graph(
+            4,
+            &[(0, 1, 0), (1, 2, 1), (2, 1, 1), (1, 3, 2), (3, 3, 0)],
+            &[3],
+        );
+        let bad = find_bad(&g, 0).expect("class 2 is not continuously enabled");
+        assert_eq!(bad.states, vec![1, 2]);
+        let (_, cycle) = lasso_numbers(&g, &bad);
+        assert!(!cycle.is_empty());
+    }
+
+    #[test]
+    fn a_cycle_through_the_goal_and_a_stuttering_end() {
+        // The cycle passes the goal: no violation.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1), (2, 1, 1)], &[2]);
+        assert!(find_bad(&g, 0).is_none());
+        // State 2 has nothing owed enabled and no goal: it stays there for ever.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1)], &[]);
+        let bad = find_bad(&g, 0).expect("a stuttering end");
+        assert_eq!((bad.states.clone(), bad.always_enabled), (vec![2], 0));
+        assert_eq!(lasso_numbers(&g, &bad), (vec![0, 0], vec![]));
+    }
+}

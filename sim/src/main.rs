@@ -65,6 +65,10 @@ enum Cmd {
         /// Skip the fair-cycle search: the liveness properties get no verdict.
         #[arg(long)]
         no_liveness: bool,
+        /// Also print the vacuity table (each always and liveness property, and a checked
+        /// scenario that violates it); exit 1 if one has none.
+        #[arg(long)]
+        vacuity: bool,
         /// Stop a search when the process's resident memory reaches this many MiB
         /// (the result is incomplete). Default: half of the machine's memory.
         #[arg(long)]
@@ -169,6 +173,7 @@ struct CheckExtras {
     report: Option<PathBuf>,
     coverage: bool,
     stats: bool,
+    vacuity: bool,
 }
 
 fn main() -> ExitCode {
@@ -208,6 +213,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             exact,
             no_symmetry,
             no_liveness,
+            vacuity,
             max_memory,
             stats,
             report,
@@ -249,6 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report,
                 coverage,
                 stats,
+                vacuity,
             };
             check(&scenarios, &opts, &out, json, brief, &extras)
         }
@@ -475,8 +482,33 @@ fn check(
             results.len() - ok
         );
     }
+    let mut vacuous = false;
+    if extras.vacuity {
+        let checked: Vec<ScenarioResult> = results.iter().map(|(r, _)| r.clone()).collect();
+        let rows = sim::vacuity::table(&checked);
+        println!(
+            "\nvacuity: each always and liveness property, and a checked scenario that violates it"
+        );
+        for row in &rows {
+            match &row.witness {
+                Some((s, len)) => println!(
+                    "    {:<28} {:<10} violated by {s} ({len} steps)",
+                    row.property,
+                    row.kind.name()
+                ),
+                None => println!(
+                    "    {:<28} {:<10} VACUOUS: no checked scenario violates it",
+                    row.property,
+                    row.kind.name()
+                ),
+            }
+        }
+        vacuous = !sim::vacuity::unwitnessed(&rows).is_empty();
+    }
     let code = if results.iter().any(|(r, _)| !r.complete) {
         EXIT_INCOMPLETE
+    } else if vacuous {
+        EXIT_MISMATCH
     } else if results.iter().all(|(r, _)| r.matches_expectation()) {
         0
     } else {

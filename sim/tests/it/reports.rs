@@ -160,7 +160,8 @@ fn junit_of_the_default_suite_validates_and_a_wrong_expectation_is_a_failure() {
         counts,
         JunitCounts {
             suites: scenarios,
-            cases: scenarios * model::properties::PROPERTIES.len(),
+            cases: scenarios
+                * (model::properties::PROPERTIES.len() + model::liveness::LIVENESS.len()),
             failures: 0
         }
     );
