@@ -124,7 +124,7 @@ fn json_output_follows_the_contract_and_traces_exist() {
         for p in s["properties"].as_array().unwrap() {
             let status = p["status"].as_str().unwrap();
             assert!(["holds", "violated", "reached", "unreached"].contains(&status));
-            assert!(["always", "sometimes"].contains(&p["kind"].as_str().unwrap()));
+            assert!(["always", "sometimes", "eventually"].contains(&p["kind"].as_str().unwrap()));
             if status == "violated" {
                 let trace: serde_json::Value = serde_json::from_str(
                     &std::fs::read_to_string(p["trace"].as_str().unwrap()).unwrap(),

@@ -195,6 +195,20 @@ proptest! {
                 model::world::actions(&s.config, w, &mut enabled);
                 prop_assert!(enabled.contains(a), "{}: {a:?} not enabled", p.name);
             }
+            if let Some(def) = model::liveness::liveness(p.name) {
+                // A lasso: its cycle (from the trace's cycle start) closes, is fair and
+                // never reaches the goal.
+                let start = p.trace.as_ref().and_then(|t| t.cycle_start);
+                let start = start.expect("a lasso names its cycle");
+                let model = model::PivotModel::new(s.config.clone());
+                prop_assert_eq!(
+                    sim::liveness::check_lasso(&model, def, actions, &states, start),
+                    sim::liveness::LassoCheck::Violates,
+                    "{}",
+                    p.name
+                );
+                continue;
+            }
             // Shortest: the property first fails at the trace's last state.
             prop_assert_eq!(
                 sim::replay::first_discovery(&s, p.name, &states),
