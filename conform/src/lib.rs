@@ -62,8 +62,8 @@ pub fn to_trace(e: &corpus::Entry, r: &Replayable) -> reports::trace::Trace {
         let next = model.step(&w, a);
         steps.push(TraceStep {
             index,
-            action: format!("{a:?}"),
-            actor: describe::actor(a).to_string(),
+            action: a.name(),
+            actor: a.actor().name().to_string(),
             label: describe::step_label(&r.config, &w, a, &next),
         });
         w = next;
@@ -103,9 +103,9 @@ pub fn actions_of(config: &Config, trace: &reports::trace::Trace) -> Result<Vec<
                 enabled.len()
             )
         })?;
-        if format!("{a:?}") != s.action {
+        if a.name() != s.action {
             return Err(format!(
-                "step {}: index {} is {a:?} in this model but the trace says {} (the model changed since the trace was written)",
+                "step {}: index {} is {a} in this model but the trace says {} (the model changed since the trace was written)",
                 i + 1,
                 s.index,
                 s.action

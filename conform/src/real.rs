@@ -37,8 +37,8 @@ pub struct Observation {
     pub run_state: String,
     /// The mirror job's status as the model names it, and whether it carries an error.
     pub job: Option<(String, bool)>,
-    /// `src` or `tgt`: the node `drive0` uses.
-    pub active: String,
+    /// The image behind the node `drive0` uses (`src` or `tgt`); `None` for any other node.
+    pub active: Option<Image>,
 }
 
 /// Errors of the harness itself (QEMU would not start, a tool failed): not a verdict
@@ -364,7 +364,7 @@ impl Real {
                     error,
                 }))
             }
-            Command::QueryBlock => Reply::Block(if active_of(&r) == "tgt" {
+            Command::QueryBlock => Reply::Block(if active_of(&r) == Some(Image::Target) {
                 Image::Target
             } else {
                 Image::Source
@@ -481,17 +481,22 @@ fn job_of(reply: &Value, key: &str, held: bool) -> Option<(String, bool)> {
     Some((status.to_string(), job.get("error").is_some()))
 }
 
-fn active_of(reply: &Value) -> String {
-    reply
+/// The image behind `drive0` in a `query-block` reply, by its node name (`src`, `tgt`);
+/// `None` when the reply names another node or none.
+fn active_of(reply: &Value) -> Option<Image> {
+    let node = reply
         .as_array()
         .and_then(|a| {
             a.iter()
                 .find(|b| b.get("device").and_then(Value::as_str) == Some("drive0"))
         })
         .and_then(|b| b.pointer("/inserted/node-name"))
-        .and_then(Value::as_str)
-        .unwrap_or("?")
-        .to_string()
+        .and_then(Value::as_str)?;
+    match node {
+        "src" => Some(Image::Source),
+        "tgt" => Some(Image::Target),
+        _ => None,
+    }
 }
 
 pub fn status_from_name(s: &str) -> Option<JobStatus> {
@@ -519,5 +524,26 @@ pub fn poll<T>(
             return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `query-block` names the node; the observation holds the model's image, and a node
+    /// that is neither image is no image at all.
+    #[test]
+    fn the_active_node_becomes_an_image() {
+        let reply = |node: &str| {
+            json!([
+                {"device": "other", "inserted": {"node-name": "tgt"}},
+                {"device": "drive0", "inserted": {"node-name": node}}
+            ])
+        };
+        assert_eq!(active_of(&reply("src")), Some(Image::Source));
+        assert_eq!(active_of(&reply("tgt")), Some(Image::Target));
+        assert_eq!(active_of(&reply("mirror-top")), None);
+        assert_eq!(active_of(&json!([{"device": "drive0"}])), None);
     }
 }

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 use model::state::{Event, JobStatus, QmpMessage, Reply, RunState, World};
 use model::{describe, world, Action, Command, Config, CopyMode, Image};
 
@@ -96,16 +97,7 @@ const START_ATTEMPTS: usize = 3;
 
 /// Which actions the real QEMU takes on its own.
 fn qemu_internal(a: Action) -> bool {
-    matches!(
-        a,
-        Action::QemuCopyRead(_)
-            | Action::QemuCopyWrite
-            | Action::QemuJobReady
-            | Action::QemuJobWaiting
-            | Action::QemuJobPending
-            | Action::QemuJobFinalize
-            | Action::QemuJobAutoDismiss
-    )
+    matches!(a, Action::Qemu(q) if q.is_internal())
 }
 
 /// Every world the model's QEMU reaches from `w` by internal actions alone, `w` first.
@@ -146,7 +138,7 @@ fn pushed_events(w0: &World, w1: &World, a: Action) -> Vec<Event> {
     }
     let kept = if !w0.qemu.monitor {
         0
-    } else if a == Action::LibvirtdRead {
+    } else if a == Action::Libvirtd(LibvirtdAction::Read) {
         w0.qemu.outbox.len() - 1
     } else {
         w0.qemu.outbox.len()
@@ -198,10 +190,7 @@ fn predicted(w: &World) -> Observation {
             .job
             .as_ref()
             .map(|j| (j.status.name().to_string(), j.error)),
-        active: match w.qemu.active {
-            Image::Source => "src".into(),
-            Image::Target => "tgt".into(),
-        },
+        active: Some(w.qemu.active),
     }
 }
 
@@ -210,7 +199,12 @@ fn show_obs(o: &Observation) -> String {
         None => "no job".to_string(),
         Some((s, e)) => format!("job {s}{}", if *e { " with error" } else { "" }),
     };
-    format!("run state {}, {job}, drive0 on {}", o.run_state, o.active)
+    let active = match o.active {
+        Some(Image::Source) => "src",
+        Some(Image::Target) => "tgt",
+        None => "another node",
+    };
+    format!("run state {}, {job}, drive0 on {active}", o.run_state)
 }
 
 fn show_events(es: &[Event]) -> String {
@@ -244,18 +238,18 @@ fn show_set<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
 fn races_qemu(cfg: &Config, w: &World, a: Action) -> Option<String> {
     let sensitive = matches!(
         a,
-        Action::GuestWrite(_)
-            | Action::GuestPowerOff
-            | Action::QemuCrash
-            | Action::HostCrash
-            | Action::LibvirtdKill
+        Action::Guest(GuestAction::Write(_))
+            | Action::Fault(FaultKind::GuestPowerOff)
+            | Action::Fault(FaultKind::QemuCrash)
+            | Action::Fault(FaultKind::HostCrash)
+            | Action::Libvirtd(LibvirtdAction::Kill)
     );
     if !sensitive || !w.qemu.alive {
         return None;
     }
     let now = predicted(w);
     let moves = closure(cfg, w).iter().map(predicted).find(|o| {
-        if matches!(a, Action::GuestWrite(_)) {
+        if matches!(a, Action::Guest(GuestAction::Write(_))) {
             // A write before or after READY is mirrored alike; it matters only whether
             // the switch happened or the job stopped mirroring.
             let mirroring =
@@ -276,13 +270,13 @@ fn races_qemu(cfg: &Config, w: &World, a: Action) -> Option<String> {
 pub fn unreplayable(cfg: &Config, actions: &[Action]) -> Option<String> {
     let mut w = world::init(cfg);
     for (i, &a) in actions.iter().enumerate() {
-        if a == Action::GuestPowerOff && cfg.no_shutdown {
+        if a == Action::Fault(FaultKind::GuestPowerOff) && cfg.no_shutdown {
             return Some(format!(
                 "step {}: a guest power-off under -no-shutdown needs guest code; -machine none has none (replay with no_shutdown = false)",
                 i + 1
             ));
         }
-        if a == Action::QemuExecute {
+        if a == Action::Qemu(QemuAction::Execute) {
             if let Some(c @ (Command::DriveReopen | Command::BlockdevDel)) = w.qemu.inbox {
                 return Some(format!(
                     "step {}: {} is not replayed (RHEL 6 only, or needs a -blockdev source; see conform/README.md)",
@@ -443,7 +437,7 @@ impl Run<'_> {
     ) -> Step {
         let cfg = self.cfg;
         match a {
-            Action::GuestWrite(b) => {
+            Action::Guest(GuestAction::Write(b)) => {
                 // Hold back background copies: from `ready` on the model copies a
                 // rewritten block only in explicit steps, the real job within 100 ms.
                 let ready = w0
@@ -460,21 +454,27 @@ impl Run<'_> {
                 }
                 self.real.guest_write(b)?;
             }
-            Action::GuestPowerOff => self.real.quit()?,
-            Action::QemuExecute => {
+            Action::Fault(FaultKind::GuestPowerOff) => self.real.quit()?,
+            Action::Qemu(QemuAction::Execute) => {
                 let cmd = w0.qemu.inbox.expect("QemuExecute has a command");
                 let id = self.real.send(cmd)?;
                 self.model_events_push(w0, w1, a);
                 // A libvirtd that dies right after writing the command never reads the
                 // reply: close the connection at once, as libvirtd's death would.
-                if matches!(following, Some(Action::LibvirtdCrash | Action::HostCrash)) {
+                if matches!(
+                    following,
+                    Some(
+                        Action::Fault(FaultKind::LibvirtdCrash)
+                            | Action::Fault(FaultKind::HostCrash)
+                    )
+                ) {
                     return Ok(());
                 }
                 let got = self.real.reply(id, cmd)?;
                 let expected: Vec<Reply> = closure(cfg, w0)
                     .iter()
                     .filter_map(|n| {
-                        let after = world::next_state(cfg, n, Action::QemuExecute)?;
+                        let after = world::next_state(cfg, n, Action::Qemu(QemuAction::Execute))?;
                         after.qemu.outbox.iter().rev().find_map(|m| match m {
                             QmpMessage::Reply(c, r) if *c == cmd => Some(*r),
                             _ => None,
@@ -493,13 +493,7 @@ impl Run<'_> {
                 self.release_if_converged(w1)?;
                 return Ok(());
             }
-            Action::QemuCopyRead(_)
-            | Action::QemuCopyWrite
-            | Action::QemuJobReady
-            | Action::QemuJobWaiting
-            | Action::QemuJobPending
-            | Action::QemuJobFinalize
-            | Action::QemuJobAutoDismiss => {
+            Action::Qemu(_) => {
                 // QEMU does these on its own; the sync point below waits for them.
                 self.release_if_converged(w1)?;
                 // A write the model takes before `ready` may land after the real job's
@@ -507,40 +501,40 @@ impl Run<'_> {
                 // a rewritten block on its next iteration, up to 100 ms later: without
                 // waiting, a SIGKILL that follows finds the target stale where the model
                 // copied (seen under CPU load).
-                if a == Action::QemuCopyWrite && !self.real.held {
+                if a == Action::Qemu(QemuAction::CopyWrite) && !self.real.held {
                     self.await_copies(w1)?;
                 }
             }
-            Action::LibvirtdCrash => {
+            Action::Fault(FaultKind::LibvirtdCrash) => {
                 self.reconnected = false;
                 self.real.disconnect();
                 self.model_events.clear();
                 self.real_events.clear();
             }
-            Action::HostCrash => {
+            Action::Fault(FaultKind::HostCrash) => {
                 self.reconnected = false;
                 self.real.disconnect();
                 self.model_events.clear();
                 self.real_events.clear();
                 self.real.sigkill()?;
             }
-            Action::LibvirtdRestart => {
+            Action::Libvirtd(LibvirtdAction::Restart) => {
                 if w1.qemu.monitor && !self.real.libvirtd_connected() {
                     self.real.reconnect()?;
                     self.reconnected = true;
                 }
             }
-            Action::QemuCrash => self.real.sigkill()?,
+            Action::Fault(FaultKind::QemuCrash) => self.real.sigkill()?,
             // libvirt's qemuProcessKill: SIGTERM first (QEMU exits cleanly).
-            Action::LibvirtdKill => self.real.sigterm()?,
+            Action::Libvirtd(LibvirtdAction::Kill) => self.real.sigterm()?,
             // virDomainResume: `cont`.
-            Action::AppResume => self.real.cont()?,
-            Action::LibvirtdStep
-            | Action::LibvirtdRead
-            | Action::LibvirtdEof
-            | Action::LibvirtdStopDomain
-            | Action::AppRequestPivot
-            | Action::AppRecover => {}
+            Action::App(AppAction::Resume) => self.real.cont()?,
+            Action::Libvirtd(LibvirtdAction::Step)
+            | Action::Libvirtd(LibvirtdAction::Read)
+            | Action::Libvirtd(LibvirtdAction::Eof)
+            | Action::Libvirtd(LibvirtdAction::StopDomain)
+            | Action::App(AppAction::RequestPivot)
+            | Action::App(AppAction::Recover) => {}
         }
         self.model_events_push(w0, w1, a);
         Ok(())

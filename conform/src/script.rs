@@ -17,6 +17,7 @@
 //! Natural progress never takes a fault, a guest action, `AppRequestPivot` or
 //! `LibvirtdRestart`: those happen only where a script says so.
 
+use model::action::{AppAction, GuestAction, LibvirtdAction, QemuAction};
 use model::state::World;
 use model::{world, Action, Config};
 
@@ -27,28 +28,27 @@ const MAX_NATURAL: usize = 400;
 /// on its own), then libvirtd reading, then libvirtd's procedure, then the app.
 fn natural_rank(a: Action) -> Option<u8> {
     Some(match a {
-        Action::QemuExecute => 0,
-        Action::QemuCopyRead(_) => 1,
-        Action::QemuCopyWrite => 2,
-        Action::QemuJobReady => 3,
-        Action::QemuJobWaiting => 4,
-        Action::QemuJobPending => 5,
-        Action::QemuJobFinalize => 6,
-        Action::QemuJobAutoDismiss => 7,
-        Action::LibvirtdRead => 8,
-        Action::LibvirtdEof => 9,
-        Action::LibvirtdStep => 10,
-        Action::LibvirtdKill => 11,
-        Action::LibvirtdStopDomain => 12,
-        Action::AppRecover => 13,
-        Action::AppResume => 14,
-        Action::GuestWrite(_)
-        | Action::GuestPowerOff
-        | Action::AppRequestPivot
-        | Action::LibvirtdCrash
-        | Action::LibvirtdRestart
-        | Action::QemuCrash
-        | Action::HostCrash => return None,
+        Action::Qemu(QemuAction::Execute) => 0,
+        Action::Qemu(QemuAction::CopyRead(_)) => 1,
+        Action::Qemu(QemuAction::CopyWrite) => 2,
+        Action::Qemu(QemuAction::JobReady) => 3,
+        Action::Qemu(QemuAction::JobWaiting) => 4,
+        Action::Qemu(QemuAction::JobPending) => 5,
+        Action::Qemu(QemuAction::JobFinalize) => 6,
+        Action::Qemu(QemuAction::JobAutoDismiss) => 7,
+        Action::Libvirtd(LibvirtdAction::Read) => 8,
+        Action::Libvirtd(LibvirtdAction::Eof) => 9,
+        Action::Libvirtd(LibvirtdAction::Step) => 10,
+        Action::Libvirtd(LibvirtdAction::Kill) => 11,
+        Action::Libvirtd(LibvirtdAction::StopDomain) => 12,
+        Action::App(AppAction::Recover) => 13,
+        Action::App(AppAction::Resume) => 14,
+        // The guest, the app's request, faults and restarts happen only where a script
+        // says so.
+        Action::Guest(_)
+        | Action::App(AppAction::RequestPivot)
+        | Action::Libvirtd(LibvirtdAction::Restart)
+        | Action::Fault(_) => return None,
     })
 }
 
@@ -67,35 +67,14 @@ fn natural(cfg: &Config, w: &World) -> Option<Action> {
         .map(|(_, a)| a)
 }
 
-/// Every action of the model, by the name traces use for it (`format!("{a:?}")`).
+/// Every action of the model, by the name traces use for it.
 pub fn action_by_name(name: &str) -> Option<Action> {
-    let mut all = vec![
-        Action::GuestPowerOff,
-        Action::QemuExecute,
-        Action::QemuCopyWrite,
-        Action::QemuJobReady,
-        Action::QemuJobWaiting,
-        Action::QemuJobPending,
-        Action::QemuJobFinalize,
-        Action::QemuJobAutoDismiss,
-        Action::LibvirtdStep,
-        Action::LibvirtdRead,
-        Action::LibvirtdEof,
-        Action::LibvirtdKill,
-        Action::LibvirtdStopDomain,
-        Action::AppRequestPivot,
-        Action::AppRecover,
-        Action::AppResume,
-        Action::LibvirtdCrash,
-        Action::LibvirtdRestart,
-        Action::QemuCrash,
-        Action::HostCrash,
-    ];
-    for b in 0..Config::MAX_BLOCKS {
-        all.push(Action::GuestWrite(b));
-        all.push(Action::QemuCopyRead(b));
-    }
-    all.into_iter().find(|a| format!("{a:?}") == name)
+    Action::from_name(name).filter(|a| match a {
+        Action::Guest(GuestAction::Write(b)) | Action::Qemu(QemuAction::CopyRead(b)) => {
+            *b < Config::MAX_BLOCKS
+        }
+        _ => true,
+    })
 }
 
 /// Expands `script` into the actions it stands for, checking each one is enabled.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use conform::cli::{self, ConformArgs};
 use conform::{Options, Replayable, Tamper, Verdict};
+use model::action::QemuAction;
 use model::state::World;
 use model::{Action, Command, Config, CopyMode, Image};
 
@@ -82,9 +83,9 @@ fn the_corpus_covers_every_qemu_facing_action_and_fault() {
         modes.insert(format!("{:?}", t.config.copy_mode));
         let mut w = model::world::init(&t.config);
         for &a in &t.actions {
-            let kind = format!("{a:?}");
+            let kind = a.name();
             kinds.insert(kind.split('(').next().unwrap().to_string());
-            if a == Action::QemuExecute {
+            if a == Action::Qemu(QemuAction::Execute) {
                 commands.insert(w.qemu.inbox.unwrap());
             }
             w = model::world::next_state(&t.config, &w, a).unwrap();
@@ -149,7 +150,7 @@ fn a_wrong_prediction_is_reported_as_a_disagreement() {
     let ready = t
         .actions
         .iter()
-        .position(|a| *a == Action::QemuJobReady)
+        .position(|a| *a == Action::Qemu(QemuAction::JobReady))
         .expect("the trace reaches ready")
         + 1;
     let opts = Options {

@@ -58,6 +58,35 @@ pub struct Args {
     pub scenario_timeout: u64,
 }
 
+/// How a live scenario compares with the model's prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Not compared yet.
+    Pending,
+    Agree,
+    Disagree,
+    /// The harness failed; nothing was compared.
+    Error,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pending => "pending",
+            Verdict::Agree => "agree",
+            Verdict::Disagree => "disagree",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 #[derive(Serialize)]
 pub struct ScenarioResult {
     pub name: String,
@@ -67,8 +96,7 @@ pub struct ScenarioResult {
     pub real: Option<Observation>,
     pub error: Option<String>,
     pub differences: Vec<String>,
-    /// `agree`, `disagree`, or `error`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub millis: u128,
     pub reproduce: String,
 }
@@ -241,7 +269,7 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
             real: None,
             error: None,
             differences: vec![],
-            verdict: String::new(),
+            verdict: Verdict::Pending,
             millis,
             reproduce: spec.command_line(),
         };
@@ -249,15 +277,14 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
             Ok(run) => {
                 r.differences = differences(&run.obs, &r.model);
                 r.verdict = if r.differences.is_empty() {
-                    "agree"
+                    Verdict::Agree
                 } else {
-                    "disagree"
-                }
-                .into();
+                    Verdict::Disagree
+                };
                 r.real = Some(run.obs);
             }
             Err(e) => {
-                r.verdict = "error".into();
+                r.verdict = Verdict::Error;
                 r.error = Some(format!("{e:#}"));
                 // Start the next scenario from a clean daemon and no leftovers.
                 let _ = real::clean_slate(&work, &daemon);
@@ -272,13 +299,13 @@ fn run_suite(args: &Args, specs: &[Spec]) -> Result<u8> {
     if let Some(d) = daemon.take() {
         d.stop()?;
     }
-    let count = |v: &str| results.iter().filter(|r| r.verdict == v).count();
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
     let suite = SuiteResult {
         preset: predict::PRESET,
         seconds: t0.elapsed().as_secs_f64(),
-        agree: count("agree"),
-        disagree: count("disagree"),
-        errors: count("error"),
+        agree: count(Verdict::Agree),
+        disagree: count(Verdict::Disagree),
+        errors: count(Verdict::Error),
         scenarios: results,
     };
     println!(
@@ -349,5 +376,27 @@ fn print_result(r: &ScenarioResult) {
     );
     for d in &r.differences {
         println!("          {d}");
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::Verdict;
+
+    /// `live --json` keeps the words it wrote when the verdict was a string.
+    #[test]
+    fn verdicts_serialize_as_their_names() {
+        for v in [
+            Verdict::Pending,
+            Verdict::Agree,
+            Verdict::Disagree,
+            Verdict::Error,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.name())
+            );
+        }
+        assert_eq!(format!("{:9}|", Verdict::Agree), "agree    |");
     }
 }

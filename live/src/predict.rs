@@ -9,6 +9,7 @@
 //! libvirtd restarts and settles; the guest writes block 1 (LBA 2) if it still runs.
 
 use anyhow::{bail, Result};
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction};
 use model::state::{Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
 use model::world::{actions, next_state};
 use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
@@ -38,17 +39,7 @@ pub fn config(persistent: bool) -> Config {
 }
 
 fn is_qemu(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::QemuExecute
-            | Action::QemuCopyRead(_)
-            | Action::QemuCopyWrite
-            | Action::QemuJobReady
-            | Action::QemuJobWaiting
-            | Action::QemuJobPending
-            | Action::QemuJobFinalize
-            | Action::QemuJobAutoDismiss
-    )
+    matches!(a, Action::Qemu(_))
 }
 
 /// Priority of the actions the schedule takes; lower first; `None`: never taken here.
@@ -60,11 +51,11 @@ fn rank(a: &Action, with_libvirtd: bool) -> Option<u8> {
         return None;
     }
     Some(match a {
-        Action::LibvirtdRead => 1,
-        Action::LibvirtdEof => 2,
-        Action::LibvirtdKill => 3,
-        Action::LibvirtdStep => 4,
-        Action::LibvirtdStopDomain => 5,
+        Action::Libvirtd(LibvirtdAction::Read) => 1,
+        Action::Libvirtd(LibvirtdAction::Eof) => 2,
+        Action::Libvirtd(LibvirtdAction::Kill) => 3,
+        Action::Libvirtd(LibvirtdAction::Step) => 4,
+        Action::Libvirtd(LibvirtdAction::StopDomain) => 5,
         _ => return None,
     })
 }
@@ -109,16 +100,22 @@ impl Run {
     }
     /// The guest writes block `b` if it can: `true` when the write was acknowledged.
     fn write(&mut self, b: u8) -> Result<bool> {
-        if self.enabled().contains(&Action::GuestWrite(b)) {
-            self.take(Action::GuestWrite(b))?;
+        if self
+            .enabled()
+            .contains(&Action::Guest(GuestAction::Write(b)))
+        {
+            self.take(Action::Guest(GuestAction::Write(b)))?;
             Ok(true)
         } else {
             Ok(false)
         }
     }
     fn poweroff(&mut self) -> Result<()> {
-        if self.enabled().contains(&Action::GuestPowerOff) {
-            self.take(Action::GuestPowerOff)?;
+        if self
+            .enabled()
+            .contains(&Action::Fault(FaultKind::GuestPowerOff))
+        {
+            self.take(Action::Fault(FaultKind::GuestPowerOff))?;
         }
         Ok(())
     }
@@ -154,12 +151,14 @@ impl Run {
                 .is_some_and(|g| g.kind == ProgramKind::Concluded && g.pc == pc);
             let crash = at
                 && match (a, p.when) {
-                    (Action::LibvirtdStep, When::Before) => l.awaiting.is_none(),
-                    (Action::LibvirtdRead, When::Reply) => self.reads_awaited_reply(),
+                    (Action::Libvirtd(LibvirtdAction::Step), When::Before) => l.awaiting.is_none(),
+                    (Action::Libvirtd(LibvirtdAction::Read), When::Reply) => {
+                        self.reads_awaited_reply()
+                    }
                     _ => false,
                 };
             if crash {
-                return self.take(Action::LibvirtdCrash);
+                return self.take(Action::Fault(FaultKind::LibvirtdCrash));
             }
             self.take(a)?;
         }
@@ -220,7 +219,7 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
     if r.w.libvirtd.live.mirror != Some(MirrorState::Ready) {
         bail!("model: the copy did not become ready");
     }
-    r.take(Action::AppRequestPivot)?;
+    r.take(Action::App(AppAction::RequestPivot))?;
 
     // The pivot, up to the crash point.
     let point: Option<ModelPoint> = spec.model_point();
@@ -229,19 +228,21 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
     while let Some(a) = r.next(true) {
         if let Some(p) = point {
             let crash = match (a, p.when) {
-                (Action::LibvirtdStep, When::Before) => {
+                (Action::Libvirtd(LibvirtdAction::Step), When::Before) => {
                     r.sends_pivot_command() && sent + 1 == p.command
                 }
-                (Action::LibvirtdRead, When::Reply) => sent == p.command && r.reads_awaited_reply(),
+                (Action::Libvirtd(LibvirtdAction::Read), When::Reply) => {
+                    sent == p.command && r.reads_awaited_reply()
+                }
                 _ => false,
             };
             if crash {
-                r.take(Action::LibvirtdCrash)?;
+                r.take(Action::Fault(FaultKind::LibvirtdCrash))?;
                 crashed = true;
                 break;
             }
         }
-        if a == Action::LibvirtdStep && r.sends_pivot_command() {
+        if a == Action::Libvirtd(LibvirtdAction::Step) && r.sends_pivot_command() {
             sent += 1;
         }
         r.take(a)?;
@@ -261,11 +262,11 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
             r.poweroff()?;
             r.settle(false)?;
         }
-        r.take(Action::LibvirtdRestart)?;
+        r.take(Action::Libvirtd(LibvirtdAction::Restart))?;
         if let Some(p) = spec.second_point() {
             r.crash_in_handler(p)?;
             r.settle(false)?;
-            r.take(Action::LibvirtdRestart)?;
+            r.take(Action::Libvirtd(LibvirtdAction::Restart))?;
         }
         r.settle(true)?;
     } else {

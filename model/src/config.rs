@@ -94,6 +94,19 @@ pub struct Faults {
     pub host_crash: Fault,
 }
 
+impl std::ops::Index<crate::action::FaultKind> for Faults {
+    type Output = Fault;
+    fn index(&self, kind: crate::action::FaultKind) -> &Fault {
+        use crate::action::FaultKind;
+        match kind {
+            FaultKind::LibvirtdCrash => &self.libvirtd_crash,
+            FaultKind::GuestPowerOff => &self.guest_poweroff,
+            FaultKind::QemuCrash => &self.qemu_crash,
+            FaultKind::HostCrash => &self.host_crash,
+        }
+    }
+}
+
 /// The mirror job's lifecycle options, set by libvirt when it starts the copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct JobOptions {

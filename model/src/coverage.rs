@@ -8,64 +8,13 @@
 //! explored transition; everything here is a pure function of the state and the action,
 //! cheap enough for every transition (a `match` and, for faults only, a classification).
 
+use crate::action::{Action, FaultKind};
 use crate::config::{Command, Config, Fault};
 use crate::state::{ProgramKind, World};
-use crate::world::Action;
 
-/// The kinds of step, in the order of [`Action`]'s variants. Parameters (which block a
-/// write hits) are folded into one kind.
-pub const ACTION_KINDS: [&str; 22] = [
-    "GuestWrite",
-    "GuestPowerOff",
-    "QemuExecute",
-    "QemuCopyRead",
-    "QemuCopyWrite",
-    "QemuJobReady",
-    "QemuJobWaiting",
-    "QemuJobPending",
-    "QemuJobFinalize",
-    "QemuJobAutoDismiss",
-    "LibvirtdStep",
-    "LibvirtdRead",
-    "LibvirtdEof",
-    "LibvirtdKill",
-    "LibvirtdStopDomain",
-    "AppRequestPivot",
-    "AppRecover",
-    "AppResume",
-    "LibvirtdCrash",
-    "LibvirtdRestart",
-    "QemuCrash",
-    "HostCrash",
-];
-
-/// The index of `action`'s kind in [`ACTION_KINDS`].
-pub fn action_kind(action: Action) -> usize {
-    match action {
-        Action::GuestWrite(_) => 0,
-        Action::GuestPowerOff => 1,
-        Action::QemuExecute => 2,
-        Action::QemuCopyRead(_) => 3,
-        Action::QemuCopyWrite => 4,
-        Action::QemuJobReady => 5,
-        Action::QemuJobWaiting => 6,
-        Action::QemuJobPending => 7,
-        Action::QemuJobFinalize => 8,
-        Action::QemuJobAutoDismiss => 9,
-        Action::LibvirtdStep => 10,
-        Action::LibvirtdRead => 11,
-        Action::LibvirtdEof => 12,
-        Action::LibvirtdKill => 13,
-        Action::LibvirtdStopDomain => 14,
-        Action::AppRequestPivot => 15,
-        Action::AppRecover => 16,
-        Action::AppResume => 17,
-        Action::LibvirtdCrash => 18,
-        Action::LibvirtdRestart => 19,
-        Action::QemuCrash => 20,
-        Action::HostCrash => 21,
-    }
-}
+/// The kinds of step (parameters such as the block folded into one kind), as
+/// [`Action::kind`] numbers them.
+pub use crate::action::KINDS as ACTION_KINDS;
 
 /// Where in the pivot a state is, as far as a fault striking it is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,13 +67,15 @@ pub fn phase(w: &World) -> Phase {
     }
 }
 
-/// The faults, as the action that injects each.
-pub const FAULTS: [(Action, &str); 4] = [
-    (Action::LibvirtdCrash, "libvirtd crashed"),
-    (Action::GuestPowerOff, "the guest powered off"),
-    (Action::QemuCrash, "QEMU crashed"),
-    (Action::HostCrash, "the host crashed"),
-];
+/// What each fault of [`FaultKind::ALL`] did, completing the sentence "<fault> <phase>".
+fn fault_words(fault: FaultKind) -> &'static str {
+    match fault {
+        FaultKind::LibvirtdCrash => "libvirtd crashed",
+        FaultKind::GuestPowerOff => "the guest powered off",
+        FaultKind::QemuCrash => "QEMU crashed",
+        FaultKind::HostCrash => "the host crashed",
+    }
+}
 
 /// The phases a fault is classified by, with the words that complete the sentence
 /// "<fault> <words>".
@@ -155,10 +106,6 @@ pub const PHASES: [(Phase, &str); 9] = [
     ),
 ];
 
-fn fault_index(action: Action) -> Option<usize> {
-    FAULTS.iter().position(|(a, _)| *a == action)
-}
-
 fn phase_index(p: Phase) -> usize {
     PHASES
         .iter()
@@ -169,24 +116,13 @@ fn phase_index(p: Phase) -> usize {
 /// Whether `fault` can strike in `phase` at all (a libvirtd crash cannot happen while
 /// libvirtd is down, nor in a handler the variant does not have); impossible windows
 /// are not listed.
-fn possible(cfg: &Config, fault: Action, phase: Phase) -> bool {
+fn possible(cfg: &Config, fault: FaultKind, phase: Phase) -> bool {
     match phase {
-        Phase::LibvirtdDown => fault != Action::LibvirtdCrash,
+        Phase::LibvirtdDown => fault != FaultKind::LibvirtdCrash,
         Phase::ConcludedHandler => !cfg.procedures.concluded.is_empty(),
         Phase::Reconnect => !cfg.procedures.reconnect.is_empty(),
         _ => true,
     }
-}
-
-fn enabled(cfg: &Config, fault: Action) -> bool {
-    let f = match fault {
-        Action::LibvirtdCrash => cfg.faults.libvirtd_crash,
-        Action::GuestPowerOff => cfg.faults.guest_poweroff,
-        Action::QemuCrash => cfg.faults.qemu_crash,
-        Action::HostCrash => cfg.faults.host_crash,
-        _ => return false,
-    };
-    f != Fault::Off
 }
 
 /// One line of a coverage report.
@@ -201,16 +137,16 @@ pub struct Count {
 pub struct Coverage {
     /// Transitions explored, per kind of [`ACTION_KINDS`].
     pub actions: [usize; ACTION_KINDS.len()],
-    /// Fault transitions explored, per fault of [`FAULTS`] and phase of [`PHASES`]: the
-    /// number of explored states in which that fault struck in that window.
-    pub windows: [[usize; PHASES.len()]; FAULTS.len()],
+    /// Fault transitions explored, per fault of [`FaultKind::ALL`] and phase of
+    /// [`PHASES`]: the number of explored states in which that fault struck in that window.
+    pub windows: [[usize; PHASES.len()]; FaultKind::ALL.len()],
 }
 
 impl Default for Coverage {
     fn default() -> Self {
         Coverage {
             actions: [0; ACTION_KINDS.len()],
-            windows: [[0; PHASES.len()]; FAULTS.len()],
+            windows: [[0; PHASES.len()]; FaultKind::ALL.len()],
         }
     }
 }
@@ -230,9 +166,9 @@ impl Coverage {
 
     /// Records one explored transition: `action` taken in `from`.
     pub fn record(&mut self, from: &World, action: Action) {
-        self.actions[action_kind(action)] += 1;
-        if let Some(f) = fault_index(action) {
-            self.windows[f][phase_index(phase(from))] += 1;
+        self.actions[action.kind()] += 1;
+        if let Action::Fault(f) = action {
+            self.windows[f.index()][phase_index(phase(from))] += 1;
         }
     }
 
@@ -253,15 +189,15 @@ impl Coverage {
     /// counts (zero included: a window the search never reached is visible).
     pub fn window_counts(&self, cfg: &Config) -> Vec<Count> {
         let mut out = Vec::new();
-        for (fi, (fault, fname)) in FAULTS.iter().enumerate() {
-            if !enabled(cfg, *fault) {
+        for fault in FaultKind::ALL {
+            if cfg.faults[fault] == Fault::Off {
                 continue;
             }
             for (pi, (phase, pname)) in PHASES.iter().enumerate() {
-                if possible(cfg, *fault, *phase) {
+                if possible(cfg, fault, *phase) {
                     out.push(Count {
-                        name: format!("{fname} {pname}"),
-                        count: self.windows[fi][pi],
+                        name: format!("{} {pname}", fault_words(fault)),
+                        count: self.windows[fault.index()][pi],
                     });
                 }
             }
@@ -276,21 +212,6 @@ mod tests {
     use crate::config::*;
     use crate::presets;
     use crate::PivotModel;
-
-    #[test]
-    fn action_kinds_follow_the_debug_names() {
-        let samples = [
-            Action::GuestWrite(1),
-            Action::QemuCopyRead(0),
-            Action::LibvirtdCrash,
-            Action::HostCrash,
-        ];
-        for a in samples {
-            let debug = format!("{a:?}");
-            let name = debug.split('(').next().unwrap();
-            assert_eq!(ACTION_KINDS[action_kind(a)], name);
-        }
-    }
 
     #[test]
     fn phases_of_a_pivot_in_order() {
@@ -319,7 +240,7 @@ mod tests {
             let enabled = m.enabled(&w);
             let Some(&a) = enabled
                 .iter()
-                .find(|a| !crate::describe::is_fault(**a) && !matches!(a, Action::GuestWrite(_)))
+                .find(|a| !a.is_fault() && !matches!(a, Action::Guest(_)))
             else {
                 break;
             };

@@ -1,45 +1,12 @@
 //! Words for people: a label for each step and each actor's state as named fields, so
 //! that a trace can show what changed in which actor instead of dumping whole states.
 
+use crate::action::{Action, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 use crate::config::{Config, Image};
 use crate::state::*;
-use crate::world::Action;
 
 /// The actors, in the order reports draw their lifelines.
 pub const ACTORS: [&str; 5] = ["guest", "qemu", "libvirtd", "app", "storage"];
-
-/// Which actor performs `action` (faults are drawn on the actor they hit).
-pub fn actor(action: Action) -> &'static str {
-    match action {
-        Action::GuestWrite(_) | Action::GuestPowerOff => "guest",
-        Action::QemuExecute
-        | Action::QemuCopyRead(_)
-        | Action::QemuCopyWrite
-        | Action::QemuJobReady
-        | Action::QemuJobWaiting
-        | Action::QemuJobPending
-        | Action::QemuJobFinalize
-        | Action::QemuJobAutoDismiss
-        | Action::QemuCrash => "qemu",
-        Action::LibvirtdStep
-        | Action::LibvirtdRead
-        | Action::LibvirtdEof
-        | Action::LibvirtdKill
-        | Action::LibvirtdStopDomain
-        | Action::LibvirtdCrash
-        | Action::LibvirtdRestart
-        | Action::HostCrash => "libvirtd",
-        Action::AppRequestPivot | Action::AppRecover | Action::AppResume => "app",
-    }
-}
-
-/// Whether the action is a fault (drawn as a note in sequence diagrams).
-pub fn is_fault(action: Action) -> bool {
-    matches!(
-        action,
-        Action::LibvirtdCrash | Action::QemuCrash | Action::HostCrash | Action::GuestPowerOff
-    )
-}
 
 fn reply_text(r: Reply) -> String {
     match r {
@@ -79,36 +46,36 @@ fn run_state(s: RunState) -> &'static str {
 /// A one-line description of `action` taken in `last`, leading to `next`.
 pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> String {
     match action {
-        Action::GuestWrite(b) => format!("guest writes block {b} (to the {})", last.qemu.active),
-        Action::GuestPowerOff => {
+        Action::Guest(GuestAction::Write(b)) => format!("guest writes block {b} (to the {})", last.qemu.active),
+        Action::Fault(FaultKind::GuestPowerOff) => {
             if cfg.no_shutdown {
                 "guest powers off; QEMU stays in run state shutdown (-no-shutdown)".into()
             } else {
                 "guest powers off; QEMU exits".into()
             }
         }
-        Action::QemuExecute => {
+        Action::Qemu(QemuAction::Execute) => {
             let cmd = last.qemu.inbox.map(|c| c.qmp_name()).unwrap_or("?");
             match next.qemu.outbox.last() {
                 Some(QmpMessage::Reply(_, r)) => format!("QEMU executes {cmd}: {}", reply_text(*r)),
                 _ => format!("QEMU executes {cmd} (nobody reads the reply)"),
             }
         }
-        Action::QemuCopyRead(b) => format!("mirror reads dirty block {b} from the source"),
-        Action::QemuCopyWrite => {
+        Action::Qemu(QemuAction::CopyRead(b)) => format!("mirror reads dirty block {b} from the source"),
+        Action::Qemu(QemuAction::CopyWrite) => {
             let c = last.qemu.inflight.expect("copy in flight");
             let what = if c.fresh { "current" } else { "outdated" };
             format!("mirror writes the {what} block {} to the target", c.block)
         }
-        Action::QemuJobReady => "job converges: ready, BLOCK_JOB_READY".into(),
-        Action::QemuJobWaiting => "completing job converged: waiting (guest I/O drained)".into(),
-        Action::QemuJobPending => "job pending, JOB_STATUS_CHANGE pending".into(),
-        Action::QemuJobFinalize if last.qemu.job.as_ref().is_some_and(|j| j.soft_cancel) => {
+        Action::Qemu(QemuAction::JobReady) => "job converges: ready, BLOCK_JOB_READY".into(),
+        Action::Qemu(QemuAction::JobWaiting) => "completing job converged: waiting (guest I/O drained)".into(),
+        Action::Qemu(QemuAction::JobPending) => "job pending, JOB_STATUS_CHANGE pending".into(),
+        Action::Qemu(QemuAction::JobFinalize) if last.qemu.job.as_ref().is_some_and(|j| j.soft_cancel) => {
             "soft-cancelled job finalizes: no switch, the target is in sync; concluded".into()
         }
-        Action::QemuJobFinalize => "job finalizes: the guest now uses the target; concluded".into(),
-        Action::QemuJobAutoDismiss => "concluded job auto-dismissed (gone from query-jobs)".into(),
-        Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {
+        Action::Qemu(QemuAction::JobFinalize) => "job finalizes: the guest now uses the target; concluded".into(),
+        Action::Qemu(QemuAction::JobAutoDismiss) => "concluded job auto-dismissed (gone from query-jobs)".into(),
+        Action::Libvirtd(LibvirtdAction::Step) => match last.libvirtd.current_step(&cfg.procedures) {
             Some(step) => {
                 let prog = last.libvirtd.program.map(|p| p.kind.name()).unwrap_or("?");
                 match step.command() {
@@ -126,7 +93,7 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
             }
             None => "libvirtd starts its concluded-job handler".into(),
         },
-        Action::LibvirtdRead => match last.qemu.outbox.first() {
+        Action::Libvirtd(LibvirtdAction::Read) => match last.qemu.outbox.first() {
             Some(QmpMessage::Reply(c, r)) => format!(
                 "libvirtd reads the reply to {}: {}",
                 c.qmp_name(),
@@ -135,19 +102,19 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
             Some(QmpMessage::Event(e)) => format!("libvirtd handles event {}", event_text(*e)),
             None => "libvirtd reads nothing".into(),
         },
-        Action::LibvirtdEof => "libvirtd sees the monitor close (QEMU gone)".into(),
-        Action::LibvirtdKill => "libvirtd's SHUTDOWN handler kills QEMU".into(),
-        Action::LibvirtdStopDomain => {
+        Action::Libvirtd(LibvirtdAction::Eof) => "libvirtd sees the monitor close (QEMU gone)".into(),
+        Action::Libvirtd(LibvirtdAction::Kill) => "libvirtd's SHUTDOWN handler kills QEMU".into(),
+        Action::Libvirtd(LibvirtdAction::StopDomain) => {
             if cfg.persistent {
                 "libvirtd marks the domain shut off; status XML removed".into()
             } else {
                 "libvirtd forgets the transient domain; status XML removed".into()
             }
         }
-        Action::AppRequestPivot => {
+        Action::App(AppAction::RequestPivot) => {
             "app asks libvirt to pivot (virDomainBlockJobAbort PIVOT)".into()
         }
-        Action::AppRecover => match next.app.phase {
+        Action::App(AppAction::Recover) => match next.app.phase {
             AppPhase::Settled(i)
                 if next.ghost.recovered_by_query_block && !last.ghost.recovered_by_query_block =>
             {
@@ -158,18 +125,18 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
             }
             _ => "app recovers".into(),
         },
-        Action::AppResume => "app resumes the paused guest".into(),
-        Action::LibvirtdCrash => {
+        Action::App(AppAction::Resume) => "app resumes the paused guest".into(),
+        Action::Fault(FaultKind::LibvirtdCrash) => {
             "FAULT libvirtd crashes (connection and queued messages lost)".into()
         }
-        Action::LibvirtdRestart
+        Action::Libvirtd(LibvirtdAction::Restart)
             if last.libvirtd.status_unloadable && last.libvirtd.domain == Domain::Active =>
         {
             "libvirtd restarts, cannot load its status XML and drops the domain; QEMU runs on unmanaged".into()
         }
-        Action::LibvirtdRestart => "libvirtd restarts and reads its status XML".into(),
-        Action::QemuCrash => "FAULT QEMU crashes (SIGKILL)".into(),
-        Action::HostCrash => "FAULT host crashes (/run lost)".into(),
+        Action::Libvirtd(LibvirtdAction::Restart) => "libvirtd restarts and reads its status XML".into(),
+        Action::Fault(FaultKind::QemuCrash) => "FAULT QEMU crashes (SIGKILL)".into(),
+        Action::Fault(FaultKind::HostCrash) => "FAULT host crashes (/run lost)".into(),
     }
 }
 

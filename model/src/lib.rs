@@ -24,13 +24,19 @@
 //! [`world`] (the transition relation), [`properties`] (the verdicts), [`describe`]
 //! (labels and per-actor fields for traces).
 
+pub mod action;
+pub mod app;
 pub mod config;
 pub mod coverage;
 pub mod describe;
+pub mod faults;
+pub mod guest;
+pub mod libvirtd;
 pub mod liveness;
 pub mod packed;
 pub mod presets;
 pub mod properties;
+pub mod qemu;
 pub mod state;
 pub mod symmetry;
 pub mod world;
@@ -38,9 +44,9 @@ pub mod world;
 #[cfg(test)]
 mod tests;
 
+pub use action::{Action, Actor, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 pub use config::*;
 pub use state::World;
-pub use world::Action;
 
 /// The model of one scenario: its configuration. States are [`World`]s.
 #[derive(Clone, Debug)]
@@ -108,7 +114,7 @@ impl stateright::Model for PivotModel {
     }
 
     fn format_action(&self, action: &Action) -> String {
-        format!("{action:?}")
+        action.name()
     }
 
     fn format_step(&self, last: &World, action: Action) -> Option<String> {

@@ -32,36 +32,39 @@
 //! ever, and if GOAL does not hold there, that is a violation too (a lasso whose cycle is
 //! empty).
 
+use crate::action::{Action, AppAction, GuestAction, LibvirtdAction, QemuAction};
 use crate::config::{Config, Image};
+use crate::properties::PropertyId;
 use crate::state::*;
-use crate::world::Action;
 
 /// Whether a step is owed under fairness, and if so its class (an index below
 /// [`CLASSES`]). Faults and guest steps are not owed.
 pub fn fairness_class(action: Action) -> Option<u8> {
     Some(match action {
-        Action::GuestWrite(_)
-        | Action::GuestPowerOff
-        | Action::LibvirtdCrash
-        | Action::QemuCrash
-        | Action::HostCrash => return None,
-        Action::QemuExecute => 0,
-        Action::QemuCopyRead(_) => 1,
-        Action::QemuCopyWrite => 2,
-        Action::QemuJobReady => 3,
-        Action::QemuJobWaiting => 4,
-        Action::QemuJobPending => 5,
-        Action::QemuJobFinalize => 6,
-        Action::QemuJobAutoDismiss => 7,
-        Action::LibvirtdStep => 8,
-        Action::LibvirtdRead => 9,
-        Action::LibvirtdEof => 10,
-        Action::LibvirtdKill => 11,
-        Action::LibvirtdStopDomain => 12,
-        Action::LibvirtdRestart => 13,
-        Action::AppRequestPivot => 14,
-        Action::AppRecover => 15,
-        Action::AppResume => 16,
+        Action::Guest(GuestAction::Write(_)) | Action::Fault(_) => return None,
+        Action::Qemu(q) => match q {
+            QemuAction::Execute => 0,
+            QemuAction::CopyRead(_) => 1,
+            QemuAction::CopyWrite => 2,
+            QemuAction::JobReady => 3,
+            QemuAction::JobWaiting => 4,
+            QemuAction::JobPending => 5,
+            QemuAction::JobFinalize => 6,
+            QemuAction::JobAutoDismiss => 7,
+        },
+        Action::Libvirtd(l) => match l {
+            LibvirtdAction::Step => 8,
+            LibvirtdAction::Read => 9,
+            LibvirtdAction::Eof => 10,
+            LibvirtdAction::Kill => 11,
+            LibvirtdAction::StopDomain => 12,
+            LibvirtdAction::Restart => 13,
+        },
+        Action::App(a) => match a {
+            AppAction::RequestPivot => 14,
+            AppAction::Recover => 15,
+            AppAction::Resume => 16,
+        },
     })
 }
 
@@ -96,6 +99,7 @@ pub fn owed(enabled: &[Action]) -> u32 {
 
 /// One liveness property: always eventually `goal`.
 pub struct LivenessDef {
+    pub id: PropertyId,
     pub name: &'static str,
     pub goal: fn(&Config, &World) -> bool,
     /// One line for reports: what a violation means.
@@ -161,21 +165,25 @@ fn libvirt_agrees(cfg: &Config, w: &World) -> bool {
 
 pub const LIVENESS: [LivenessDef; 4] = [
     LivenessDef {
+        id: PropertyId::GuestEventuallyRuns,
         name: "guest-eventually-runs",
         goal: guest_runs,
         meaning: "eventually QEMU runs unpaused with no job draining guest I/O, or QEMU is gone",
     },
     LivenessDef {
+        id: PropertyId::PivotCallReturns,
         name: "pivot-call-returns",
         goal: call_settled,
         meaning: "the app's pivot call is eventually answered or settled by its recovery rule",
     },
     LivenessDef {
+        id: PropertyId::NoJobHeldForever,
         name: "no-job-held-forever",
         goal: no_job_held,
         meaning: "QEMU eventually holds no job waiting for libvirt's job-finalize or job-dismiss",
     },
     LivenessDef {
+        id: PropertyId::LibvirtEventuallyAgrees,
         name: "libvirt-eventually-agrees",
         goal: libvirt_agrees,
         meaning: "eventually libvirtd's live source is QEMU's active image, or QEMU is gone and the next boot's image holds every write",

@@ -5,7 +5,8 @@
 //! which promise broke. The `sometimes` properties prove the model is not vacuous: a
 //! proof over a model that never reaches its crash windows proves nothing.
 
-use crate::config::{Config, Image};
+use crate::action::{Action, AppAction, FaultKind, LibvirtdAction, QemuAction};
+use crate::config::{Command, Config, Fault, Image, Step};
 use crate::state::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +28,167 @@ impl Kind {
     }
 }
 
-/// One property: a stable name, its kind and its condition.
+/// A property, by identity: what verdicts, expectations and reports name. Its text name
+/// ([`PropertyId::name`]) is what scenario files, traces and reports print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PropertyId {
+    NoLostWrites,
+    TruthfulAnswer,
+    LibvirtStateMatches,
+    UncertaintyIsFrozen,
+    UncertaintyKeepsQemu,
+    ConfigHoldsData,
+    EvidenceOutlivesDoubt,
+    PivotTerminates,
+    QemuIsManaged,
+    PivotCompletes,
+    AnswerPivoted,
+    RestartInPivotWindow,
+    PoweroffWhileLibvirtdDown,
+    RecoveryByQueryBlock,
+    // The liveness properties (`crate::liveness::LIVENESS`), after the others: they are not
+    // in `ALL` or `PROPERTIES` (their verdicts come from the fair-cycle search), so
+    // `def` is not defined for them; `crate::liveness::liveness` finds their definitions.
+    GuestEventuallyRuns,
+    PivotCallReturns,
+    NoJobHeldForever,
+    LibvirtEventuallyAgrees,
+}
+
+impl PropertyId {
+    /// Every property, in the order of [`PROPERTIES`].
+    pub const ALL: [PropertyId; 14] = [
+        PropertyId::NoLostWrites,
+        PropertyId::TruthfulAnswer,
+        PropertyId::LibvirtStateMatches,
+        PropertyId::UncertaintyIsFrozen,
+        PropertyId::UncertaintyKeepsQemu,
+        PropertyId::ConfigHoldsData,
+        PropertyId::EvidenceOutlivesDoubt,
+        PropertyId::PivotTerminates,
+        PropertyId::QemuIsManaged,
+        PropertyId::PivotCompletes,
+        PropertyId::AnswerPivoted,
+        PropertyId::RestartInPivotWindow,
+        PropertyId::PoweroffWhileLibvirtdDown,
+        PropertyId::RecoveryByQueryBlock,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PropertyId::NoLostWrites => "no-lost-writes",
+            PropertyId::TruthfulAnswer => "truthful-answer",
+            PropertyId::LibvirtStateMatches => "libvirt-state-matches",
+            PropertyId::UncertaintyIsFrozen => "uncertainty-is-frozen",
+            PropertyId::UncertaintyKeepsQemu => "uncertainty-keeps-qemu",
+            PropertyId::ConfigHoldsData => "config-holds-data",
+            PropertyId::EvidenceOutlivesDoubt => "evidence-outlives-doubt",
+            PropertyId::PivotTerminates => "pivot-terminates",
+            PropertyId::QemuIsManaged => "qemu-is-managed",
+            PropertyId::PivotCompletes => "pivot-completes",
+            PropertyId::AnswerPivoted => "answer-pivoted",
+            PropertyId::RestartInPivotWindow => "restart-in-pivot-window",
+            PropertyId::PoweroffWhileLibvirtdDown => "poweroff-while-libvirtd-down",
+            PropertyId::RecoveryByQueryBlock => "recovery-by-query-block",
+            PropertyId::GuestEventuallyRuns => "guest-eventually-runs",
+            PropertyId::PivotCallReturns => "pivot-call-returns",
+            PropertyId::NoJobHeldForever => "no-job-held-forever",
+            PropertyId::LibvirtEventuallyAgrees => "libvirt-eventually-agrees",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PropertyId> {
+        PropertyId::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The definition of a safety or `sometimes` property; a liveness id has none here
+    /// (`crate::liveness::liveness` by name), and asking panics.
+    pub fn def(self) -> &'static PropertyDef {
+        &PROPERTIES[self as usize]
+    }
+}
+
+impl std::fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A property's verdict after a search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Holds,
+    Violated,
+    Reached,
+    Unreached,
+    /// The search stopped early and found nothing: no verdict.
+    Unknown,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Holds => "holds",
+            Status::Violated => "violated",
+            Status::Reached => "reached",
+            Status::Unreached => "unreached",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a scenario expects of a property: a verdict, or `Any` for a `sometimes` property
+/// whose faults are not enabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Expectation {
+    Holds,
+    Violated,
+    Reached,
+    Unreached,
+    Any,
+}
+
+impl Expectation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expectation::Holds => "holds",
+            Expectation::Violated => "violated",
+            Expectation::Reached => "reached",
+            Expectation::Unreached => "unreached",
+            Expectation::Any => "any",
+        }
+    }
+
+    /// Whether `status` is what this expectation asks for (an unknown status never is,
+    /// except for `Any`).
+    pub fn admits(self, status: Status) -> bool {
+        matches!(
+            (self, status),
+            (Expectation::Any, _)
+                | (Expectation::Holds, Status::Holds)
+                | (Expectation::Violated, Status::Violated)
+                | (Expectation::Reached, Status::Reached)
+                | (Expectation::Unreached, Status::Unreached)
+        )
+    }
+}
+
+impl std::fmt::Display for Expectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One property: its identity, its kind and its condition.
 pub struct PropertyDef {
+    pub id: PropertyId,
+    /// `id.name()`, as a field because stateright's `Property` takes a `&'static str`.
     pub name: &'static str,
     pub kind: Kind,
     pub condition: fn(&Config, &World) -> bool,
@@ -38,6 +198,122 @@ pub struct PropertyDef {
 
 fn holds_all(cfg: &Config, w: &World, image: Image) -> bool {
     w.storage.fresh(image) == cfg.all_blocks()
+}
+
+/// The one place ghost facts are written: after every transition, from the state before,
+/// the action and the state after (history variables, as in TLA+). Transitions only move
+/// actors; what a step *means* for a property (was that answer a lie, was that dismiss
+/// premature) is decided here, beside the properties that read it. `next` is the state
+/// after the transition with the ghost of `last`, which this updates.
+pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
+    let g = &mut next.ghost;
+    if let Action::Fault(f) = action {
+        if let Fault::AtMost(_) = cfg.faults[f] {
+            let counter = match f {
+                FaultKind::LibvirtdCrash => &mut g.libvirtd_crashes,
+                FaultKind::GuestPowerOff => &mut g.guest_poweroffs,
+                FaultKind::QemuCrash => &mut g.qemu_crashes,
+                FaultKind::HostCrash => &mut g.host_crashes,
+            };
+            *counter = counter.saturating_add(1);
+        }
+    }
+    match action {
+        Action::Fault(FaultKind::GuestPowerOff) if !last.libvirtd.up => {
+            g.poweroff_while_down = true;
+        }
+        Action::Fault(FaultKind::LibvirtdCrash)
+            if last.libvirtd.awaiting.is_some_and(Command::is_pivot) =>
+        {
+            g.crash_in_pivot_window = true;
+        }
+        Action::Qemu(QemuAction::Execute) if last.qemu.inbox.is_some_and(Command::is_pivot) => {
+            g.pivot_sent = true;
+        }
+        Action::Libvirtd(LibvirtdAction::Restart) if last.ghost.pivot_sent => g.amnesia = true,
+        Action::App(AppAction::Recover)
+            if crate::world::recovery_choice(cfg, last).is_some_and(|(_, by_query)| by_query) =>
+        {
+            g.recovered_by_query_block = true;
+        }
+        _ => {}
+    }
+    if last.qemu.active != next.qemu.active {
+        g.switches = (g.switches + 1).min(2);
+    }
+    // libvirtd answered the app's pivot call: the app took a definite answer.
+    if let (AppPhase::Waiting, AppPhase::Settled(answer), Action::Libvirtd(_)) =
+        (last.app.phase, next.app.phase, action)
+    {
+        if answer == Image::Target {
+            g.answered_pivoted = true;
+        }
+        if !answer_is_truthful(cfg, &next.qemu, answer) {
+            g.answer_lie = true;
+        }
+    }
+    if last.ghost.pivot_sent && destroys_evidence(cfg, last, action) {
+        let active = last.qemu.active;
+        let l = &last.libvirtd;
+        let status_ok = l.status.is_some_and(|s| s.source == active);
+        let config_ok = !cfg.persistent || l.config_source == active;
+        if !(status_ok && config_ok) {
+            next.ghost.evidence_destroyed_early = true;
+        }
+    }
+}
+
+/// Whether an answer naming `image` matches QEMU when it is given. Past `waiting` the
+/// switch follows by itself, unless the job waits for a `job-finalize` that libvirt may
+/// never send (auto-finalize off); a job told to complete may still switch.
+fn answer_is_truthful(cfg: &Config, q: &Qemu, image: Image) -> bool {
+    let job = q.job.as_ref().filter(|_| q.alive);
+    match image {
+        Image::Target => {
+            let cannot_fail = cfg.procedures.job.auto_finalize
+                && job.is_some_and(|j| matches!(j.status, JobStatus::Waiting | JobStatus::Pending));
+            q.active == Image::Target || cannot_fail
+        }
+        Image::Source => {
+            let will_switch = job.is_some_and(|j| {
+                j.should_complete
+                    && matches!(
+                        j.status,
+                        JobStatus::Ready | JobStatus::Waiting | JobStatus::Pending
+                    )
+            });
+            q.active == Image::Source && !will_switch
+        }
+    }
+}
+
+/// Whether `action`, taken in `w`, destroys QEMU-side evidence of the pivot's outcome:
+/// libvirtd dismisses or cancels a concluded job, deletes a block node, or kills QEMU
+/// (its SHUTDOWN handler, or the reconnect finishing a shutdown).
+fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
+    let concluded = || {
+        w.qemu
+            .job
+            .as_ref()
+            .is_some_and(|j| j.status == JobStatus::Concluded)
+    };
+    match action {
+        Action::Qemu(QemuAction::Execute) => match w.qemu.inbox {
+            Some(Command::BlockdevDel) => true,
+            Some(Command::JobDismiss | Command::JobCancel) => concluded(),
+            _ => false,
+        },
+        Action::Libvirtd(LibvirtdAction::Kill) => true,
+        Action::Libvirtd(LibvirtdAction::Read) => {
+            let l = &w.libvirtd;
+            matches!(
+                w.qemu.outbox.first(),
+                Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
+                    if l.awaiting == Some(*cmd)
+            ) && l.current_step(&cfg.procedures) == Some(Step::FinishShutdown)
+        }
+        _ => false,
+    }
 }
 
 /// Once the app has settled on an image, that image holds every acknowledged write, and
@@ -61,8 +337,8 @@ fn no_lost_writes(cfg: &Config, w: &World) -> bool {
 }
 
 /// An answer about the pivot matches QEMU at the moment it is given: an app that trusts a
-/// wrong "pivoted" or "failed" will use the wrong image. Recorded by the transition that
-/// answers (see `world::answer_app`).
+/// wrong "pivoted" or "failed" will use the wrong image. Judged by [`observe`] when the
+/// app takes the answer.
 fn truthful_answer(_: &Config, w: &World) -> bool {
     !w.ghost.answer_lie
 }
@@ -163,16 +439,9 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
 fn quiescent(cfg: &Config, w: &World) -> bool {
     let mut enabled = Vec::new();
     crate::world::actions(cfg, w, &mut enabled);
-    enabled.iter().all(|a| {
-        matches!(
-            a,
-            crate::world::Action::GuestWrite(_)
-                | crate::world::Action::GuestPowerOff
-                | crate::world::Action::LibvirtdCrash
-                | crate::world::Action::QemuCrash
-                | crate::world::Action::HostCrash
-        )
-    })
+    enabled
+        .iter()
+        .all(|a| matches!(a, Action::Guest(_) | Action::Fault(_)))
 }
 
 /// Liveness as a safety check over quiescent states (`model.md` §5): once nothing but the
@@ -212,84 +481,98 @@ fn answer_pivoted(_: &Config, w: &World) -> bool {
 // counts the switches for the model's own tests.
 pub const PROPERTIES: [PropertyDef; 14] = [
     PropertyDef {
+        id: PropertyId::NoLostWrites,
         name: "no-lost-writes",
         kind: Kind::Always,
         condition: no_lost_writes,
         meaning: "the image the app uses (or the next boot uses) holds every acknowledged write",
     },
     PropertyDef {
+        id: PropertyId::TruthfulAnswer,
         name: "truthful-answer",
         kind: Kind::Always,
         condition: truthful_answer,
         meaning: "libvirt's answer about the pivot matches QEMU's active image",
     },
     PropertyDef {
+        id: PropertyId::LibvirtStateMatches,
         name: "libvirt-state-matches",
         kind: Kind::Always,
         condition: libvirt_state_matches,
         meaning: "idle libvirtd's live disk source is QEMU's active image unless a pivot is recorded in flight",
     },
     PropertyDef {
+        id: PropertyId::UncertaintyIsFrozen,
         name: "uncertainty-is-frozen",
         kind: Kind::Always,
         condition: uncertainty_is_frozen,
         meaning: "while the outcome cannot be told, the guest cannot write and both images hold every write",
     },
     PropertyDef {
+        id: PropertyId::UncertaintyKeepsQemu,
         name: "uncertainty-keeps-qemu",
         kind: Kind::Always,
         condition: uncertainty_keeps_qemu,
         meaning: "while the outcome cannot be told, QEMU is alive so query-block can answer",
     },
     PropertyDef {
+        id: PropertyId::ConfigHoldsData,
         name: "config-holds-data",
         kind: Kind::Always,
         condition: config_holds_data,
         meaning: "a persistent domain's config names an image holding every write whenever QEMU is gone",
     },
     PropertyDef {
+        id: PropertyId::EvidenceOutlivesDoubt,
         name: "evidence-outlives-doubt",
         kind: Kind::Always,
         condition: evidence_outlives_doubt,
         meaning: "libvirtd destroys QEMU-side evidence only after the outcome is durable",
     },
     PropertyDef {
+        id: PropertyId::PivotTerminates,
         name: "pivot-terminates",
         kind: Kind::Always,
         condition: pivot_terminates,
         meaning: "once only the guest and faults can move, the pivot call is settled and libvirtd runs no procedure",
     },
     PropertyDef {
+        id: PropertyId::QemuIsManaged,
         name: "qemu-is-managed",
         kind: Kind::Always,
         condition: qemu_is_managed,
         meaning: "whenever QEMU runs, libvirt manages it (the domain is active, not shut off or forgotten)",
     },
     PropertyDef {
+        id: PropertyId::PivotCompletes,
         name: "pivot-completes",
         kind: Kind::Sometimes,
         condition: pivot_completes,
         meaning: "QEMU switched to the target and the app settled on it",
     },
     PropertyDef {
+        id: PropertyId::AnswerPivoted,
         name: "answer-pivoted",
         kind: Kind::Sometimes,
         condition: answer_pivoted,
         meaning: "libvirt answered the app's pivot call with \"pivoted\" (the API returns a definite outcome)",
     },
     PropertyDef {
+        id: PropertyId::RestartInPivotWindow,
         name: "restart-in-pivot-window",
         kind: Kind::Sometimes,
         condition: restart_in_pivot_window,
         meaning: "libvirtd restarted after a crash between sending the pivot command and reading its reply",
     },
     PropertyDef {
+        id: PropertyId::PoweroffWhileLibvirtdDown,
         name: "poweroff-while-libvirtd-down",
         kind: Kind::Sometimes,
         condition: poweroff_while_libvirtd_down,
         meaning: "the guest powered off while libvirtd was down",
     },
     PropertyDef {
+        id: PropertyId::RecoveryByQueryBlock,
         name: "recovery-by-query-block",
         kind: Kind::Sometimes,
         condition: recovery_by_query_block,
@@ -298,22 +581,58 @@ pub const PROPERTIES: [PropertyDef; 14] = [
 ];
 
 pub fn property(name: &str) -> Option<&'static PropertyDef> {
-    PROPERTIES.iter().find(|p| p.name == name)
+    PropertyId::from_name(name).map(PropertyId::def)
 }
 
 /// Whether a `sometimes` property must be reached in a scenario: only where the faults
 /// and rules it needs are enabled.
-pub fn sometimes_required(cfg: &Config, name: &str) -> bool {
+pub fn sometimes_required(cfg: &Config, id: PropertyId) -> bool {
     let f = &cfg.faults;
-    match name {
-        "pivot-completes" | "answer-pivoted" => true,
-        "restart-in-pivot-window" => f.libvirtd_crash.enabled(),
-        "poweroff-while-libvirtd-down" => f.libvirtd_crash.enabled() && f.guest_poweroff.enabled(),
-        "recovery-by-query-block" => {
+    match id {
+        PropertyId::PivotCompletes | PropertyId::AnswerPivoted => true,
+        PropertyId::RestartInPivotWindow => f.libvirtd_crash.enabled(),
+        PropertyId::PoweroffWhileLibvirtdDown => {
+            f.libvirtd_crash.enabled() && f.guest_poweroff.enabled()
+        }
+        PropertyId::RecoveryByQueryBlock => {
             cfg.recovery == crate::config::Recovery::Seed
                 && f.libvirtd_crash.enabled()
                 && cfg.procedures.pivot.contains(&crate::config::Step::Pause)
         }
+        // `always` properties are not reached; they hold or are violated.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_names_and_the_table_agree() {
+        for (i, def) in PROPERTIES.iter().enumerate() {
+            assert_eq!(PropertyId::ALL[i], def.id);
+            assert_eq!(def.id.name(), def.name);
+            assert_eq!(PropertyId::from_name(def.name), Some(def.id));
+            assert_eq!(def.id.def().name, def.name);
+        }
+        assert_eq!(PropertyId::from_name("no-such-property"), None);
+    }
+
+    #[test]
+    fn expectations_admit_only_their_status() {
+        use Status::*;
+        let all = [Holds, Violated, Reached, Unreached, Unknown];
+        for e in [
+            Expectation::Holds,
+            Expectation::Violated,
+            Expectation::Reached,
+            Expectation::Unreached,
+        ] {
+            let admitted: Vec<Status> = all.into_iter().filter(|s| e.admits(*s)).collect();
+            assert_eq!(admitted.len(), 1, "{e}");
+            assert_eq!(admitted[0].name(), e.name());
+        }
+        assert!(all.into_iter().all(|s| Expectation::Any.admits(s)));
     }
 }

@@ -7,9 +7,9 @@
 //! representative per class of states that differ only by a renaming of blocks. The
 //! representative sorts blocks by what the state says about them.
 
+use crate::action::{Action, GuestAction, QemuAction};
 use crate::config::{Config, Image};
 use crate::state::World;
-use crate::world::Action;
 
 /// A renaming of blocks: block `b` of the original is block `to[b]` of the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,8 +43,12 @@ impl Renaming {
     /// The same action on renamed blocks.
     pub fn action(&self, action: Action) -> Action {
         match action {
-            Action::GuestWrite(b) => Action::GuestWrite(self.to[b as usize]),
-            Action::QemuCopyRead(b) => Action::QemuCopyRead(self.to[b as usize]),
+            Action::Guest(GuestAction::Write(b)) => {
+                Action::Guest(GuestAction::Write(self.to[b as usize]))
+            }
+            Action::Qemu(QemuAction::CopyRead(b)) => {
+                Action::Qemu(QemuAction::CopyRead(self.to[b as usize]))
+            }
             other => other,
         }
     }

@@ -3,6 +3,7 @@
 //! text (for Markdown on code forges) and the hand-written SVG (for the HTML report and
 //! the explorer).
 
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 use model::config::Step;
 use model::describe;
 use model::state::QmpMessage;
@@ -45,7 +46,7 @@ pub struct Arrow {
 fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shape, String) {
     use Shape::*;
     match action {
-        Action::GuestWrite(b) => (
+        Action::Guest(GuestAction::Write(b)) => (
             Message {
                 from: "guest",
                 to: "qemu",
@@ -53,22 +54,25 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             format!("write block {b}"),
         ),
-        Action::GuestPowerOff => (Fault("guest"), "power-off".into()),
-        Action::QemuExecute => (
+        Action::Fault(FaultKind::GuestPowerOff) => (Fault("guest"), "power-off".into()),
+        Action::Qemu(QemuAction::Execute) => (
             Local("qemu"),
             format!(
                 "execute {}",
                 last.qemu.inbox.map(|c| c.qmp_name()).unwrap_or("?")
             ),
         ),
-        Action::QemuCopyRead(b) => (Local("qemu"), format!("copy read {b}")),
-        Action::QemuCopyWrite => (Local("qemu"), "copy write".into()),
-        Action::QemuJobReady => (Local("qemu"), "job ready".into()),
-        Action::QemuJobWaiting => (Local("qemu"), "job waiting".into()),
-        Action::QemuJobPending => (Local("qemu"), "job pending".into()),
-        Action::QemuJobFinalize => (Local("qemu"), "finalize: switch to target".into()),
-        Action::QemuJobAutoDismiss => (Local("qemu"), "auto-dismiss".into()),
-        Action::LibvirtdStep => match last.libvirtd.current_step(&cfg.procedures) {
+        Action::Qemu(QemuAction::CopyRead(b)) => (Local("qemu"), format!("copy read {b}")),
+        Action::Qemu(QemuAction::CopyWrite) => (Local("qemu"), "copy write".into()),
+        Action::Qemu(QemuAction::JobReady) => (Local("qemu"), "job ready".into()),
+        Action::Qemu(QemuAction::JobWaiting) => (Local("qemu"), "job waiting".into()),
+        Action::Qemu(QemuAction::JobPending) => (Local("qemu"), "job pending".into()),
+        Action::Qemu(QemuAction::JobFinalize) => {
+            (Local("qemu"), "finalize: switch to target".into())
+        }
+        Action::Qemu(QemuAction::JobAutoDismiss) => (Local("qemu"), "auto-dismiss".into()),
+        Action::Libvirtd(LibvirtdAction::Step) => match last.libvirtd.current_step(&cfg.procedures)
+        {
             Some(step) if next.libvirtd.awaiting.is_some() => (
                 Message {
                     from: "libvirtd",
@@ -90,7 +94,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             Some(step) => (Local("libvirtd"), step.name().to_string()),
             None => (Local("libvirtd"), "concluded handler".into()),
         },
-        Action::LibvirtdRead => {
+        Action::Libvirtd(LibvirtdAction::Read) => {
             let short = match last.qemu.outbox.first() {
                 Some(QmpMessage::Reply(c, _)) => format!("reply to {}", c.qmp_name()),
                 Some(QmpMessage::Event(_)) => describe::step_label(cfg, last, action, next)
@@ -107,7 +111,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
                 short,
             )
         }
-        Action::LibvirtdEof => (
+        Action::Libvirtd(LibvirtdAction::Eof) => (
             Message {
                 from: "qemu",
                 to: "libvirtd",
@@ -115,7 +119,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "EOF".into(),
         ),
-        Action::LibvirtdKill => (
+        Action::Libvirtd(LibvirtdAction::Kill) => (
             Message {
                 from: "libvirtd",
                 to: "qemu",
@@ -123,8 +127,8 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "kill".into(),
         ),
-        Action::LibvirtdStopDomain => (Local("libvirtd"), "stop domain".into()),
-        Action::AppRequestPivot => (
+        Action::Libvirtd(LibvirtdAction::StopDomain) => (Local("libvirtd"), "stop domain".into()),
+        Action::App(AppAction::RequestPivot) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -132,7 +136,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "pivot".into(),
         ),
-        Action::AppRecover => (
+        Action::App(AppAction::Recover) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -140,7 +144,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "recover".into(),
         ),
-        Action::AppResume => (
+        Action::App(AppAction::Resume) => (
             Message {
                 from: "app",
                 to: "libvirtd",
@@ -148,10 +152,10 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
             },
             "resume".into(),
         ),
-        Action::LibvirtdCrash => (Fault("libvirtd"), "crash".into()),
-        Action::LibvirtdRestart => (Local("libvirtd"), "restart".into()),
-        Action::QemuCrash => (Fault("qemu"), "crash".into()),
-        Action::HostCrash => (Fault("libvirtd"), "host crash".into()),
+        Action::Fault(FaultKind::LibvirtdCrash) => (Fault("libvirtd"), "crash".into()),
+        Action::Libvirtd(LibvirtdAction::Restart) => (Local("libvirtd"), "restart".into()),
+        Action::Fault(FaultKind::QemuCrash) => (Fault("qemu"), "crash".into()),
+        Action::Fault(FaultKind::HostCrash) => (Fault("libvirtd"), "host crash".into()),
     }
 }
 
@@ -408,14 +412,14 @@ mod tests {
     /// crashes before reading the reply.
     fn path() -> Vec<Action> {
         vec![
-            Action::QemuCopyRead(0),
-            Action::QemuCopyWrite,
-            Action::QemuJobReady,
-            Action::LibvirtdRead,
-            Action::AppRequestPivot,
-            Action::LibvirtdStep,
-            Action::QemuExecute,
-            Action::LibvirtdCrash,
+            Action::Qemu(QemuAction::CopyRead(0)),
+            Action::Qemu(QemuAction::CopyWrite),
+            Action::Qemu(QemuAction::JobReady),
+            Action::Libvirtd(LibvirtdAction::Read),
+            Action::App(AppAction::RequestPivot),
+            Action::Libvirtd(LibvirtdAction::Step),
+            Action::Qemu(QemuAction::Execute),
+            Action::Fault(FaultKind::LibvirtdCrash),
         ]
     }
 

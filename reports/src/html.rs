@@ -4,6 +4,7 @@
 //! with the step that breaks the property highlighted.
 
 use model::describe;
+use model::properties::{Kind, Status};
 
 use crate::diagram::{self, esc};
 use crate::markdown::{cell, result_word};
@@ -27,15 +28,12 @@ section.cx { margin-bottom: 2.5em; }
 .meaning { font-style: italic; }
 "#;
 
-fn status_class(status: &str, matches: bool) -> &'static str {
-    if !matches {
-        "bad"
-    } else if status == "violated" {
-        "violated"
-    } else if status == "reached" {
-        "reached"
-    } else {
-        "ok"
+fn status_class(status: Status, matches: bool) -> &'static str {
+    match status {
+        _ if !matches => "bad",
+        Status::Violated => "violated",
+        Status::Reached => "reached",
+        Status::Holds | Status::Unreached | Status::Unknown => "ok",
     }
 }
 
@@ -57,9 +55,10 @@ pub fn page(run: &Run) -> String {
         s.push_str("<table id=\"verdicts\">\n<thead><tr><th>scenario</th><th>variant</th><th>result</th><th>unique states</th><th>states</th><th>depth</th><th>time</th>");
         for (name, kind) in run.property_names() {
             s.push_str(&format!(
-                "<th title=\"{kind}\">{}{}</th>",
+                "<th title=\"{}\">{}{}</th>",
+                kind.name(),
                 esc(&name),
-                if kind == "sometimes" { " ◇" } else { "" }
+                if kind == Kind::Sometimes { " ◇" } else { "" }
             ));
         }
         s.push_str("</tr></thead>\n<tbody>\n");
@@ -87,7 +86,7 @@ pub fn page(run: &Run) -> String {
                 };
                 s.push_str(&format!(
                     "<td class=\"{}\">{inner}</td>",
-                    status_class(&p.status, p.matches)
+                    status_class(p.status, p.matches)
                 ));
             }
             s.push_str("</tr>\n");
@@ -165,9 +164,9 @@ fn counterexample(c: &Counterexample) -> String {
         let fields = describe::fields(&c.config, w);
         let (actor, label, fault) = match i.checked_sub(1).map(|j| &arrows[j]) {
             Some(a) => (
-                describe::actor(c.actions[i - 1]),
+                c.actions[i - 1].actor().name(),
                 a.label.clone(),
-                describe::is_fault(c.actions[i - 1]),
+                c.actions[i - 1].is_fault(),
             ),
             None => ("", "initial state".to_string(), false),
         };

@@ -54,7 +54,7 @@ pub fn report(run: &Run) -> Report {
                     )
                 };
                 st.set_message(why.as_str());
-                st.set_type(p.status.as_str());
+                st.set_type(p.status.name());
                 let body = match cx {
                     Some(c) => readable(c),
                     None => format!("{why}\nno counterexample: the property was not violated in the states explored\n"),

@@ -3,14 +3,15 @@
 
 use crate::diagram;
 use crate::run::{Counterexample, PropertyReport, Run, ScenarioReport};
+use model::properties::{Kind, Status};
 
 /// A table cell: the status, in bold when it breaks an `always` property, with the
 /// expectation after it when they differ.
 pub fn cell(p: &PropertyReport) -> String {
-    let status = if p.status == "violated" {
+    let status = if p.status == Status::Violated {
         format!("**{}**", p.status)
     } else {
-        p.status.clone()
+        p.status.to_string()
     };
     let len = p.steps.map(|n| format!(" ({n})")).unwrap_or_default();
     if p.matches {
@@ -50,7 +51,7 @@ pub fn summary(run: &Run) -> String {
         let props = run.property_names();
         s.push_str("| scenario | variant | result | unique states | states | depth | time |");
         for (name, kind) in &props {
-            let k = if kind == "sometimes" {
+            let k = if *kind == Kind::Sometimes {
                 " (sometimes)"
             } else {
                 ""

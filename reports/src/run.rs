@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use model::coverage::Coverage;
+use model::properties::{Expectation, Kind, Status};
 use model::{Action, Config, World};
 
 use crate::trace::Trace;
@@ -39,12 +40,9 @@ pub struct ScenarioReport {
 #[derive(Clone, Debug)]
 pub struct PropertyReport {
     pub name: String,
-    /// `always` or `sometimes`.
-    pub kind: String,
-    /// `holds`, `violated`, `reached`, `unreached` or `unknown`.
-    pub status: String,
-    /// `holds`, `violated`, `reached`, `unreached` or `any`.
-    pub expected: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub expected: Expectation,
     pub matches: bool,
     /// Length of the shortest path to the violation or the first reach.
     pub steps: Option<usize>,
@@ -106,13 +104,13 @@ impl Run {
         self.scenarios.iter().filter(|s| !s.complete).count()
     }
     /// Property names in the order of the first scenario (all scenarios share them).
-    pub fn property_names(&self) -> Vec<(String, String)> {
+    pub fn property_names(&self) -> Vec<(String, Kind)> {
         self.scenarios
             .first()
             .map(|s| {
                 s.properties
                     .iter()
-                    .map(|p| (p.name.clone(), p.kind.clone()))
+                    .map(|p| (p.name.clone(), p.kind))
                     .collect()
             })
             .unwrap_or_default()

@@ -30,9 +30,9 @@ pub fn steps(config: &Config, actions: &[Action]) -> Vec<StepView> {
             .collect();
         out.push(StepView {
             number: i + 1,
-            actor: describe::actor(action),
+            actor: action.actor().name(),
             label: describe::step_label(config, &state, action, &next),
-            fault: describe::is_fault(action),
+            fault: action.is_fault(),
             changes,
         });
         state = next;

@@ -12,6 +12,7 @@ use crate::tracefile;
 use model::coverage::Coverage;
 use model::liveness::LIVENESS;
 use model::properties::{self, Kind};
+pub use model::properties::{Expectation, PropertyId, Status};
 use model::{Action, PivotModel};
 use reports::Trace;
 
@@ -28,36 +29,15 @@ pub struct CheckOptions {
     pub skip_liveness: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Holds,
-    Violated,
-    Reached,
-    Unreached,
-    /// The search stopped early and found nothing: no verdict.
-    Unknown,
-}
-
-impl Status {
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Holds => "holds",
-            Status::Violated => "violated",
-            Status::Reached => "reached",
-            Status::Unreached => "unreached",
-            Status::Unknown => "unknown",
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct PropertyResult {
+    pub id: PropertyId,
+    /// `id.name()`, for printing.
     pub name: &'static str,
     pub kind: Kind,
     pub status: Status,
-    /// What the scenario expects: `holds`/`violated`, `reached`/`unreached`, or `any` for a
-    /// `sometimes` property whose faults are not enabled.
-    pub expected: &'static str,
+    /// What the scenario expects.
+    pub expected: Expectation,
     pub matches: bool,
     /// The shortest path to the violation or the first reach.
     pub actions: Option<Vec<Action>>,
@@ -149,9 +129,9 @@ pub fn check_scenario_observed(
                         (None, false) => Status::Unknown,
                     };
                     let expected = if scenario.expect_violated.iter().any(|n| n == def.name) {
-                        "violated"
+                        Expectation::Violated
                     } else {
-                        "holds"
+                        Expectation::Holds
                     };
                     (status, expected)
                 }
@@ -163,16 +143,16 @@ pub fn check_scenario_observed(
                         (None, false) => Status::Unknown,
                     };
                     let expected = if scenario.expect_unreached.iter().any(|n| n == def.name) {
-                        "unreached"
-                    } else if properties::sometimes_required(&scenario.config, def.name) {
-                        "reached"
+                        Expectation::Unreached
+                    } else if properties::sometimes_required(&scenario.config, def.id) {
+                        Expectation::Reached
                     } else {
-                        "any"
+                        Expectation::Any
                     };
                     (status, expected)
                 }
             };
-            let matches = expected == "any" || status.name() == expected;
+            let matches = expected.admits(status);
             let trace = found
                 .as_ref()
                 .filter(|_| def.kind == Kind::Always)
@@ -185,6 +165,7 @@ pub fn check_scenario_observed(
                     )
                 });
             PropertyResult {
+                id: def.id,
                 name: def.name,
                 kind: def.kind,
                 status,
@@ -204,9 +185,9 @@ pub fn check_scenario_observed(
                 (None, false) => Status::Unknown,
             };
             let expected = if scenario.expect_violated.iter().any(|n| n == def.name) {
-                "violated"
+                Expectation::Violated
             } else {
-                "holds"
+                Expectation::Holds
             };
             let (actions, trace) = match found {
                 Some(lasso) => {
@@ -223,11 +204,12 @@ pub fn check_scenario_observed(
                 None => (None, None),
             };
             properties.push(PropertyResult {
+                id: def.id,
                 name: def.name,
                 kind: Kind::Eventually,
                 status,
                 expected,
-                matches: status.name() == expected,
+                matches: expected.admits(status),
                 actions,
                 trace,
             });

@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 
+use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
 use model::properties::{self, Kind};
 use model::{Action, PivotModel, World};
 use stateright::{Checker, Model, Path, Property};
@@ -20,28 +21,30 @@ pub struct ExplorerModel {
 /// explorer's action column; the outcome column has the full step label).
 pub fn action_words(action: &Action) -> String {
     match action {
-        Action::GuestWrite(b) => format!("guest writes block {b}"),
-        Action::GuestPowerOff => "FAULT guest powers off".into(),
-        Action::QemuExecute => "QEMU reads and executes the command on its monitor".into(),
-        Action::QemuCopyRead(b) => format!("mirror reads dirty block {b}"),
-        Action::QemuCopyWrite => "mirror writes the chunk it read".into(),
-        Action::QemuJobReady => "job becomes ready".into(),
-        Action::QemuJobWaiting => "completing job waits".into(),
-        Action::QemuJobPending => "job becomes pending".into(),
-        Action::QemuJobFinalize => "job finalizes (switch)".into(),
-        Action::QemuJobAutoDismiss => "job auto-dismissed".into(),
-        Action::LibvirtdStep => "libvirtd runs its next procedure step".into(),
-        Action::LibvirtdRead => "libvirtd reads the next reply or event".into(),
-        Action::LibvirtdEof => "libvirtd sees the monitor close".into(),
-        Action::LibvirtdKill => "libvirtd kills QEMU after SHUTDOWN".into(),
-        Action::LibvirtdStopDomain => "libvirtd stops the domain".into(),
-        Action::AppRequestPivot => "app asks libvirt to pivot".into(),
-        Action::AppRecover => "app recovers".into(),
-        Action::AppResume => "app resumes the guest".into(),
-        Action::LibvirtdCrash => "FAULT libvirtd crashes".into(),
-        Action::LibvirtdRestart => "libvirtd restarts".into(),
-        Action::QemuCrash => "FAULT QEMU crashes".into(),
-        Action::HostCrash => "FAULT host crashes".into(),
+        Action::Guest(GuestAction::Write(b)) => format!("guest writes block {b}"),
+        Action::Fault(FaultKind::GuestPowerOff) => "FAULT guest powers off".into(),
+        Action::Qemu(QemuAction::Execute) => {
+            "QEMU reads and executes the command on its monitor".into()
+        }
+        Action::Qemu(QemuAction::CopyRead(b)) => format!("mirror reads dirty block {b}"),
+        Action::Qemu(QemuAction::CopyWrite) => "mirror writes the chunk it read".into(),
+        Action::Qemu(QemuAction::JobReady) => "job becomes ready".into(),
+        Action::Qemu(QemuAction::JobWaiting) => "completing job waits".into(),
+        Action::Qemu(QemuAction::JobPending) => "job becomes pending".into(),
+        Action::Qemu(QemuAction::JobFinalize) => "job finalizes (switch)".into(),
+        Action::Qemu(QemuAction::JobAutoDismiss) => "job auto-dismissed".into(),
+        Action::Libvirtd(LibvirtdAction::Step) => "libvirtd runs its next procedure step".into(),
+        Action::Libvirtd(LibvirtdAction::Read) => "libvirtd reads the next reply or event".into(),
+        Action::Libvirtd(LibvirtdAction::Eof) => "libvirtd sees the monitor close".into(),
+        Action::Libvirtd(LibvirtdAction::Kill) => "libvirtd kills QEMU after SHUTDOWN".into(),
+        Action::Libvirtd(LibvirtdAction::StopDomain) => "libvirtd stops the domain".into(),
+        Action::App(AppAction::RequestPivot) => "app asks libvirt to pivot".into(),
+        Action::App(AppAction::Recover) => "app recovers".into(),
+        Action::App(AppAction::Resume) => "app resumes the guest".into(),
+        Action::Fault(FaultKind::LibvirtdCrash) => "FAULT libvirtd crashes".into(),
+        Action::Libvirtd(LibvirtdAction::Restart) => "libvirtd restarts".into(),
+        Action::Fault(FaultKind::QemuCrash) => "FAULT QEMU crashes".into(),
+        Action::Fault(FaultKind::HostCrash) => "FAULT host crashes".into(),
     }
 }
 

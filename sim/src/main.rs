@@ -611,7 +611,7 @@ fn json_result(r: &ScenarioResult, traces: &[(&str, PathBuf)]) -> serde_json::Va
                 "name": p.name,
                 "kind": p.kind.name(),
                 "status": p.status.name(),
-                "expected": p.expected,
+                "expected": p.expected.name(),
                 "trace": trace,
                 "trace_len": trace_len,
             })

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use model::action::LibvirtdAction;
 use model::properties::{Kind, PROPERTIES};
 use model::state::ProgramKind;
 use model::{Action, PivotModel, Recovery, ShutdownKill, Step, World};
@@ -302,7 +303,7 @@ pub fn step_use(base: &Scenario) -> StepUse {
         next += 1;
         for a in model.enabled(&state) {
             let succ = model.step(&state, a);
-            if a == Action::LibvirtdStep {
+            if a == Action::Libvirtd(LibvirtdAction::Step) {
                 if let Some(p) = state.libvirtd.program {
                     let key = (kind_code(p.kind), p.pc as usize);
                     executed.insert(key, true);

@@ -140,7 +140,7 @@ pub fn actions(file: &str, scenario: &Scenario, trace: &Trace) -> Result<Vec<Act
         let enabled = model.enabled(&state);
         let chosen = enabled.get(step.index).copied();
         match chosen {
-            Some(a) if format!("{a:?}") == step.action => {
+            Some(a) if a.name() == step.action => {
                 state = model.step(&state, a);
                 out.push(a);
             }
@@ -153,7 +153,7 @@ pub fn actions(file: &str, scenario: &Scenario, trace: &Trace) -> Result<Vec<Act
                     enabled: enabled
                         .iter()
                         .enumerate()
-                        .map(|(j, a)| format!("{j}:{a:?}"))
+                        .map(|(j, a)| format!("{j}:{a}"))
                         .collect(),
                 })
             }

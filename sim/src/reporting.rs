@@ -47,9 +47,9 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
             }
             props.push(PropertyReport {
                 name: p.name.to_string(),
-                kind: p.kind.name().to_string(),
-                status: p.status.name().to_string(),
-                expected: p.expected.to_string(),
+                kind: p.kind,
+                status: p.status,
+                expected: p.expected,
                 matches: p.matches,
                 steps: p.actions.as_ref().map(|a| a.len()),
                 counterexample: cx,
@@ -127,9 +127,9 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
                 enabled.len()
             )));
         };
-        if format!("{action:?}") != step.action {
+        if action.name() != step.action {
             return Err(err(format!(
-                "step {}: index {} is `{action:?}` in this model, the trace says `{}`: expected a trace of this model version",
+                "step {}: index {} is `{action}` in this model, the trace says `{}`: expected a trace of this model version",
                 i + 1,
                 step.index,
                 step.action

@@ -26,8 +26,8 @@ pub fn from_actions(
         let next = model.step(&state, action);
         steps.push(TraceStep {
             index,
-            action: format!("{action:?}"),
-            actor: describe::actor(action).to_string(),
+            action: action.name(),
+            actor: action.actor().name().to_string(),
             label: describe::step_label(&scenario.config, &state, action, &next),
         });
         state = next;

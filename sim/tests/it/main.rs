@@ -3,6 +3,7 @@
 
 mod cli;
 mod live;
+mod pinned;
 mod reliability;
 mod reports;
 mod suite;

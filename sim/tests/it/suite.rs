@@ -330,7 +330,11 @@ fn sometimes_properties_are_reached() {
         "blockdev-modern",
     ] {
         let r = check_scenario(&load(name), &full());
-        for p in r.properties.iter().filter(|p| p.expected == "reached") {
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| p.expected == sim::check::Expectation::Reached)
+        {
             assert_eq!(p.status, Status::Reached, "{name}: {}", p.name);
         }
     }

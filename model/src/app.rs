@@ -1,0 +1,91 @@
+//! The management app: it asks for the pivot once the copy is ready, takes libvirt's
+//! answer, applies its recovery rule when the answer is lost or tells nothing, and
+//! resumes a guest left paused.
+
+use crate::action::{Action, AppAction};
+use crate::config::{Config, Image, Recovery};
+use crate::libvirtd::{handler_startable, start_program};
+use crate::qemu::emit;
+use crate::state::*;
+
+/// The app's steps in `w`, in trace order.
+pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
+    let q = &w.qemu;
+    let l = &w.libvirtd;
+    if w.app.phase == AppPhase::Idle
+        && l.idle()
+        && l.domain == Domain::Active
+        && l.live.mirror == Some(MirrorState::Ready)
+    {
+        out.push(Action::App(AppAction::RequestPivot));
+    }
+    if app_can_recover(cfg, w) {
+        out.push(Action::App(AppAction::Recover));
+    }
+    if matches!(w.app.phase, AppPhase::Settled(_))
+        && l.idle()
+        && l.domain == Domain::Active
+        && q.alive
+        && q.run_state == RunState::Paused
+    {
+        out.push(Action::App(AppAction::Resume));
+    }
+}
+
+pub fn apply(cfg: &Config, w: &mut World, action: AppAction) {
+    match action {
+        AppAction::RequestPivot => {
+            w.app.phase = AppPhase::Waiting;
+            w.libvirtd.outcome = Outcome::None;
+            w.libvirtd.job_seen = None;
+            w.libvirtd.job_vanished = false;
+            start_program(cfg, w, ProgramKind::Pivot);
+        }
+        AppAction::Recover => {
+            let (image, _) = recovery_choice(cfg, w).expect("enabled only with a choice");
+            w.app.phase = AppPhase::Settled(image);
+        }
+        AppAction::Resume => {
+            // virDomainResume: libvirt sends `cont` under its own job; the QMP round trip
+            // is not a window this model explores. QEMU's RESUME event still reaches
+            // libvirtd's monitor (QEMU 10.0.2, `pivotcheck conform`, trace
+            // `paused-crash-recover-bg`), and libvirtd handles it like any other.
+            w.qemu.run_state = RunState::Running;
+            w.libvirtd.live.paused_by_libvirt = false;
+            emit(w, QmpMessage::Event(Event::Resume));
+        }
+    }
+}
+
+/// What the app's recovery rule settles on now, `None` while it must wait for libvirt.
+/// The second field says the answer came from `query-block`.
+pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
+    let l = &w.libvirtd;
+    match l.domain {
+        Domain::Active => {
+            if cfg.recovery == Recovery::Seed
+                && w.qemu.alive
+                && w.qemu.run_state == RunState::Paused
+            {
+                Some((w.qemu.active, true))
+            } else if l.live.mirror == Some(MirrorState::Pivoting) {
+                None
+            } else {
+                Some((l.live.source, false))
+            }
+        }
+        Domain::Inactive => Some((l.config_source, false)),
+        // A transient domain is forgotten: the app falls back on the image it last knew.
+        Domain::Gone => Some((Image::Source, false)),
+    }
+}
+
+fn app_can_recover(cfg: &Config, w: &World) -> bool {
+    let l = &w.libvirtd;
+    w.app.phase == AppPhase::Recovering
+        && l.idle()
+        && !handler_startable(cfg, w)
+        // libvirt reports a dead QEMU only once it has noticed; wait for that.
+        && (l.domain != Domain::Active || w.qemu.alive)
+        && recovery_choice(cfg, w).is_some()
+}

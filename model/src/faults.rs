@@ -1,0 +1,48 @@
+//! The faults: what each one destroys (`state.rs` has the table of what survives which).
+//! Each is an action like any other, enabled while the scenario's bound allows one more.
+
+use crate::action::{Action, FaultKind, LibvirtdAction};
+use crate::config::Config;
+use crate::libvirtd::{forget, restart_enabled};
+use crate::qemu::{emit, qemu_died, qemu_quit};
+use crate::state::*;
+
+/// The faults enabled in `w`, in trace order, except the guest's power-off (listed with
+/// the guest's steps). libvirtd's restart sits between its crash and QEMU's: traces
+/// number the actions in this order.
+pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
+    let (q, l, g, f) = (&w.qemu, &w.libvirtd, &w.ghost, &cfg.faults);
+    if l.up && f.libvirtd_crash.allows(g.libvirtd_crashes) {
+        out.push(Action::Fault(FaultKind::LibvirtdCrash));
+    }
+    if restart_enabled(w) {
+        out.push(Action::Libvirtd(LibvirtdAction::Restart));
+    }
+    if q.alive && f.qemu_crash.allows(g.qemu_crashes) {
+        out.push(Action::Fault(FaultKind::QemuCrash));
+    }
+    if (q.alive || l.up) && f.host_crash.allows(g.host_crashes) {
+        out.push(Action::Fault(FaultKind::HostCrash));
+    }
+}
+
+pub fn apply(cfg: &Config, w: &mut World, fault: FaultKind) {
+    match fault {
+        FaultKind::GuestPowerOff => {
+            if cfg.no_shutdown {
+                w.qemu.run_state = RunState::Shutdown;
+                emit(w, QmpMessage::Event(Event::Shutdown));
+            } else {
+                qemu_quit(cfg, w);
+            }
+        }
+        FaultKind::LibvirtdCrash => forget(w),
+        FaultKind::QemuCrash => qemu_died(w),
+        FaultKind::HostCrash => {
+            qemu_died(w);
+            forget(w);
+            w.libvirtd.status = None;
+            w.libvirtd.status_unloadable = false;
+        }
+    }
+}
