@@ -27,10 +27,10 @@ pub struct Trace {
     pub property: Option<String>,
     pub kind: Option<String>,
     pub steps: Vec<TraceStep>,
-    /// Liveness violations only: the step number where the cycle starts. The steps from
-    /// there to the end form a cycle that returns to the state before step `cycle_start`
-    /// + 1 and repeats for ever; equal to the number of steps when the last state stays
-    /// for ever (nothing owed under fairness is enabled there).
+    /// Liveness violations only: the number of steps before the cycle. The steps after
+    /// it form a cycle that returns to the state reached after those steps and repeats
+    /// for ever; equal to the number of steps when the last state stays for ever
+    /// (nothing owed under fairness is enabled there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle_start: Option<usize>,
 }

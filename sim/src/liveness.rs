@@ -113,7 +113,7 @@ fn build(
     let mut generated = 0usize;
     let mut next = 0usize;
     while next < g.states.len() {
-        if next % 4096 == 0 {
+        if next.is_multiple_of(4096) {
             if limits.max_states.is_some_and(|n| generated >= n) {
                 return Err(format!("state cap: {generated} states generated"));
             }
