@@ -567,3 +567,24 @@ fn the_fixed_write_ahead_is_live_across_its_family() {
         }
     }
 }
+
+/// An equivalence argument that rests on dead code names a fact the tool checks: in
+/// write-ahead the concluded handler runs only with QEMU gone (true, with its count), the
+/// reconnect does not (false: such an argument is refused).
+#[test]
+fn argument_facts_are_checked_not_written() {
+    use sim::mutate;
+    let uses = mutate::step_use(&load("write-ahead"));
+    let fact = mutate::runs_only_without_qemu(&uses, "concluded").expect("true in write-ahead");
+    assert!(
+        fact.contains("run the concluded procedure, none with QEMU alive"),
+        "{fact}"
+    );
+    let (n, alive) = uses.running["concluded"];
+    assert!(n > 0 && alive == 0, "{n} {alive}");
+    assert_eq!(mutate::runs_only_without_qemu(&uses, "reconnect"), None);
+    assert_eq!(
+        mutate::runs_only_without_qemu(&uses, "no-such-procedure"),
+        None
+    );
+}
