@@ -27,12 +27,9 @@ pub fn config(persistent: bool) -> Config {
         no_shutdown: true,
         quit_cancel: QuitCancel::Force,
         persistent,
-        faults: Faults {
-            libvirtd_crash: Fault::Unbounded,
-            guest_poweroff: Fault::Unbounded,
-            qemu_crash: Fault::Off,
-            host_crash: Fault::Off,
-        },
+        faults: Faults::OFF
+            .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+            .with(FaultKind::GuestPowerOff, Fault::Unbounded),
         recovery: Recovery::Seed,
         procedures: presets::preset(PRESET).expect("the live preset exists"),
     }

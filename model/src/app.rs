@@ -9,6 +9,7 @@ use crate::qemu::emit;
 use crate::state::*;
 
 /// The app's steps in `w`, in trace order.
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let q = &w.qemu;
     let l = &w.libvirtd;
@@ -32,6 +33,7 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     }
 }
 
+#[inline]
 pub fn apply(cfg: &Config, w: &mut World, action: AppAction) {
     match action {
         AppAction::RequestPivot => {
@@ -59,6 +61,7 @@ pub fn apply(cfg: &Config, w: &mut World, action: AppAction) {
 
 /// What the app's recovery rule settles on now, `None` while it must wait for libvirt.
 /// The second field says the answer came from `query-block`.
+#[inline]
 pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
     let l = &w.libvirtd;
     match l.domain {
@@ -80,6 +83,7 @@ pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
     }
 }
 
+#[inline]
 fn app_can_recover(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     w.app.phase == AppPhase::Recovering

@@ -5,6 +5,7 @@
 //! reads a file. Procedures are step lists so that a libvirt developer can ask "is *this*
 //! ordering safe?" without writing Rust.
 
+use crate::action::FaultKind;
 use std::fmt;
 
 /// Which image a disk uses, or which image holds data: the copy's `source` or its `target`.
@@ -86,24 +87,58 @@ impl Fault {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Faults {
-    pub libvirtd_crash: Fault,
-    pub guest_poweroff: Fault,
-    pub qemu_crash: Fault,
-    pub host_crash: Fault,
+/// One value per fault kind, indexed by [`FaultKind`]: the scenario's fault switches, a
+/// swarm run's draw. The faults are listed once, in [`FaultKind::ALL`]; a table of them
+/// is this type, so a fifth fault cannot be forgotten in one copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PerFault<T>([T; FaultKind::ALL.len()]);
+
+/// Hashes the entries one by one, without the length prefix of an array's hash: a state
+/// hashes (and fingerprints) as it did when the entries were separate fields.
+impl<T: std::hash::Hash> std::hash::Hash for PerFault<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for entry in &self.0 {
+            entry.hash(state);
+        }
+    }
 }
 
-impl std::ops::Index<crate::action::FaultKind> for Faults {
-    type Output = Fault;
-    fn index(&self, kind: crate::action::FaultKind) -> &Fault {
-        use crate::action::FaultKind;
-        match kind {
-            FaultKind::LibvirtdCrash => &self.libvirtd_crash,
-            FaultKind::GuestPowerOff => &self.guest_poweroff,
-            FaultKind::QemuCrash => &self.qemu_crash,
-            FaultKind::HostCrash => &self.host_crash,
-        }
+impl<T: Copy> PerFault<T> {
+    /// The table whose entry for each fault is `f(fault)`, computed in
+    /// [`FaultKind::ALL`] order.
+    pub fn from_fn(mut f: impl FnMut(FaultKind) -> T) -> PerFault<T> {
+        PerFault(FaultKind::ALL.map(&mut f))
+    }
+
+    /// Every fault with its entry, in [`FaultKind::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (FaultKind, T)> + '_ {
+        FaultKind::ALL.into_iter().map(|k| (k, self[k]))
+    }
+}
+
+impl<T> std::ops::Index<FaultKind> for PerFault<T> {
+    type Output = T;
+    fn index(&self, kind: FaultKind) -> &T {
+        &self.0[kind.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<FaultKind> for PerFault<T> {
+    fn index_mut(&mut self, kind: FaultKind) -> &mut T {
+        &mut self.0[kind.index()]
+    }
+}
+
+/// The scenario's fault switches.
+pub type Faults = PerFault<Fault>;
+
+impl Faults {
+    /// Every fault off: the start of a table built with [`Faults::with`].
+    pub const OFF: Faults = PerFault([Fault::Off; FaultKind::ALL.len()]);
+
+    pub fn with(mut self, kind: FaultKind, fault: Fault) -> Faults {
+        self[kind] = fault;
+        self
     }
 }
 

@@ -221,12 +221,7 @@ mod tests {
             no_shutdown: true,
             quit_cancel: QuitCancel::Force,
             persistent: true,
-            faults: Faults {
-                libvirtd_crash: Fault::Unbounded,
-                guest_poweroff: Fault::Off,
-                qemu_crash: Fault::Off,
-                host_crash: Fault::Off,
-            },
+            faults: Faults::OFF.with(FaultKind::LibvirtdCrash, Fault::Unbounded),
             recovery: Recovery::Seed,
             procedures: presets::preset("reopen-unpaused").unwrap(),
         };

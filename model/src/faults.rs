@@ -10,22 +10,24 @@ use crate::state::*;
 /// The faults enabled in `w`, in trace order, except the guest's power-off (listed with
 /// the guest's steps). libvirtd's restart sits between its crash and QEMU's: traces
 /// number the actions in this order.
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let (q, l, g, f) = (&w.qemu, &w.libvirtd, &w.ghost, &cfg.faults);
-    if l.up && f.libvirtd_crash.allows(g.libvirtd_crashes) {
+    if l.up && f[FaultKind::LibvirtdCrash].allows(g.faults_used[FaultKind::LibvirtdCrash]) {
         out.push(Action::Fault(FaultKind::LibvirtdCrash));
     }
     if restart_enabled(w) {
         out.push(Action::Libvirtd(LibvirtdAction::Restart));
     }
-    if q.alive && f.qemu_crash.allows(g.qemu_crashes) {
+    if q.alive && f[FaultKind::QemuCrash].allows(g.faults_used[FaultKind::QemuCrash]) {
         out.push(Action::Fault(FaultKind::QemuCrash));
     }
-    if (q.alive || l.up) && f.host_crash.allows(g.host_crashes) {
+    if (q.alive || l.up) && f[FaultKind::HostCrash].allows(g.faults_used[FaultKind::HostCrash]) {
         out.push(Action::Fault(FaultKind::HostCrash));
     }
 }
 
+#[inline]
 pub fn apply(cfg: &Config, w: &mut World, fault: FaultKind) {
     match fault {
         FaultKind::GuestPowerOff => {

@@ -7,6 +7,7 @@ use crate::state::*;
 
 /// The guest's steps in `w`, in trace order: a write per block, then its power-off (a
 /// fault, listed here because only a running guest can power off).
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     if !guest_can_run(w) {
         return;
@@ -22,17 +23,19 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             out.push(Action::Guest(GuestAction::Write(b)));
         }
     }
-    if cfg.faults.guest_poweroff.allows(w.ghost.guest_poweroffs) {
+    if cfg.faults[FaultKind::GuestPowerOff].allows(w.ghost.faults_used[FaultKind::GuestPowerOff]) {
         out.push(Action::Fault(FaultKind::GuestPowerOff));
     }
 }
 
+#[inline]
 pub fn apply(cfg: &Config, w: &mut World, action: GuestAction) {
     match action {
         GuestAction::Write(b) => guest_write(cfg, w, b),
     }
 }
 
+#[inline]
 fn guest_can_run(w: &World) -> bool {
     let q = &w.qemu;
     // Waiting/pending: QEMU drains guest I/O around the graph switch.
@@ -44,6 +47,7 @@ fn guest_can_run(w: &World) -> bool {
         )
 }
 
+#[inline]
 fn guest_write(cfg: &Config, w: &mut World, b: u8) {
     let bit = 1u8 << b;
     let q = &mut w.qemu;

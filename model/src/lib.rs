@@ -29,6 +29,7 @@ pub mod app;
 pub mod config;
 pub mod coverage;
 pub mod describe;
+pub mod docs;
 pub mod faults;
 pub mod guest;
 pub mod libvirtd;

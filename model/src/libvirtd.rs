@@ -10,6 +10,7 @@ use crate::state::*;
 
 /// libvirtd's steps in `w`, in trace order (its restart is listed with the faults, after
 /// the crash it follows: `faults::enabled`).
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let q = &w.qemu;
     let l = &w.libvirtd;
@@ -34,10 +35,12 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
 }
 
 /// libvirtd restarts only after it went down.
+#[inline]
 pub fn restart_enabled(w: &World) -> bool {
     !w.libvirtd.up
 }
 
+#[inline]
 pub fn apply(cfg: &Config, w: &mut World, action: LibvirtdAction) {
     match action {
         LibvirtdAction::Step => libvirtd_step(cfg, w),
@@ -56,6 +59,7 @@ pub fn apply(cfg: &Config, w: &mut World, action: LibvirtdAction) {
 
 /// libvirtd starts again and reads its status XML: it reconnects to a live QEMU and runs
 /// its reconnect procedure, or stops a domain it cannot reach.
+#[inline]
 fn restart(cfg: &Config, w: &mut World) {
     w.libvirtd.up = true;
     if w.libvirtd.domain == Domain::Active {
@@ -84,6 +88,7 @@ const FORGOTTEN: DiskDef = DiskDef {
 };
 
 /// libvirtd, idle, has a concluded job to process: its `concluded` handler is about to run.
+#[inline]
 pub fn handler_startable(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     l.idle()
@@ -99,6 +104,7 @@ pub fn handler_startable(cfg: &Config, w: &World) -> bool {
         )
 }
 
+#[inline]
 fn wait_satisfied(w: &World) -> bool {
     let l = &w.libvirtd;
     l.outcome == Outcome::Failed
@@ -114,6 +120,7 @@ fn wait_satisfied(w: &World) -> bool {
         || !w.qemu.monitor
 }
 
+#[inline]
 fn pending_seen(w: &World) -> bool {
     let l = &w.libvirtd;
     l.outcome == Outcome::Failed
@@ -142,6 +149,7 @@ fn intent_step_skipped(w: &World, step: Step) -> bool {
         && l.live.mirror != Some(MirrorState::Pivoting)
 }
 
+#[inline]
 fn step_enabled(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     if !l.up || l.awaiting.is_some() {
@@ -156,6 +164,7 @@ fn step_enabled(cfg: &Config, w: &World) -> bool {
     }
 }
 
+#[inline]
 fn kill_enabled(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     l.up && l.shutdown_seen
@@ -235,6 +244,7 @@ fn kill_qemu(cfg: &Config, w: &mut World) {
 
 /// libvirtd handles the reply to the command of its current step; `None` means the
 /// monitor closed before a reply came.
+#[inline]
 fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
     let Some(step) = w.libvirtd.current_step(&cfg.procedures) else {
         return;
@@ -363,6 +373,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
     advance(cfg, w);
 }
 
+#[inline]
 fn libvirtd_step(cfg: &Config, w: &mut World) {
     let Some(step) = w.libvirtd.current_step(&cfg.procedures) else {
         // Idle with a concluded job to process: the `concluded` handler starts.
@@ -436,6 +447,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
     advance(cfg, w);
 }
 
+#[inline]
 fn libvirtd_read(cfg: &Config, w: &mut World) {
     let msg = w.qemu.outbox.remove(0);
     match msg {

@@ -6,6 +6,7 @@
 //! every state (a test checks it over random walks of every scenario), so packed states
 //! compare equal exactly when the states do.
 
+use crate::action::FaultKind;
 use crate::config::{Command, Image};
 use crate::state::*;
 
@@ -296,13 +297,8 @@ pub fn pack(s: &World) -> Packed {
         w.flag(b);
     }
     w.put(u64::from(g.switches), 2);
-    for n in [
-        g.libvirtd_crashes,
-        g.guest_poweroffs,
-        g.qemu_crashes,
-        g.host_crashes,
-    ] {
-        w.put(u64::from(n), 4);
+    for &kind in &FaultKind::ALL {
+        w.put(u64::from(g.faults_used[kind]), 4);
     }
     Packed(w.words)
 }
@@ -394,9 +390,9 @@ pub fn unpack(p: &Packed) -> World {
         *f = r.flag();
     }
     let switches = r.get(2) as u8;
-    let mut counts = [0u8; 4];
-    for c in &mut counts {
-        *c = r.get(4) as u8;
+    let mut faults_used = crate::config::PerFault::default();
+    for &kind in &FaultKind::ALL {
+        faults_used[kind] = r.get(4) as u8;
     }
     let ghost = Ghost {
         pivot_sent: flags[0],
@@ -408,10 +404,7 @@ pub fn unpack(p: &Packed) -> World {
         recovered_by_query_block: flags[6],
         answered_pivoted: flags[7],
         switches,
-        libvirtd_crashes: counts[0],
-        guest_poweroffs: counts[1],
-        qemu_crashes: counts[2],
-        host_crashes: counts[3],
+        faults_used,
     };
     World {
         storage,

@@ -205,51 +205,57 @@ fn holds_all(cfg: &Config, w: &World, image: Image) -> bool {
 /// actors; what a step *means* for a property (was that answer a lie, was that dismiss
 /// premature) is decided here, beside the properties that read it. `next` is the state
 /// after the transition with the ghost of `last`, which this updates.
+#[inline]
 pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
-    let g = &mut next.ghost;
-    if let Action::Fault(f) = action {
-        if let Fault::AtMost(_) = cfg.faults[f] {
-            let counter = match f {
-                FaultKind::LibvirtdCrash => &mut g.libvirtd_crashes,
-                FaultKind::GuestPowerOff => &mut g.guest_poweroffs,
-                FaultKind::QemuCrash => &mut g.qemu_crashes,
-                FaultKind::HostCrash => &mut g.host_crashes,
-            };
-            *counter = counter.saturating_add(1);
-        }
-    }
+    // Dispatched on the actor first: most steps (guest writes, QEMU's copy, libvirtd's
+    // reads) mean nothing for a ghost fact, and the search calls this on every transition.
     match action {
-        Action::Fault(FaultKind::GuestPowerOff) if !last.libvirtd.up => {
-            g.poweroff_while_down = true;
+        Action::Guest(_) => {}
+        Action::Fault(f) => {
+            let g = &mut next.ghost;
+            if let Fault::AtMost(_) = cfg.faults[f] {
+                g.faults_used[f] = g.faults_used[f].saturating_add(1);
+            }
+            match f {
+                FaultKind::GuestPowerOff if !last.libvirtd.up => g.poweroff_while_down = true,
+                FaultKind::LibvirtdCrash
+                    if last.libvirtd.awaiting.is_some_and(Command::is_pivot) =>
+                {
+                    g.crash_in_pivot_window = true;
+                }
+                _ => {}
+            }
         }
-        Action::Fault(FaultKind::LibvirtdCrash)
-            if last.libvirtd.awaiting.is_some_and(Command::is_pivot) =>
-        {
-            g.crash_in_pivot_window = true;
+        Action::Qemu(q) => {
+            if q == QemuAction::Execute && last.qemu.inbox.is_some_and(Command::is_pivot) {
+                next.ghost.pivot_sent = true;
+            }
+            // Only QEMU's own steps switch its active image.
+            if last.qemu.active != next.qemu.active {
+                next.ghost.switches = (next.ghost.switches + 1).min(2);
+            }
         }
-        Action::Qemu(QemuAction::Execute) if last.qemu.inbox.is_some_and(Command::is_pivot) => {
-            g.pivot_sent = true;
+        Action::Libvirtd(l) => {
+            if l == LibvirtdAction::Restart && last.ghost.pivot_sent {
+                next.ghost.amnesia = true;
+            }
+            // libvirtd answered the app's pivot call: the app took a definite answer.
+            if let (AppPhase::Waiting, AppPhase::Settled(answer)) = (last.app.phase, next.app.phase)
+            {
+                if answer == Image::Target {
+                    next.ghost.answered_pivoted = true;
+                }
+                if !answer_is_truthful(cfg, &next.qemu, answer) {
+                    next.ghost.answer_lie = true;
+                }
+            }
         }
-        Action::Libvirtd(LibvirtdAction::Restart) if last.ghost.pivot_sent => g.amnesia = true,
-        Action::App(AppAction::Recover)
-            if crate::world::recovery_choice(cfg, last).is_some_and(|(_, by_query)| by_query) =>
-        {
-            g.recovered_by_query_block = true;
-        }
-        _ => {}
-    }
-    if last.qemu.active != next.qemu.active {
-        g.switches = (g.switches + 1).min(2);
-    }
-    // libvirtd answered the app's pivot call: the app took a definite answer.
-    if let (AppPhase::Waiting, AppPhase::Settled(answer), Action::Libvirtd(_)) =
-        (last.app.phase, next.app.phase, action)
-    {
-        if answer == Image::Target {
-            g.answered_pivoted = true;
-        }
-        if !answer_is_truthful(cfg, &next.qemu, answer) {
-            g.answer_lie = true;
+        Action::App(a) => {
+            if a == AppAction::Recover
+                && crate::world::recovery_choice(cfg, last).is_some_and(|(_, by_query)| by_query)
+            {
+                next.ghost.recovered_by_query_block = true;
+            }
         }
     }
     if last.ghost.pivot_sent && destroys_evidence(cfg, last, action) {
@@ -266,6 +272,7 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
 /// Whether an answer naming `image` matches QEMU when it is given. Past `waiting` the
 /// switch follows by itself, unless the job waits for a `job-finalize` that libvirt may
 /// never send (auto-finalize off); a job told to complete may still switch.
+#[inline]
 fn answer_is_truthful(cfg: &Config, q: &Qemu, image: Image) -> bool {
     let job = q.job.as_ref().filter(|_| q.alive);
     match image {
@@ -290,6 +297,7 @@ fn answer_is_truthful(cfg: &Config, q: &Qemu, image: Image) -> bool {
 /// Whether `action`, taken in `w`, destroys QEMU-side evidence of the pivot's outcome:
 /// libvirtd dismisses or cancels a concluded job, deletes a block node, or kills QEMU
 /// (its SHUTDOWN handler, or the reconnect finishing a shutdown).
+#[inline]
 fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
     let concluded = || {
         w.qemu
@@ -590,13 +598,13 @@ pub fn sometimes_required(cfg: &Config, id: PropertyId) -> bool {
     let f = &cfg.faults;
     match id {
         PropertyId::PivotCompletes | PropertyId::AnswerPivoted => true,
-        PropertyId::RestartInPivotWindow => f.libvirtd_crash.enabled(),
+        PropertyId::RestartInPivotWindow => f[FaultKind::LibvirtdCrash].enabled(),
         PropertyId::PoweroffWhileLibvirtdDown => {
-            f.libvirtd_crash.enabled() && f.guest_poweroff.enabled()
+            f[FaultKind::LibvirtdCrash].enabled() && f[FaultKind::GuestPowerOff].enabled()
         }
         PropertyId::RecoveryByQueryBlock => {
             cfg.recovery == crate::config::Recovery::Seed
-                && f.libvirtd_crash.enabled()
+                && f[FaultKind::LibvirtdCrash].enabled()
                 && cfg.procedures.pivot.contains(&crate::config::Step::Pause)
         }
         // `always` properties are not reached; they hold or are violated.

@@ -6,6 +6,7 @@ use crate::config::{Command, Config, Image, QuitCancel};
 use crate::state::*;
 
 /// QEMU's steps in `w`, in trace order.
+#[inline]
 pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let q = &w.qemu;
     if !q.alive {
@@ -47,6 +48,7 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     }
 }
 
+#[inline]
 pub fn apply(w: &mut World, action: QemuAction) {
     match action {
         QemuAction::Execute => qemu_execute(w),
@@ -90,6 +92,7 @@ pub fn apply(w: &mut World, action: QemuAction) {
 /// by `pivotcheck conform`, traces `quit-*`; `real-qemu.md` §4 b). The soft cancel of
 /// QEMU < 6.2 is assumed to announce itself the same way (libvirt reports an aborted
 /// copy as cancelled); this QEMU cannot show it.
+#[inline]
 pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
     let live = w.qemu.job_live();
     let q = &mut w.qemu;
@@ -124,11 +127,13 @@ pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
     q.inbox = None;
 }
 
+#[inline]
 pub(crate) fn qemu_died(w: &mut World) {
     w.qemu.alive = false;
     w.qemu.inbox = None;
 }
 
+#[inline]
 pub(crate) fn emit(w: &mut World, m: QmpMessage) {
     if w.qemu.monitor {
         w.qemu
@@ -138,6 +143,7 @@ pub(crate) fn emit(w: &mut World, m: QmpMessage) {
     }
 }
 
+#[inline]
 fn finalize(w: &mut World) {
     let q = &mut w.qemu;
     let soft_cancel = q.job.as_ref().is_some_and(|j| j.soft_cancel);
@@ -151,6 +157,7 @@ fn finalize(w: &mut World) {
     emit(w, QmpMessage::Event(Event::Concluded { error: false }));
 }
 
+#[inline]
 fn qemu_execute(w: &mut World) {
     let cmd = w
         .qemu

@@ -315,11 +315,9 @@ pub struct Ghost {
     pub recovered_by_query_block: bool,
     /// libvirt answered the app's pivot call with "pivoted".
     pub answered_pivoted: bool,
-    /// Fault counters, only for bounded faults (unbounded ones stay 0).
-    pub libvirtd_crashes: u8,
-    pub guest_poweroffs: u8,
-    pub qemu_crashes: u8,
-    pub host_crashes: u8,
+    /// How often each fault struck, counted only for bounded faults (unbounded ones stay
+    /// 0, which keeps the state space finite).
+    pub faults_used: crate::config::PerFault<u8>,
 }
 
 /// The whole system: one domain, one disk, one copy job from source to target.

@@ -71,13 +71,15 @@ pub fn init(cfg: &Config) -> World {
 /// The successor of `last` by `action`: the actors move ([`apply`]), then the observer
 /// records what the step means for the properties (`properties::observe`).
 pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
-    let mut w = apply(cfg, last, action);
+    let mut w = last.clone();
+    apply(cfg, &mut w, action);
     crate::properties::observe(cfg, last, action, &mut w);
     Some(w)
 }
 
 /// The enabled actions of `w`, in the fixed order traces index: the guest, QEMU,
 /// libvirtd, the app, then the faults.
+#[inline]
 pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     guest::enabled(cfg, w, out);
     qemu::enabled(cfg, w, out);
@@ -86,15 +88,15 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     faults::enabled(cfg, w, out);
 }
 
-/// The actors' move alone: every field but the ghost. Only `next_state` calls it.
-pub fn apply(cfg: &Config, last: &World, action: Action) -> World {
-    let mut w = last.clone();
+/// The actors' move alone, in place: every field but the ghost. Only `next_state` calls
+/// it (and the test that checks it leaves the ghost alone).
+#[inline]
+pub fn apply(cfg: &Config, w: &mut World, action: Action) {
     match action {
-        Action::Guest(a) => guest::apply(cfg, &mut w, a),
-        Action::Qemu(a) => qemu::apply(&mut w, a),
-        Action::Libvirtd(a) => libvirtd::apply(cfg, &mut w, a),
-        Action::App(a) => app::apply(cfg, &mut w, a),
-        Action::Fault(f) => faults::apply(cfg, &mut w, f),
+        Action::Guest(a) => guest::apply(cfg, w, a),
+        Action::Qemu(a) => qemu::apply(w, a),
+        Action::Libvirtd(a) => libvirtd::apply(cfg, w, a),
+        Action::App(a) => app::apply(cfg, w, a),
+        Action::Fault(f) => faults::apply(cfg, w, f),
     }
-    w
 }

@@ -397,12 +397,9 @@ mod tests {
             no_shutdown: true,
             quit_cancel: QuitCancel::Force,
             persistent: true,
-            faults: Faults {
-                libvirtd_crash: Fault::Unbounded,
-                guest_poweroff: Fault::Unbounded,
-                qemu_crash: Fault::Off,
-                host_crash: Fault::Off,
-            },
+            faults: Faults::OFF
+                .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+                .with(FaultKind::GuestPowerOff, Fault::Unbounded),
             recovery: Recovery::Seed,
             procedures: model::presets::preset("reopen-unpaused").unwrap(),
         }

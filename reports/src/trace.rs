@@ -5,6 +5,7 @@
 //! enabled actions, each with a readable label. Replay re-derives every state from the
 //! indices; the labels are for people and for detecting that the model changed.
 
+use model::{FaultKind, PerFault};
 use serde::{Deserialize, Serialize};
 
 /// The `format` field of every trace file.
@@ -37,13 +38,60 @@ pub struct Trace {
 
 /// The fault switches a swarm run drew: `false` turns off a fault the scenario enables;
 /// `true` keeps the scenario's setting (a swarm never enables a fault the scenario left off).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SwarmFaults {
-    pub libvirtd_crash: bool,
-    pub guest_poweroff: bool,
-    pub qemu_crash: bool,
-    pub host_crash: bool,
+/// In a trace: an object with one boolean per fault, keyed by the `[faults]` keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwarmFaults(pub PerFault<bool>);
+
+impl Serialize for SwarmFaults {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(FaultKind::ALL.len()))?;
+        for (kind, on) in self.0.iter() {
+            map.serialize_entry(kind.key(), &on)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SwarmFaults {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Switches;
+        impl<'de> serde::de::Visitor<'de> for Switches {
+            type Value = SwarmFaults;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object with a boolean for each fault")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SwarmFaults, A::Error> {
+                use serde::de::Error;
+                const KEYS: [&str; 4] = [
+                    "libvirtd_crash",
+                    "guest_poweroff",
+                    "qemu_crash",
+                    "host_crash",
+                ];
+                let mut seen: PerFault<Option<bool>> = PerFault::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let kind = FaultKind::ALL
+                        .into_iter()
+                        .find(|k| k.key() == key)
+                        .ok_or_else(|| A::Error::unknown_field(&key, &KEYS))?;
+                    if seen[kind].is_some() {
+                        return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+                    }
+                    seen[kind] = Some(map.next_value()?);
+                }
+                let mut out = PerFault::default();
+                for (kind, on) in seen.iter() {
+                    out[kind] = on.ok_or_else(|| A::Error::missing_field(kind.key()))?;
+                }
+                Ok(SwarmFaults(out))
+            }
+        }
+        deserializer.deserialize_map(Switches)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,4 +113,51 @@ pub struct TraceStep {
     pub actor: String,
     /// What happened, in words.
     pub label: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swarm_switches_keep_their_json_shape() {
+        let mut on = PerFault::from_fn(|_| true);
+        on[FaultKind::QemuCrash] = false;
+        let text = serde_json::to_string(&SwarmFaults(on)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"libvirtd_crash":true,"guest_poweroff":true,"qemu_crash":false,"host_crash":true}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<SwarmFaults>(&text).unwrap(),
+            SwarmFaults(on)
+        );
+    }
+
+    #[test]
+    fn swarm_switches_refuse_unknown_missing_and_repeated_keys() {
+        for (bad, says) in [
+            (
+                r#"{"libvirtd_crash":true,"guest_poweroff":true,"qemu_crash":false,"host_crash":true,"disk":true}"#,
+                "unknown field `disk`",
+            ),
+            (
+                r#"{"libvirtd_crash":true,"guest_poweroff":true,"qemu_crash":false}"#,
+                "missing field `host_crash`",
+            ),
+            (
+                r#"{"libvirtd_crash":true,"libvirtd_crash":false,"guest_poweroff":true,"qemu_crash":false,"host_crash":true}"#,
+                "duplicate field `libvirtd_crash`",
+            ),
+            (
+                r#"{"libvirtd_crash":1,"guest_poweroff":true,"qemu_crash":false,"host_crash":true}"#,
+                "expected a boolean",
+            ),
+        ] {
+            let err = serde_json::from_str::<SwarmFaults>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 }

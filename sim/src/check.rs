@@ -74,6 +74,67 @@ impl ScenarioResult {
     pub fn matches_expectation(&self) -> bool {
         self.complete && self.properties.iter().all(|p| p.matches)
     }
+
+    /// A verdict that differs from the expectation and that a longer search cannot change:
+    /// a counterexample found (or a state reached) against what the scenario records. An
+    /// incomplete search can still hold one, and it must not hide behind "incomplete".
+    pub fn definite_mismatch(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| !p.matches && p.status != Status::Unknown)
+    }
+}
+
+/// How a run over several scenarios ends: a definite failure beats an inconclusive
+/// search, so a gate never reads "incomplete, try a bigger budget" where one scenario
+/// already failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuiteOutcome {
+    /// Every scenario was searched completely and matches its expectations.
+    AllMatch,
+    /// At least one scenario has a definite mismatch (whatever the others say).
+    Mismatch,
+    /// No definite mismatch, but at least one search stopped early.
+    Incomplete,
+}
+
+/// Counts for the summary line and the outcome of a run; see [`SuiteOutcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SuiteSummary {
+    pub matching: usize,
+    /// Scenarios with a definite mismatch (complete or not).
+    pub mismatched: usize,
+    /// Scenarios whose search stopped early, mismatched or not.
+    pub incomplete: usize,
+    pub outcome: SuiteOutcome,
+}
+
+pub fn summarize<'a>(results: impl IntoIterator<Item = &'a ScenarioResult>) -> SuiteSummary {
+    let (mut matching, mut mismatched, mut incomplete) = (0, 0, 0);
+    for r in results {
+        if r.matches_expectation() {
+            matching += 1;
+        }
+        if r.definite_mismatch() || (r.complete && !r.matches_expectation()) {
+            mismatched += 1;
+        }
+        if !r.complete {
+            incomplete += 1;
+        }
+    }
+    let outcome = if mismatched > 0 {
+        SuiteOutcome::Mismatch
+    } else if incomplete > 0 {
+        SuiteOutcome::Incomplete
+    } else {
+        SuiteOutcome::AllMatch
+    };
+    SuiteSummary {
+        matching,
+        mismatched,
+        incomplete,
+        outcome,
+    }
 }
 
 /// Checks `scenario` exhaustively with breadth-first search, so every counterexample is a

@@ -12,6 +12,7 @@ pub mod mutate;
 pub mod progress;
 pub mod replay;
 pub mod reporting;
+pub mod scaffold;
 pub mod scenario;
 pub mod shrink;
 pub mod simulate;

@@ -163,6 +163,40 @@ enum Cmd {
     },
     /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
     Live(live::Args),
+    /// Write a new scenario file that starts from a preset: every option and fault with a
+    /// comment, the procedures as editable step lists, today's verdicts as expectations.
+    ///
+    /// Example: pivotcheck new my-order --from blockdev-modern --faults libvirtd_crash,guest_poweroff
+    New {
+        /// The scenario's name; the file is NAME.toml in --dir.
+        name: String,
+        /// The preset to start from.
+        #[arg(long)]
+        from: String,
+        /// Faults to enable, comma-separated: libvirtd_crash, guest_poweroff, qemu_crash,
+        /// host_crash, each optionally `=N` (a bound); `none` for no fault. Default: libvirtd
+        /// crashes and guest power-off, as in the default suite.
+        #[arg(long, value_delimiter = ',')]
+        faults: Option<Vec<String>>,
+        /// Folder to write the file into.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Say what the model means by a step, property, preset or fault.
+    ///
+    /// Example: pivotcheck explain save-status
+    Explain {
+        /// A step (`job-dismiss`), property (`no-lost-writes`), preset (`write-ahead`) or
+        /// fault (`libvirtd_crash`).
+        #[arg(required_unless_present = "list")]
+        term: Option<String>,
+        /// List every term by kind.
+        #[arg(long)]
+        list: bool,
+    },
     /// Replay traces (default: the conformance corpus) against a real QEMU and report,
     /// per trace, conformance or the first step where model and QEMU disagree.
     Conform(conform::cli::ConformArgs),
@@ -275,6 +309,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write,
         } => mutate_cmd(&target, arguments, write),
         Cmd::Live(args) => Ok(ExitCode::from(live::cli(args))),
+        Cmd::New {
+            name,
+            from,
+            faults,
+            dir,
+            force,
+        } => new_cmd(&name, &from, faults, &dir, force),
+        Cmd::Explain { term, list } => {
+            if list {
+                print!("{}", sim::scaffold::terms());
+                return Ok(ExitCode::SUCCESS);
+            }
+            match sim::scaffold::explain(term.as_deref().unwrap_or_default()) {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("pivotcheck: {e}");
+                    Ok(ExitCode::from(EXIT_BAD_INPUT))
+                }
+            }
+        }
         Cmd::Simulate {
             scenario,
             seed,
@@ -314,6 +371,50 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// `pivotcheck report`: replays each trace and renders them all.
+fn new_cmd(
+    name: &str,
+    from: &str,
+    faults: Option<Vec<String>>,
+    dir: &Path,
+    force: bool,
+) -> Result<ExitCode> {
+    use sim::scaffold;
+    let faults = match faults {
+        Some(v) => scaffold::parse_faults(&v),
+        None => Ok(scaffold::default_faults()),
+    };
+    let text = match faults.and_then(|f| scaffold::new_scenario(name, from, f)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pivotcheck: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let path = dir.join(format!("{name}.toml"));
+    if path.exists() && !force {
+        eprintln!(
+            "pivotcheck: {} exists: expected a new file name (or --force to replace it)",
+            path.display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    if !dir.is_dir() {
+        eprintln!(
+            "pivotcheck: --dir {}: expected an existing folder",
+            dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    reports::output::write_atomic(&path, &text)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {}; edit a step list, then run: pivotcheck check {}",
+        path.display(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn report_traces(traces: &[PathBuf], out: &Path) -> Result<ExitCode> {
     let mut cxs = Vec::new();
     for t in traces {
@@ -448,6 +549,7 @@ fn check(
             println!("report written to {}", dir.display());
         }
     }
+    let summary = sim::check::summarize(results.iter().map(|(r, _)| r));
     if json {
         let scenarios: Vec<serde_json::Value> = results
             .iter()
@@ -465,11 +567,6 @@ fn check(
             serde_json::to_string_pretty(&json!({ "scenarios": scenarios }))?
         );
     } else {
-        let ok = results
-            .iter()
-            .filter(|(r, _)| r.matches_expectation())
-            .count();
-        let incomplete = results.iter().filter(|(r, _)| !r.complete).count();
         let largest = results
             .iter()
             .map(|(r, _)| r.unique_states)
@@ -477,9 +574,11 @@ fn check(
             .unwrap_or(0);
         let total: f64 = results.iter().map(|(r, _)| r.elapsed.as_secs_f64()).sum();
         println!(
-            "\n{} scenarios: {ok} match their expectations, {} do not, {incomplete} incomplete; largest {largest} unique states; {total:.2} s",
+            "\n{} scenarios: {} match their expectations, {} do not, {} incomplete; largest {largest} unique states; {total:.2} s",
             results.len(),
-            results.len() - ok
+            summary.matching,
+            summary.mismatched,
+            summary.incomplete,
         );
     }
     let mut vacuous = false;
@@ -505,14 +604,12 @@ fn check(
         }
         vacuous = !sim::vacuity::unwitnessed(&rows).is_empty();
     }
-    let code = if results.iter().any(|(r, _)| !r.complete) {
-        EXIT_INCOMPLETE
-    } else if vacuous {
-        EXIT_MISMATCH
-    } else if results.iter().all(|(r, _)| r.matches_expectation()) {
-        0
-    } else {
-        EXIT_MISMATCH
+    // A vacuous property is a definite failure of the gate, like a mismatch.
+    let code = match summary.outcome {
+        _ if vacuous => EXIT_MISMATCH,
+        sim::check::SuiteOutcome::AllMatch => 0,
+        sim::check::SuiteOutcome::Mismatch => EXIT_MISMATCH,
+        sim::check::SuiteOutcome::Incomplete => EXIT_INCOMPLETE,
     };
     Ok(ExitCode::from(code))
 }
@@ -524,7 +621,9 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
             r.scenario.name
         );
     }
-    let verdict = if !r.complete {
+    let verdict = if r.definite_mismatch() {
+        "MISMATCH"
+    } else if !r.complete {
         "INCOMPLETE"
     } else if r.matches_expectation() {
         "ok"

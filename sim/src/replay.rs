@@ -98,19 +98,10 @@ pub fn parse(file: &str, text: &str) -> Result<Trace, TraceError> {
 
 /// Turns off the faults a swarm run drew as off.
 pub fn apply_swarm(scenario: &mut Scenario, swarm: &SwarmFaults) {
-    let f = &mut scenario.config.faults;
-    let off = model::Fault::Off;
-    if !swarm.libvirtd_crash {
-        f.libvirtd_crash = off;
-    }
-    if !swarm.guest_poweroff {
-        f.guest_poweroff = off;
-    }
-    if !swarm.qemu_crash {
-        f.qemu_crash = off;
-    }
-    if !swarm.host_crash {
-        f.host_crash = off;
+    for (kind, on) in swarm.0.iter() {
+        if !on {
+            scenario.config.faults[kind] = model::Fault::Off;
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use model::properties::{self, Kind};
+use model::FaultKind;
 use model::{
     presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery,
     ShutdownKill, Step,
@@ -333,12 +334,16 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             }
         })
     };
-    let faults = Faults {
-        libvirtd_crash: fault(&raw.faults.libvirtd_crash, "libvirtd_crash")?,
-        guest_poweroff: fault(&raw.faults.guest_poweroff, "guest_poweroff")?,
-        qemu_crash: fault(&raw.faults.qemu_crash, "qemu_crash")?,
-        host_crash: fault(&raw.faults.host_crash, "host_crash")?,
-    };
+    let mut faults = Faults::OFF;
+    for kind in FaultKind::ALL {
+        let value = match kind {
+            FaultKind::LibvirtdCrash => &raw.faults.libvirtd_crash,
+            FaultKind::GuestPowerOff => &raw.faults.guest_poweroff,
+            FaultKind::QemuCrash => &raw.faults.qemu_crash,
+            FaultKind::HostCrash => &raw.faults.host_crash,
+        };
+        faults[kind] = fault(value, kind.key())?;
+    }
 
     let config = Config {
         blocks,

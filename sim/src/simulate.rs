@@ -64,14 +64,12 @@ fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
 
 /// Swarm testing: each fault the scenario enables stays on with probability 1/2.
 fn draw_swarm(rng: &mut ChaCha8Rng, scenario: &Scenario) -> SwarmFaults {
-    let mut coin = || rng.next_u32() & 1 == 1;
     let f = &scenario.config.faults;
-    SwarmFaults {
-        libvirtd_crash: f.libvirtd_crash.enabled() && coin(),
-        guest_poweroff: f.guest_poweroff.enabled() && coin(),
-        qemu_crash: f.qemu_crash.enabled() && coin(),
-        host_crash: f.host_crash.enabled() && coin(),
-    }
+    // A coin is drawn only for an enabled fault, in `FaultKind::ALL` order: the seeds of
+    // traces written before keep drawing the same switches.
+    SwarmFaults(model::PerFault::from_fn(|kind| {
+        f[kind].enabled() && rng.next_u32() & 1 == 1
+    }))
 }
 
 fn fingerprint(state: &model::World) -> u64 {

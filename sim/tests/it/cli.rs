@@ -178,6 +178,42 @@ fn a_mismatch_exits_1_and_a_truncated_search_exits_3() {
     );
 }
 
+/// One scenario with a counterexample against its expectations and another cut short:
+/// the run is a failure (exit 1), not an inconclusive one, and the summary names both.
+#[test]
+fn a_definite_mismatch_beats_an_incomplete_search() {
+    let dir = temp_dir("mismatch-beats-incomplete");
+    let file = dir.join("claims-too-much.toml");
+    std::fs::write(
+        &file,
+        "variant = \"reopen-unpaused\"\n[faults]\nlibvirtd_crash = true\nguest_poweroff = true\n",
+    )
+    .unwrap();
+    let large = scenarios_dir()
+        .join("large")
+        .join("write-ahead-four-blocks.toml");
+    let o = pivotcheck(
+        &[
+            "check",
+            "--brief",
+            "--max-states",
+            "1000",
+            file.to_str().unwrap(),
+            large.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("MISMATCH   claims-too-much")
+            && text.contains("uncertainty-is-frozen          violated in 9 steps (expected holds)")
+            && text.contains("INCOMPLETE write-ahead-four-blocks [write-ahead]")
+            && text.contains("2 scenarios: 0 match their expectations, 1 do not, 2 incomplete"),
+        "{text}"
+    );
+}
+
 #[test]
 fn default_run_checks_the_suite_and_prints_counterexamples() {
     let root = scenarios_dir().join("..");

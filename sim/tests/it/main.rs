@@ -1,11 +1,13 @@
 //! The single integration-test binary of `sim`: the scenario suite, pinned
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
+mod ci_examples;
 mod cli;
 mod live;
 mod pinned;
 mod reliability;
 mod reports;
+mod scaffold;
 mod suite;
 mod trace;
 
@@ -54,4 +56,21 @@ pub fn scenario_files() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// proptest's settings for this binary: under CI (`CI` set, whatever its value) a fixed
+/// seed, so a red run is reproduced by rerunning it and a green one is not luck of the
+/// draw; elsewhere a fresh seed each run, so developers' runs keep exploring. A failure
+/// found locally is saved in `sim/tests/proptest-regressions/` and replayed first.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    let mut config = proptest::test_runner::Config::with_cases(cases);
+    if std::env::var_os("CI").is_some() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x0070_6976_6f74_636b);
+    }
+    config
+}
+
+/// A command's standard error as text.
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }

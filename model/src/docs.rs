@@ -1,0 +1,104 @@
+//! What the model means by each word a user writes in a scenario: steps, presets, faults.
+//!
+//! These strings are the one source for `pivotcheck explain`, the step vocabulary that
+//! `pivotcheck new` writes at the bottom of a scenario, and the step table of
+//! `scenarios/README.md` (a test in `sim` fails when that table and [`Step::doc`]
+//! differ), so the user-facing words cannot drift from each other. Properties carry their
+//! meaning in [`crate::properties::PropertyDef::meaning`].
+
+use crate::config::Step;
+
+impl Step {
+    /// What libvirtd does when it runs this step, as `scenarios/README.md`'s step table
+    /// says it.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Step::Pause => "Pauses the guest and remembers that it did. If QEMU refuses, the procedure ends with a \"failed\" answer (as `qemuDomainBlockPivot` did).",
+            Step::Resume => "Resumes the guest, only if libvirt paused it.",
+            Step::DriveReopen => "Synchronous pivot: ok means switched, error means QEMU abandoned the mirror and stayed on the source.",
+            Step::JobComplete => "Asynchronous pivot: ok means accepted; the switch happens at finalize.",
+            Step::JobFinalize => "Finalizes a pending job (with `auto_finalize = false`): the switch.",
+            Step::JobCancel => "Soft cancel (`virsh blockjob --abort`): in `ready` the job drains, concludes without error and never switches; in another live state QEMU forces the cancel.",
+            Step::JobDismiss => "Removes a concluded job: destroys evidence of the outcome.",
+            Step::BlockdevDel => "Deletes the node no longer used: destroys evidence.",
+            Step::QueryJobs => "Learns the job's status; a concluded job gives the outcome (success counts as a pivot only if libvirt recorded `pivoting` or had its complete accepted).",
+            Step::QueryBlock => "Learns the active image: target means pivoted; source means failed once the job is gone or concluded, or cannot switch without libvirt's `job-finalize`.",
+            Step::WaitConcluded => "Waits until libvirtd has seen the job conclude (event or query), the job vanish, a failure, or QEMU gone.",
+            Step::WaitPending => "Waits until libvirtd has seen JOB_STATUS_CHANGE `pending` (or the above).",
+            Step::MarkPivoting => "Records the intent in the live definition: mirror state `pivoting`.",
+            Step::ApplyOutcome => "Applies the known outcome to the live definition: pivoted, the disk source becomes the target and the mirror is dropped; failed, the mirror is dropped; unknown, nothing.",
+            Step::SaveStatus => "Writes the live definition to the status XML (one atomic rename).",
+            Step::SaveStatusUnloadable => "Writes a status XML libvirtd cannot load: on restart it drops the domain (a persistent one shows shut off, a transient one is forgotten) and leaves QEMU running, unmanaged. libvirt 9.0 does this after the pivot's `job-dismiss` (`<mirror job=''>`, W2b in `reports/live-findings.md`), not on the reconnect path (measured with double crashes). STOP/RESUME rewrites keep the record unloadable.",
+            Step::SaveConfig => "Writes the live disk source to the persistent config (persistent domains).",
+            Step::ReplyApp => "Answers the app: pivoted, failed, or an error that tells nothing (QEMU gone).",
+            Step::FinishShutdown => "Reconnect: if the guest powered off, kills QEMU and skips the rest of the reconnect.",
+            Step::RefreshJobsLegacy => "Reconnect before -blockdev: a ready job marks the mirror ready; a vanished job is ignored.",
+            Step::RefreshJobs => "Reconnect with -blockdev: a concluded job goes to the `concluded` handler; a vanished tracked job is unregistered and its `<mirror>` stays.",
+        }
+    }
+}
+
+/// One preset in a line: what real software (or which proposal) it stands for. `None`
+/// for an unknown name. Where each step list comes from is written beside it in
+/// `presets.rs`.
+pub fn preset_doc(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "reopen-unpaused" => "RHEL 6.3's libvirt before the seed patch: `__com.redhat_drive-reopen` with the guest running, no status save in the pivot path.",
+        "reopen-paused-2012" => "The 2012 seed patch \"blockjob: make drive-reopen safer\" as merged: pause, reopen, update the live definition, resume; the status XML is written only by the STOP/RESUME handlers.",
+        "reopen-paused" => "The seed patch with the outcome saved (status XML and config) before the guest resumes.",
+        "complete-paused-async" => "The seed's pause around upstream's asynchronous `block-job-complete`: the reply means accepted, not switched.",
+        "complete-legacy" => "libvirt 1.2.7 to 5.x: intent saved as `pivoting`, `block-job-complete`, wait for the job's end, then save; reconnect refreshes jobs with `query-block-jobs`.",
+        "blockdev-modern" => "libvirt >= 6.0 with -blockdev, in real libvirt 9.0's order: `job-complete`, wait for conclusion, `query-jobs`, `job-dismiss`, `blockdev-del`, then save (windows W1-W3).",
+        "write-ahead" => "A proposed safe order: persist the intent first, hold the switch (`auto-finalize=false`) until `job-finalize`, and decide the outcome from the block graph (`query-block`).",
+        "paused-wait" => "Pause the guest until the job has concluded, then save; the seed's `query-block` recovery.",
+        "libvirt-9.0" => "Real libvirt 9.0 as `pivotcheck live` measured it: blockdev-modern plus the unloadable status XML written after `job-dismiss` (W2b) and two `blockdev-del`s.",
+        _ => return None,
+    })
+}
+
+/// The fault kinds as a scenario's `[faults]` table names them, in [`crate::action::FaultKind::ALL`]
+/// order (a test checks the keys): the key, a one-line
+/// summary (the comment `pivotcheck new` writes) and what the fault does to the model's
+/// state. Every value is `true` (unbounded), `false`, or a bound 0..8.
+pub const FAULT_DOCS: [(&str, &str, &str); 4] = [
+    (
+        "libvirtd_crash",
+        "libvirtd dies at any step; a restart follows at any later step",
+        "libvirtd dies at any step: its memory, monitor connection and unread replies are lost, the status XML and config survive. A restart follows at any later step and runs the reconnect procedure.",
+    ),
+    (
+        "guest_poweroff",
+        "the guest powers itself off while its vCPUs run",
+        "The guest powers itself off while its vCPUs run. With -no-shutdown QEMU stays in run state `shutdown` until libvirtd kills it; without, QEMU exits.",
+    ),
+    (
+        "qemu_crash",
+        "QEMU is killed (SIGKILL) at any step: no cleanup",
+        "QEMU is killed (SIGKILL) at any step: no cleanup, the job and its unread events are gone, and libvirtd sees the monitor close.",
+    ),
+    (
+        "host_crash",
+        "QEMU and libvirtd die together and /run (the status XML) is lost",
+        "The host dies: QEMU and libvirtd die together and /run (the status XML) is lost; the images and the persistent config survive.",
+    ),
+];
+
+/// [`FAULT_DOCS`]'s long entry for `key`.
+pub fn fault_doc(key: &str) -> Option<&'static str> {
+    FAULT_DOCS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, _, d)| *d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FAULT_DOCS;
+    use crate::action::FaultKind;
+
+    #[test]
+    fn fault_docs_follow_the_fault_kinds() {
+        let keys: Vec<&str> = FAULT_DOCS.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(keys, FaultKind::ALL.map(FaultKind::key).to_vec());
+    }
+}

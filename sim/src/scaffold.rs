@@ -1,0 +1,266 @@
+//! A new user's first two questions, answered from the model's own words: "give me a
+//! scenario I can edit" (`pivotcheck new`) and "what does this word mean"
+//! (`pivotcheck explain`).
+//!
+//! `new` writes every option and fault with a one-line comment, the preset's procedures
+//! as editable step lists, and the verdicts the preset has today as the expectations, so
+//! that an edit that breaks a property shows as a MISMATCH naming it on the next `check`.
+//! The text is a commented template, not a serialization: the test parses it back and
+//! requires the same configuration as the preset.
+
+use std::fmt::Write as _;
+
+use model::docs::{fault_doc, preset_doc, FAULT_DOCS};
+use model::properties::{self, Kind, PROPERTIES};
+use model::{presets, Fault, FaultKind, Faults, ShutdownKill, Step};
+
+use crate::check::{self, CheckOptions, Status};
+use crate::scenario;
+
+/// What a user asked for that `new` or `explain` cannot serve, with what was expected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScaffoldError {
+    #[error("unknown preset `{0}`, expected one of: {1}")]
+    UnknownPreset(String, String),
+    #[error("unknown fault `{0}` in --faults, expected one of: {1} (optionally `=N` with a bound from 0 to 8)")]
+    UnknownFault(String, String),
+    #[error("bad bound in --faults `{0}`: expected a whole number from 0 to 8")]
+    BadBound(String),
+    #[error("`{0}` is not a valid scenario name: use letters, digits, `-`, `_` and `.`")]
+    BadName(String),
+    #[error("unknown term `{0}`: not a step, property, preset or fault; run `pivotcheck explain --list` for every term")]
+    UnknownTerm(String),
+}
+
+/// Parses `--faults` values: `libvirtd_crash`, `qemu_crash=2`, or `none`. Dashes are
+/// accepted for underscores (`guest-poweroff`).
+pub fn parse_faults(values: &[String]) -> Result<Faults, ScaffoldError> {
+    let mut faults = Faults::OFF;
+    let keys: Vec<&str> = FAULT_DOCS.iter().map(|(k, _, _)| *k).collect();
+    for value in values.iter().flat_map(|v| v.split(',')) {
+        let value = value.trim();
+        if value == "none" || value.is_empty() {
+            continue;
+        }
+        let (key, bound) = match value.split_once('=') {
+            Some((k, b)) => (k, Some(b)),
+            None => (value, None),
+        };
+        let key = key.replace('-', "_");
+        let fault = match bound {
+            None => Fault::Unbounded,
+            Some(b) => match b.parse::<u8>() {
+                Ok(n) if n <= 8 => Fault::AtMost(n),
+                _ => return Err(ScaffoldError::BadBound(value.to_string())),
+            },
+        };
+        let Some(kind) = FaultKind::ALL.into_iter().find(|k| k.key() == key) else {
+            return Err(ScaffoldError::UnknownFault(
+                value.to_string(),
+                keys.join(", "),
+            ));
+        };
+        faults[kind] = fault;
+    }
+    Ok(faults)
+}
+
+/// The faults of the default suite: libvirtd crashes and guest power-off.
+pub fn default_faults() -> Faults {
+    Faults::OFF
+        .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+        .with(FaultKind::GuestPowerOff, Fault::Unbounded)
+}
+
+fn fault_value(f: Fault) -> String {
+    match f {
+        Fault::Off => "false".into(),
+        Fault::Unbounded => "true".into(),
+        Fault::AtMost(n) => n.to_string(),
+    }
+}
+
+fn list(steps: &[Step]) -> String {
+    let quoted: Vec<String> = steps.iter().map(|s| format!("\"{}\"", s.name())).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The text of a new scenario `name` that starts from `preset` with `faults`; its
+/// `[expect]` holds the verdicts the preset has today (found by checking it).
+pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, ScaffoldError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ScaffoldError::BadName(name.to_string()));
+    }
+    let p = presets::preset(preset).ok_or_else(|| {
+        ScaffoldError::UnknownPreset(preset.to_string(), presets::PRESET_NAMES.join(", "))
+    })?;
+    let mut t = String::new();
+    let w = &mut t;
+    let _ = writeln!(
+        w,
+        "# {name}: started from the preset `{preset}` (`pivotcheck new`)."
+    );
+    let _ = writeln!(w, "# {}", preset_doc(preset).unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "# Edit a step list below and run `pivotcheck check {name}.toml`: a verdict that\n\
+         # changes shows as MISMATCH and names the property, with its shortest counterexample.\n\
+         # `pivotcheck explain WORD` says what any step, property, preset or fault means."
+    );
+    let _ = writeln!(w);
+    let _ = writeln!(w, "blocks = 1                       # guest blocks, 1 to 4: two let a write race the copy of another");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[qemu]");
+    let _ = writeln!(w, "copy_mode = \"background\"         # \"background\": writes go to the source, the job copies later | \"write-blocking\": once ready, writes reach both images before the ack");
+    let _ = writeln!(w, "no_shutdown = true               # libvirt's -no-shutdown: a powered-off guest leaves QEMU alive until libvirtd kills it");
+    let _ = writeln!(w, "quit_cancel = \"force\"            # what a clean QEMU exit does to the mirror: \"force\" (QEMU >= 6.2) | \"soft\" (older: final sync, no pivot)");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[domain]");
+    let _ = writeln!(w, "persistent = true                # a persistent domain keeps a config when QEMU is gone; a transient one vanishes");
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "[faults]                         # true (any number), false, or a bound 0..8"
+    );
+    for (kind, (key, summary, _)) in FaultKind::ALL.into_iter().zip(FAULT_DOCS) {
+        debug_assert_eq!(kind.key(), key, "FAULT_DOCS follows FaultKind::ALL");
+        let value = faults[kind];
+        let _ = writeln!(
+            w,
+            "{:<32} # {}",
+            format!("{key} = {}", fault_value(value)),
+            summary
+        );
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[app]");
+    let _ = writeln!(w, "recovery = \"seed\"                # after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\"");
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[procedure]                      # libvirtd's programs as step lists (vocabulary at the bottom)");
+    let _ = writeln!(w, "pivot = {}", list(&p.pivot));
+    let _ = writeln!(w, "reconnect = {}", list(&p.reconnect));
+    let _ = writeln!(w, "concluded = {}", list(&p.concluded));
+    let kill = match p.shutdown_kill {
+        ShutdownKill::Immediate => "immediate",
+        ShutdownKill::WhenIdle => "when-idle",
+    };
+    let _ = writeln!(w, "shutdown_kill = \"{kill}\"{} # when libvirtd kills QEMU after a guest power-off: \"immediate\" (real libvirt) | \"when-idle\"", " ".repeat(14usize.saturating_sub(kill.len())));
+    let _ = writeln!(w, "auto_dismiss = {:<17} # QEMU removes the concluded job by itself (false: libvirt must `job-dismiss`)", p.job.auto_dismiss);
+    let _ = writeln!(w, "auto_finalize = {:<16} # QEMU switches by itself when converged (false: libvirt must `job-finalize`)", p.job.auto_finalize);
+
+    // The expectations are today's verdicts: the file checks `ok` as written.
+    let skeleton = format!("{t}\n[expect]\nviolated = []\n");
+    let parsed = scenario::parse(name, &format!("{name}.toml"), &skeleton)
+        .expect("the template is a valid scenario");
+    let result = check::check_scenario(&parsed, &CheckOptions::default());
+    let violated: Vec<String> = result
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::Violated)
+        .map(|p| format!("\"{}\"", p.name))
+        .collect();
+    let unreached: Vec<String> = result
+        .properties
+        .iter()
+        .filter(|p| p.status == Status::Unreached && p.expected == check::Expectation::Reached)
+        .map(|p| format!("\"{}\"", p.name))
+        .collect();
+    let w = &mut t;
+    let _ = writeln!(w);
+    let _ = writeln!(w, "[expect]                         # the preset's verdicts today: an edit that changes one is reported");
+    let _ = writeln!(w, "violated = [{}]", violated.join(", "));
+    if !unreached.is_empty() {
+        let _ = writeln!(w, "unreached = [{}]", unreached.join(", "));
+    }
+    let _ = writeln!(w);
+    let _ = writeln!(
+        w,
+        "# Properties (always: must hold unless listed in `violated`; sometimes: must be reached):"
+    );
+    for def in PROPERTIES {
+        let _ = writeln!(
+            w,
+            "#   {:<28} {:<9} {}",
+            def.name,
+            def.kind.name(),
+            def.meaning
+        );
+    }
+    let _ = writeln!(w, "#");
+    let _ = writeln!(
+        w,
+        "# Steps (those with a QMP command send it and wait for its reply):"
+    );
+    for s in Step::ALL {
+        let qmp = s.command().map(|c| c.qmp_name()).unwrap_or("-");
+        let _ = writeln!(w, "#   {:<24} {:<28} {}", s.name(), qmp, s.doc());
+    }
+    Ok(t)
+}
+
+/// What the model means by `term`: a step, property, preset or fault, with the kind of
+/// word it is. Several kinds can share a name (none do today); each is printed.
+pub fn explain(term: &str) -> Result<String, ScaffoldError> {
+    let mut out = String::new();
+    let key = term.replace('-', "_");
+    if let Some(step) = Step::from_name(term) {
+        let qmp = step
+            .command()
+            .map(|c| format!(" (sends `{}` and waits for its reply)", c.qmp_name()))
+            .unwrap_or_else(|| " (local to libvirtd, one atomic action)".into());
+        let _ = writeln!(out, "step `{term}`{qmp}:\n  {}", step.doc());
+    }
+    if let Some(def) = properties::property(term) {
+        let kind = match def.kind {
+            Kind::Always => "always: a reachable state where it fails is a counterexample",
+            Kind::Sometimes => "sometimes: some reachable state must reach it, or the model misses what it claims to cover",
+            Kind::Eventually => unreachable!("PROPERTIES holds no liveness property"),
+        };
+        let _ = writeln!(out, "property `{term}` ({kind}):\n  {}", def.meaning);
+    }
+    if let Some(def) = model::liveness::liveness(term) {
+        let _ = writeln!(
+            out,
+            "property `{term}` (eventually: a reachable fair cycle, or end state, where its goal never holds is a counterexample):\n  {}",
+            def.meaning
+        );
+    }
+    if let Some(doc) = preset_doc(term) {
+        let p = presets::preset(term).expect("documented presets exist");
+        let _ = writeln!(
+            out,
+            "preset `{term}`:\n  {doc}\n  pivot     = {}\n  reconnect = {}\n  concluded = {}",
+            list(&p.pivot),
+            list(&p.reconnect),
+            list(&p.concluded)
+        );
+    }
+    if let Some(doc) = fault_doc(&key) {
+        let _ = writeln!(out, "fault `{key}` ([faults] table):\n  {doc}");
+    }
+    if out.is_empty() {
+        return Err(ScaffoldError::UnknownTerm(term.to_string()));
+    }
+    Ok(out)
+}
+
+/// Every term `explain` knows, by kind, for `explain --list`.
+pub fn terms() -> String {
+    let mut out = String::new();
+    let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
+    let props: Vec<&str> = PROPERTIES
+        .iter()
+        .map(|p| p.name)
+        .chain(model::liveness::LIVENESS.iter().map(|p| p.name))
+        .collect();
+    let faults: Vec<&str> = FAULT_DOCS.iter().map(|(k, _, _)| *k).collect();
+    let _ = writeln!(out, "steps:      {}", steps.join(", "));
+    let _ = writeln!(out, "properties: {}", props.join(", "));
+    let _ = writeln!(out, "presets:    {}", presets::PRESET_NAMES.join(", "));
+    let _ = writeln!(out, "faults:     {}", faults.join(", "));
+    out
+}

@@ -1,0 +1,222 @@
+//! `pivotcheck new` and `pivotcheck explain`: a new user's first scenario, and the words
+//! of the model explained from the same strings the code uses.
+
+use crate::{pivotcheck, scenarios_dir, temp_dir};
+use model::presets::{self, PRESET_NAMES};
+use model::properties::PROPERTIES;
+use model::Step;
+use sim::scaffold;
+use sim::scenario;
+
+/// Every preset's scaffold parses back to exactly the preset's configuration (procedures,
+/// default options, the default suite's faults) and checks `ok` as written: its
+/// expectations are the preset's verdicts.
+#[test]
+fn a_new_scenario_is_the_preset_spelled_out_and_checks_ok() {
+    let dir = temp_dir("scaffold-every-preset");
+    for preset in PRESET_NAMES {
+        let o = pivotcheck(&["new", &format!("from-{preset}"), "--from", preset], &dir);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{preset}: {}",
+            crate::stderr_of(&o)
+        );
+        let file = dir.join(format!("from-{preset}.toml"));
+        let s = scenario::load(&file).unwrap();
+        assert_eq!(
+            s.config.procedures,
+            presets::preset(preset).unwrap(),
+            "{preset}"
+        );
+        assert_eq!(s.config.faults, scaffold::default_faults(), "{preset}");
+        let reference = scenario::load(&scenarios_dir().join("write-ahead.toml")).unwrap();
+        let mut expected = reference.config.clone();
+        expected.procedures = s.config.procedures.clone();
+        assert_eq!(
+            s.config, expected,
+            "{preset}: options differ from the defaults"
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        for step in Step::ALL {
+            assert!(
+                text.contains(step.doc()),
+                "{preset}: vocabulary lacks {step}"
+            );
+        }
+        let o = pivotcheck(&["check", "--brief", file.to_str().unwrap()], &dir);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{preset}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+}
+
+/// The README's walk-through: start from `write-ahead`, drop the intent's save (the first
+/// two steps), check: the run fails and names what broke.
+#[test]
+fn one_edited_step_shows_which_property_breaks() {
+    let dir = temp_dir("scaffold-walkthrough");
+    let o = pivotcheck(&["new", "my-order", "--from", "write-ahead"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+    let file = dir.join("my-order.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replace(
+        "pivot = [\"mark-pivoting\", \"save-status\", \"job-complete\",",
+        "pivot = [\"job-complete\",",
+    );
+    assert_ne!(text, edited, "the walk-through's line is in the file");
+    std::fs::write(&file, edited).unwrap();
+    let o = pivotcheck(&["check", "--brief", "my-order.toml"], &dir);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("MISMATCH   my-order [custom]"), "{out}");
+    let broken: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with('!'))
+        .collect();
+    assert!(
+        !broken.is_empty() && broken.iter().all(|l| l.contains("(expected holds)")),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_knows_every_step_property_preset_and_fault() {
+    for step in Step::ALL {
+        let text = scaffold::explain(step.name()).unwrap();
+        assert!(text.starts_with(&format!("step `{}`", step.name())) && text.contains(step.doc()));
+    }
+    for p in PROPERTIES {
+        let text = scaffold::explain(p.name).unwrap();
+        assert!(text.contains(&format!("property `{}`", p.name)) && text.contains(p.meaning));
+    }
+    for preset in PRESET_NAMES {
+        let text = scaffold::explain(preset).unwrap();
+        let p = presets::preset(preset).unwrap();
+        assert!(text.contains(&format!("preset `{preset}`")), "{text}");
+        assert!(text.contains(p.pivot[0].name()), "{text}");
+    }
+    for key in [
+        "libvirtd_crash",
+        "guest-poweroff",
+        "qemu_crash",
+        "host_crash",
+    ] {
+        assert!(
+            scaffold::explain(key).unwrap().starts_with("fault `"),
+            "{key}"
+        );
+    }
+    let dir = temp_dir("explain-cli");
+    let o = pivotcheck(&["explain", "job-dismiss"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("destroys evidence"));
+    let o = pivotcheck(&["explain", "job-dismis"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::stderr_of(&o).contains("unknown term `job-dismis`"));
+    let o = pivotcheck(&["explain", "--list"], &dir);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("presets:    reopen-unpaused"));
+}
+
+/// Bad input to `new` exits 2 with a message naming what was wrong and what was expected,
+/// and never overwrites a file unasked.
+#[test]
+fn new_rejects_bad_input_with_exit_2() {
+    let dir = temp_dir("scaffold-bad");
+    for (args, expected) in [
+        (
+            vec!["new", "x", "--from", "write-head"],
+            "unknown preset `write-head`",
+        ),
+        (
+            vec![
+                "new",
+                "x",
+                "--from",
+                "write-ahead",
+                "--faults",
+                "disk_crash",
+            ],
+            "unknown fault `disk_crash`",
+        ),
+        (
+            vec![
+                "new",
+                "x",
+                "--from",
+                "write-ahead",
+                "--faults",
+                "qemu_crash=9",
+            ],
+            "bad bound in --faults `qemu_crash=9`",
+        ),
+        (
+            vec!["new", "../x", "--from", "write-ahead"],
+            "not a valid scenario name",
+        ),
+        (
+            vec!["new", "x", "--from", "write-ahead", "--dir", "missing"],
+            "--dir missing: expected an existing folder",
+        ),
+    ] {
+        let o = pivotcheck(&args, &dir);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            crate::stderr_of(&o).contains(expected),
+            "{args:?}: {}",
+            crate::stderr_of(&o)
+        );
+    }
+    let o = pivotcheck(
+        &[
+            "new",
+            "x",
+            "--from",
+            "write-ahead",
+            "--faults",
+            "qemu_crash=2,libvirtd_crash",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let s = scenario::load(&dir.join("x.toml")).unwrap();
+    assert_eq!(
+        s.config.faults[model::FaultKind::QemuCrash],
+        model::Fault::AtMost(2)
+    );
+    assert_eq!(
+        s.config.faults[model::FaultKind::GuestPowerOff],
+        model::Fault::Off
+    );
+    let o = pivotcheck(&["new", "x", "--from", "reopen-paused"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::stderr_of(&o).contains("exists"));
+    assert!(std::fs::read_to_string(dir.join("x.toml"))
+        .unwrap()
+        .contains("write-ahead"));
+}
+
+/// `scenarios/README.md`'s step table says for each step what `Step::doc` says (the
+/// strings `explain` and `new` print), in `Step::ALL`'s order.
+#[test]
+fn the_readme_step_table_is_the_codes_doc() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let name = cells.first()?.trim_matches('`');
+            Step::from_name(name)?;
+            Some((name.to_string(), cells.get(2)?.to_string()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = Step::ALL
+        .iter()
+        .map(|s| (s.name().to_string(), s.doc().to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
