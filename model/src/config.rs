@@ -162,8 +162,14 @@ pub enum Step {
     /// RHEL 6.3 `__com.redhat_drive-reopen`: synchronous pivot.
     DriveReopen,
     /// `block-job-complete` / `job-complete`: asynchronous pivot (the reply means accepted).
+    /// In the reconnect it resumes a pivot whose intent is durable: sent only when the
+    /// loaded status records `pivoting`, and its error (QEMU's job verb table allows
+    /// `complete` only in `ready`) then means "past ready", not "failed".
     JobComplete,
-    /// `job-finalize`, for jobs started with `auto-finalize=false`.
+    /// `job-finalize`, for jobs started with `auto-finalize=false`. In the reconnect, sent
+    /// only when the loaded status records `pivoting`: a job held in `pending` waits for
+    /// exactly this command, and a restarted libvirtd that never sends it freezes the guest
+    /// (issue 11).
     JobFinalize,
     /// `block-job-cancel` without `force` (libvirt's `virsh blockjob --abort` of a copy):
     /// in `ready` the job finishes like a completion, with the target in sync, but without
@@ -180,7 +186,8 @@ pub enum Step {
     /// Wait until libvirtd has seen the job conclude (event or query) or lost QEMU.
     WaitConcluded,
     /// Wait until libvirtd has seen the job reach `pending` (JOB_STATUS_CHANGE), for jobs
-    /// with `auto-finalize=false`: the point where only `job-finalize` can switch.
+    /// with `auto-finalize=false`: the point where only `job-finalize` can switch. In the
+    /// reconnect, skipped unless the loaded status records `pivoting`.
     WaitPending,
     /// Record the intent in the live definition: the mirror state becomes `pivoting`.
     MarkPivoting,

@@ -33,6 +33,7 @@ pub mod docs;
 pub mod faults;
 pub mod guest;
 pub mod libvirtd;
+pub mod liveness;
 pub mod packed;
 pub mod presets;
 pub mod properties;
@@ -95,7 +96,6 @@ macro_rules! property_fns {
 property_fns! {
     0 => p0, 1 => p1, 2 => p2, 3 => p3, 4 => p4, 5 => p5,
     6 => p6, 7 => p7, 8 => p8, 9 => p9, 10 => p10, 11 => p11, 12 => p12, 13 => p13,
-    14 => p14,
 }
 
 impl stateright::Model for PivotModel {
@@ -130,6 +130,9 @@ impl stateright::Model for PivotModel {
             .map(|(p, f)| match p.kind {
                 properties::Kind::Always => stateright::Property::always(p.name, f),
                 properties::Kind::Sometimes => stateright::Property::sometimes(p.name, f),
+                properties::Kind::Eventually => {
+                    unreachable!("PROPERTIES holds no liveness property")
+                }
             })
             .collect()
     }

@@ -136,6 +136,19 @@ fn pending_seen(w: &World) -> bool {
         || !w.qemu.monitor
 }
 
+/// In the reconnect, `job-complete`, `wait-pending` and `job-finalize` resume a pivot from
+/// its durable intent: they act only when the status XML just loaded records `pivoting`,
+/// and are skipped otherwise (no pivot was asked for, or its intent never became durable).
+fn intent_step_skipped(w: &World, step: Step) -> bool {
+    let l = &w.libvirtd;
+    l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
+        && matches!(
+            step,
+            Step::JobComplete | Step::WaitPending | Step::JobFinalize
+        )
+        && l.live.mirror != Some(MirrorState::Pivoting)
+}
+
 #[inline]
 fn step_enabled(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
@@ -143,6 +156,7 @@ fn step_enabled(cfg: &Config, w: &World) -> bool {
         return false;
     }
     match l.current_step(&cfg.procedures) {
+        Some(step) if intent_step_skipped(w, step) => true,
         Some(Step::WaitConcluded) => wait_satisfied(w),
         Some(Step::WaitPending) => pending_seen(w),
         Some(_) => true,
@@ -259,6 +273,12 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 l.live.paused_by_libvirt = false;
             }
         }
+        // The reconnect re-sends job-complete for a durable intent: an error there only
+        // says the job is past `ready` (waiting, pending, concluded), not that the pivot
+        // failed; query-jobs and query-block decide.
+        Step::JobComplete
+            if l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
+                && matches!(reply, Some(Reply::Error)) => {}
         Step::DriveReopen | Step::JobComplete => {
             l.outcome = match (step, reply) {
                 (Step::DriveReopen, Some(Reply::Ok)) => Outcome::Pivoted,
@@ -364,6 +384,10 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         start_program(cfg, w, ProgramKind::Concluded);
         return;
     };
+    if intent_step_skipped(w, step) {
+        advance(cfg, w);
+        return;
+    }
     if let Some(cmd) = step.command() {
         if step == Step::Resume && !w.libvirtd.live.paused_by_libvirt {
             advance(cfg, w);

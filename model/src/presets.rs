@@ -152,12 +152,23 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 ReplyApp,
                 JobDismiss,
             ],
+            // Since issue 11 the reconnect also finishes a pivot whose intent is durable:
+            // it re-sends job-complete (accepted in `ready`, refused harmlessly later),
+            // waits for `pending` and sends job-finalize (those three act only when the
+            // status XML records `pivoting`), so a job held for libvirt's job-finalize
+            // cannot stay `pending` for ever; and it dismisses the concluded job once the
+            // outcome is durable. The text before the fix is
+            // `scenarios/history/write-ahead-1.toml` (the freeze: guest-eventually-runs).
             reconnect: vec![
                 QueryJobs,
+                JobComplete,
+                WaitPending,
+                JobFinalize,
                 QueryBlock,
                 ApplyOutcome,
                 SaveStatus,
                 SaveConfig,
+                JobDismiss,
                 FinishShutdown,
             ],
             concluded: vec![QueryBlock, ApplyOutcome, SaveStatus, SaveConfig, JobDismiss],

@@ -60,7 +60,6 @@ macro_rules! property_fns {
 property_fns! {
     0 => p0, 1 => p1, 2 => p2, 3 => p3, 4 => p4, 5 => p5,
     6 => p6, 7 => p7, 8 => p8, 9 => p9, 10 => p10, 11 => p11, 12 => p12, 13 => p13,
-    14 => p14,
 }
 
 impl Model for ExplorerModel {
@@ -102,6 +101,7 @@ impl Model for ExplorerModel {
             .map(|(p, f)| match p.kind {
                 Kind::Always => Property::always(p.name, f),
                 Kind::Sometimes => Property::sometimes(p.name, f),
+                Kind::Eventually => unreachable!("PROPERTIES holds no liveness property"),
             })
             .collect()
     }

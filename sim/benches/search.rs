@@ -109,6 +109,11 @@ fn whole_searches(c: &mut Criterion) {
                 })
             });
         }
+        // The fair-cycle search of the same scenario (issue 11): graph, Tarjan per
+        // liveness property, lassos.
+        g.bench_function(format!("{name}, liveness"), |b| {
+            b.iter(|| sim::liveness::explore(&model, true, &Limits::default()))
+        });
     }
     g.finish();
 }

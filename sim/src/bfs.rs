@@ -192,6 +192,8 @@ fn expand(
             let discovered = match found.kind {
                 Kind::Always => !holds,
                 Kind::Sometimes => holds,
+                // Liveness is the fair-cycle search's (`crate::liveness`).
+                Kind::Eventually => false,
             };
             if discovered {
                 out.discoveries[p] = Some(*id);

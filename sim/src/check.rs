@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::bfs::{self, Limits};
+use crate::liveness;
 use model::coverage::Coverage;
+use model::liveness::LIVENESS;
 use model::properties::{self, Kind};
 pub use model::properties::{Expectation, PropertyId, Status};
 use model::{Action, PivotModel};
@@ -21,6 +23,9 @@ pub struct CheckOptions {
     /// Stop when the process's resident memory reaches this many bytes.
     pub max_memory: Option<u64>,
     pub search: bfs::Options,
+    /// Skip the fair-cycle search: no verdict for the liveness properties (they are left
+    /// out of the result, never reported as holding).
+    pub skip_liveness: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +57,16 @@ pub struct ScenarioResult {
     pub max_depth: usize,
     pub elapsed: Duration,
     pub properties: Vec<PropertyResult>,
+    /// The fair-cycle search's own figures, when it ran.
+    pub liveness: Option<LivenessStats>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LivenessStats {
+    pub unique_states: usize,
+    /// Owed edges stored (steps that fairness may require).
+    pub edges: usize,
+    pub elapsed: Duration,
 }
 
 impl ScenarioResult {
@@ -146,11 +161,22 @@ pub fn check_scenario_observed(
         },
         observer,
     );
+    let limits = Limits {
+        max_states: opts.max_states,
+        timeout: opts.timeout.map(|t| t.saturating_sub(started.elapsed())),
+        max_memory: opts.max_memory,
+    };
+    let live = (!opts.skip_liveness && exploration.complete)
+        .then(|| liveness::explore(&model, opts.search.symmetry, &limits));
     let elapsed = started.elapsed();
-    let complete = exploration.complete;
+    let complete = exploration.complete && live.as_ref().is_none_or(|l| l.complete);
+    let stopped = exploration
+        .stopped
+        .clone()
+        .or_else(|| live.as_ref().and_then(|l| l.stopped.clone()));
     let states = exploration.states;
 
-    let properties = properties::PROPERTIES
+    let mut properties: Vec<PropertyResult> = properties::PROPERTIES
         .iter()
         .enumerate()
         .map(|(i, def)| {
@@ -169,6 +195,7 @@ pub fn check_scenario_observed(
                     };
                     (status, expected)
                 }
+                Kind::Eventually => unreachable!("PROPERTIES holds no liveness property"),
                 Kind::Sometimes => {
                     let status = match (&found, complete) {
                         (Some(_), _) => Status::Reached,
@@ -213,17 +240,64 @@ pub fn check_scenario_observed(
         })
         .collect();
 
+    if let Some(live) = &live {
+        for (def, found) in LIVENESS.iter().zip(&live.violations) {
+            let status = match (found, live.complete) {
+                (Some(_), _) => Status::Violated,
+                (None, true) => Status::Holds,
+                (None, false) => Status::Unknown,
+            };
+            let expected = if scenario.expect_violated.iter().any(|n| n == def.name) {
+                Expectation::Violated
+            } else {
+                Expectation::Holds
+            };
+            let (actions, trace) = match found {
+                Some(lasso) => {
+                    let (actions, cycle_start) = lasso.actions();
+                    let mut trace = encode::from_actions(
+                        scenario,
+                        &actions,
+                        &Claim {
+                            property: Some(def.name),
+                            kind: Some(Kind::Eventually.name()),
+                            ..Claim::default()
+                        },
+                    );
+                    trace.cycle_start = Some(cycle_start);
+                    (Some(actions), Some(trace))
+                }
+                None => (None, None),
+            };
+            properties.push(PropertyResult {
+                id: def.id,
+                name: def.name,
+                kind: Kind::Eventually,
+                status,
+                expected,
+                matches: expected.admits(status),
+                actions,
+                trace,
+            });
+        }
+    }
+
     let result = ScenarioResult {
         scenario: scenario.clone(),
         complete,
         unique_states: exploration.unique_states,
-        stopped: exploration.stopped.clone(),
+        stopped,
         bytes_per_state: exploration.bytes_per_state,
         peak_frontier_bytes: exploration.peak_frontier_bytes,
         states,
         max_depth: exploration.max_depth,
         elapsed,
         properties,
+        liveness: live.as_ref().map(|l| LivenessStats {
+            unique_states: l.unique_states,
+            edges: l.edges,
+            elapsed: l.elapsed,
+        }),
     };
     (result, exploration.coverage)
 }

@@ -8,12 +8,14 @@
 pub mod bfs;
 pub mod check;
 pub mod fuzz;
+pub mod liveness;
 pub mod mutate;
 pub mod replay;
 pub mod reporting;
 pub mod scaffold;
 pub mod shrink;
 pub mod simulate;
+pub mod vacuity;
 
 pub use check::{check_scenario, CheckOptions, PropertyResult, ScenarioResult, Status};
 pub use trace::{Scenario, ScenarioError};

@@ -26,6 +26,8 @@ pub fn first_discovery(config: &Config, property: &str, states: &[World]) -> Opt
         match def.kind {
             Kind::Always => !holds,
             Kind::Sometimes => holds,
+            // A liveness violation is a lasso, not a state: `liveness::check_lasso` judges it.
+            Kind::Eventually => false,
         }
     })
 }
@@ -41,6 +43,18 @@ pub enum Verdict {
     /// Every step replays, but the property is no longer violated (or reached) anywhere
     /// along the path: the bug is fixed, or the model changed.
     Fixed { property: String },
+    /// A liveness property's lasso: the stem, then the cycle from `cycle_start`, still
+    /// violates the property under fairness.
+    LassoShows {
+        property: String,
+        cycle_start: usize,
+    },
+    /// The lasso replays but no longer violates its liveness property, and why.
+    LassoFixed {
+        property: String,
+        cycle_start: usize,
+        why: crate::liveness::LassoCheck,
+    },
 }
 
 /// The verdict of a decoded trace.
@@ -48,6 +62,28 @@ pub fn verdict(decoded: &Decoded) -> Verdict {
     let Some(property) = decoded.trace.property.clone() else {
         return Verdict::NoProperty;
     };
+    if let Some(def) = model::liveness::liveness(&property) {
+        // `trace::decode` requires a cycle start within the path for a liveness trace.
+        let cycle_start = decoded.trace.cycle_start.unwrap_or(decoded.actions.len());
+        let model = PivotModel::new(decoded.scenario.config.clone());
+        return match crate::liveness::check_lasso(
+            &model,
+            def,
+            &decoded.actions,
+            &decoded.states,
+            cycle_start,
+        ) {
+            crate::liveness::LassoCheck::Violates => Verdict::LassoShows {
+                property,
+                cycle_start,
+            },
+            why => Verdict::LassoFixed {
+                property,
+                cycle_start,
+                why,
+            },
+        };
+    }
     match first_discovery(&decoded.scenario.config, &property, &decoded.states) {
         Some(step) => Verdict::Shows { step, property },
         None => Verdict::Fixed { property },

@@ -76,8 +76,10 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
 /// A property's one-line meaning, as reports show it; empty for an unknown name.
 pub fn meaning(name: &str) -> String {
     properties::property(name)
-        .map(|d| d.meaning.to_string())
+        .map(|d| d.meaning)
+        .or_else(|| model::liveness::liveness(name).map(|d| d.meaning))
         .unwrap_or_default()
+        .to_string()
 }
 
 /// Reads a trace file (with `trace::decode`, like every reader) and says whether its last
@@ -94,15 +96,33 @@ pub fn load_trace(path: &Path) -> Result<Counterexample, TraceError> {
             ),
             true,
         ),
+        Some(name) if model::liveness::liveness(name).is_some() => {
+            let (shows, verdict) = match crate::replay::verdict(&d) {
+                crate::replay::Verdict::LassoShows { cycle_start, .. } => (
+                    true,
+                    format!("replays: the cycle from step {cycle_start} violates {name}"),
+                ),
+                crate::replay::Verdict::LassoFixed { why, .. } => (
+                    false,
+                    format!(
+                        "replays, but its cycle no longer violates {name}: {}",
+                        why.words()
+                    ),
+                ),
+                other => unreachable!("a liveness trace's verdict is a lasso's: {other:?}"),
+            };
+            (name.to_string(), verdict, shows)
+        }
         Some(name) => {
             let def = properties::property(name).expect("trace::decode checks the property");
             let holds = (def.condition)(&d.scenario.config, last);
             let shows = match def.kind {
                 Kind::Always => !holds,
                 Kind::Sometimes => holds,
+                Kind::Eventually => false,
             };
             let what = match def.kind {
-                Kind::Always => "violates",
+                Kind::Always | Kind::Eventually => "violates",
                 Kind::Sometimes => "reaches",
             };
             let verdict = if shows {

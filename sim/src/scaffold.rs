@@ -209,8 +209,16 @@ pub fn explain(term: &str) -> Result<String, ScaffoldError> {
         let kind = match def.kind {
             Kind::Always => "always: a reachable state where it fails is a counterexample",
             Kind::Sometimes => "sometimes: some reachable state must reach it, or the model misses what it claims to cover",
+            Kind::Eventually => unreachable!("PROPERTIES holds no liveness property"),
         };
         let _ = writeln!(out, "property `{term}` ({kind}):\n  {}", def.meaning);
+    }
+    if let Some(def) = model::liveness::liveness(term) {
+        let _ = writeln!(
+            out,
+            "property `{term}` (eventually: a reachable fair cycle, or end state, where its goal never holds is a counterexample):\n  {}",
+            def.meaning
+        );
     }
     if let Some(doc) = preset_doc(term) {
         let p = presets::preset(term).expect("documented presets exist");
@@ -240,7 +248,11 @@ pub fn explain(term: &str) -> Result<String, ScaffoldError> {
 pub fn terms() -> String {
     let mut out = String::new();
     let steps: Vec<&str> = Step::ALL.iter().map(|s| s.name()).collect();
-    let props: Vec<&str> = PROPERTIES.iter().map(|p| p.name).collect();
+    let props: Vec<&str> = PROPERTIES
+        .iter()
+        .map(|p| p.name)
+        .chain(model::liveness::LIVENESS.iter().map(|p| p.name))
+        .collect();
     let faults: Vec<&str> = FaultKind::ALL.iter().map(|k| k.key()).collect();
     let _ = writeln!(out, "steps:      {}", steps.join(", "));
     let _ = writeln!(out, "properties: {}", props.join(", "));

@@ -23,6 +23,7 @@ pub fn execute(model: &PivotModel, property: &str, actions: &[Action]) -> Option
         match def.kind {
             Kind::Always => !holds,
             Kind::Sometimes => holds,
+            Kind::Eventually => false,
         }
     };
     let mut state = model.init_state();

@@ -124,23 +124,49 @@ pub fn parse(file: &str, text: &str) -> Result<Trace, TraceError> {
     }
     match (&trace.property, &trace.kind) {
         (Some(p), kind) => {
-            let def = properties::property(p).ok_or_else(|| {
-                invalid(format!(
-                    "unknown property `{p}`, expected one of: {}",
-                    properties::PROPERTIES
-                        .iter()
-                        .map(|d| d.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            if kind.as_deref() != Some(def.kind.name()) {
+            // A liveness property's trace is a lasso: `cycle_start` says where its cycle
+            // begins; no other trace has one.
+            let expected_kind = match (properties::property(p), model::liveness::liveness(p)) {
+                (Some(def), _) => def.kind.name(),
+                (None, Some(_)) => properties::Kind::Eventually.name(),
+                (None, None) => {
+                    return Err(invalid(format!(
+                        "unknown property `{p}`, expected one of: {}",
+                        properties::PROPERTIES
+                            .iter()
+                            .map(|d| d.name)
+                            .chain(model::liveness::LIVENESS.iter().map(|d| d.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )))
+                }
+            };
+            if kind.as_deref() != Some(expected_kind) {
                 return Err(invalid(format!(
-                    "kind is {}, expected `{}` (the kind of property {p})",
+                    "kind is {}, expected `{expected_kind}` (the kind of property {p})",
                     kind.as_deref()
                         .map_or("null".to_string(), |k| format!("`{k}`")),
-                    def.kind.name()
                 )));
+            }
+            let lasso = expected_kind == properties::Kind::Eventually.name();
+            match trace.cycle_start {
+                Some(c) if !lasso => {
+                    return Err(invalid(format!(
+                        "cycle_start is {c}, but only a liveness property's trace has a cycle: expected null"
+                    )))
+                }
+                Some(c) if c > trace.steps.len() => {
+                    return Err(invalid(format!(
+                        "cycle_start is {c}, expected a step number from 0 to {}",
+                        trace.steps.len()
+                    )))
+                }
+                None if lasso => {
+                    return Err(invalid(
+                        "cycle_start is missing: a liveness property's trace is a lasso and names the step its cycle starts at".to_string(),
+                    ))
+                }
+                _ => {}
             }
         }
         (None, Some(k)) if k != CONFORMANCE_KIND => {

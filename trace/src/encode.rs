@@ -64,6 +64,8 @@ pub fn from_actions(scenario: &Scenario, actions: &[Action], claim: &Claim) -> T
         property: claim.property.map(str::to_string),
         kind: claim.kind.map(str::to_string),
         steps,
+        // Set by the liveness search for a lasso; a path to a state has no cycle.
+        cycle_start: None,
     }
 }
 

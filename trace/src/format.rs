@@ -29,6 +29,12 @@ pub struct Trace {
     pub property: Option<String>,
     pub kind: Option<String>,
     pub steps: Vec<TraceStep>,
+    /// Liveness violations only: the number of steps before the cycle. The steps after
+    /// it form a cycle that returns to the state reached after those steps and repeats
+    /// for ever; equal to the number of steps when the last state stays for ever
+    /// (nothing owed under fairness is enabled there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_start: Option<usize>,
 }
 
 /// The fault switches a swarm run drew: `false` turns off a fault the scenario enables;

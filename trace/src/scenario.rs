@@ -367,6 +367,10 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
 
     let mut expect_violated = Vec::new();
     for p in &raw.expect.violated {
+        if model::liveness::liveness(p.get_ref()).is_some() {
+            expect_violated.push(p.get_ref().clone());
+            continue;
+        }
         match properties::property(p.get_ref()) {
             Some(def) if def.kind == Kind::Always => expect_violated.push(p.get_ref().clone()),
             Some(_) => {
@@ -410,11 +414,14 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
 }
 
 fn unknown_property(ctx: &Ctx, p: &Spanned<String>, kind: Kind) -> ScenarioError {
-    let names: Vec<&str> = properties::PROPERTIES
+    let mut names: Vec<&str> = properties::PROPERTIES
         .iter()
         .filter(|d| d.kind == kind)
         .map(|d| d.name)
         .collect();
+    if kind == Kind::Always {
+        names.extend(model::liveness::LIVENESS.iter().map(|d| d.name));
+    }
     ctx.at(
         Some(p.span()),
         format!(

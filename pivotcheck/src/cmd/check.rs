@@ -43,6 +43,13 @@ pub struct Args {
     /// Do not merge states that differ only by a renaming of blocks.
     #[arg(long)]
     no_symmetry: bool,
+    /// Skip the fair-cycle search: the liveness properties get no verdict.
+    #[arg(long)]
+    no_liveness: bool,
+    /// Also print the vacuity table (each always and liveness property, and a checked
+    /// scenario that violates it); exit 1 if one has none.
+    #[arg(long)]
+    vacuity: bool,
     /// Stop a search when the process's resident memory reaches this many MiB
     /// (the result is incomplete). Default: half of the machine's memory.
     #[arg(long, value_name = "MIB", value_parser = flags::memory_mib)]
@@ -84,6 +91,7 @@ pub fn run(a: Args) -> Result<Exit> {
             exact: a.exact,
             symmetry: !a.no_symmetry,
         },
+        skip_liveness: a.no_liveness,
     };
     check(&scenarios, &opts, &a)
 }
@@ -202,7 +210,32 @@ fn check(scenarios: &[Scenario], opts: &CheckOptions, a: &Args) -> Result<Exit> 
             summary.incomplete,
         );
     }
+    let mut vacuous = false;
+    if a.vacuity {
+        let checked: Vec<ScenarioResult> = results.iter().map(|(r, _)| r.clone()).collect();
+        let rows = sim::vacuity::table(&checked);
+        println!(
+            "\nvacuity: each always and liveness property, and a checked scenario that violates it"
+        );
+        for row in &rows {
+            match &row.witness {
+                Some((s, len)) => println!(
+                    "    {:<28} {:<10} violated by {s} ({len} steps)",
+                    row.property,
+                    row.kind.name()
+                ),
+                None => println!(
+                    "    {:<28} {:<10} VACUOUS: no checked scenario violates it",
+                    row.property,
+                    row.kind.name()
+                ),
+            }
+        }
+        vacuous = !sim::vacuity::unwitnessed(&rows).is_empty();
+    }
+    // A vacuous property is a definite failure of the gate, like a mismatch.
     Ok(match summary.outcome {
+        _ if vacuous => Exit::Mismatch,
         sim::check::SuiteOutcome::AllMatch => Exit::Ok,
         sim::check::SuiteOutcome::Mismatch => Exit::Mismatch,
         sim::check::SuiteOutcome::Incomplete => Exit::Incomplete,
@@ -280,7 +313,14 @@ fn print_result(r: &ScenarioResult, traces: &[(&str, PathBuf)], brief: bool) {
         );
         let meaning = model::properties::property(p.name)
             .map(|d| d.meaning)
+            .or_else(|| model::liveness::liveness(p.name).map(|d| d.meaning))
             .unwrap_or("");
+        if let Some(start) = p.trace.as_ref().and_then(|t| t.cycle_start) {
+            println!(
+                "{}",
+                sim::liveness::cycle_words(start, actions.len(), "      ")
+            );
+        }
         println!("      => violates {}: {meaning}\n", p.name);
     }
 }
@@ -364,4 +404,14 @@ fn print_stats(r: &ScenarioResult, opts: &CheckOptions) {
         r.peak_frontier_bytes as f64 / (1 << 20) as f64,
         sim::bfs::peak_resident_bytes() as f64 / (1 << 20) as f64,
     );
+    match &r.liveness {
+        Some(l) => println!(
+            "    liveness: fair-cycle search over {} unique states (whole states), {} owed edges, {:.2} s of the {:.2} s",
+            l.unique_states,
+            l.edges,
+            l.elapsed.as_secs_f64(),
+            secs
+        ),
+        None => println!("    liveness: not checked"),
+    }
 }

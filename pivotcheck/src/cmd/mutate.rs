@@ -43,22 +43,29 @@ pub fn run(a: Args) -> Result<Exit> {
         mutate::write_mutants(&base, dir)
             .with_context(|| format!("cannot write the mutants into {}", dir.display()))?;
     }
-    let (guarded, results) = mutate::run(&base, &arguments);
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let family = match mutate::family(&base, dir) {
+        Ok(f) => f,
+        Err(e) => return Ok(exit::bad_input(e)),
+    };
+    let (guarded, results) = mutate::run(&base, &family, &arguments);
     println!(
-        "mutating {} [{}]; properties that hold and must catch each mutant: {}",
+        "mutating {} [{}] across its family ({}); properties that hold in {} and must catch each mutant: {}",
         base.name,
         base.variant,
+        family.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+        base.name,
         guarded.join(", ")
     );
     for r in &results {
         match &r.verdict {
-            Verdict::Killed(p, len) => {
+            Verdict::Killed(p, len, by) => {
                 let how = if *len == 0 {
                     "no longer reached".to_string()
                 } else {
                     format!("violated in {len} steps")
                 };
-                println!("  killed      {:<60} {p} {how}", r.id);
+                println!("  killed      {:<60} {p} {how} in {by}", r.id);
             }
             Verdict::Equivalent(why) => println!("  equivalent  {:<60} {why}", r.id),
             Verdict::Unexplained => {

@@ -102,6 +102,34 @@ pub fn run(a: Args) -> Result<Exit> {
             );
             Ok(Exit::Fixed)
         }
+        Verdict::LassoShows {
+            property,
+            cycle_start,
+        } => {
+            println!(
+                "{}",
+                sim::liveness::cycle_words(cycle_start, actions.len(), "")
+            );
+            let def = model::liveness::liveness(&property).expect("checked by trace::decode");
+            println!("=> the lasso violates {property}: {}", def.meaning);
+            Ok(Exit::Ok)
+        }
+        Verdict::LassoFixed {
+            property,
+            cycle_start,
+            why,
+        } => {
+            println!(
+                "{}",
+                sim::liveness::cycle_words(cycle_start, actions.len(), "")
+            );
+            println!(
+                "=> FIXED: the trace replays all {} steps but its lasso no longer violates {property}: {}",
+                actions.len(),
+                why.words()
+            );
+            Ok(Exit::Fixed)
+        }
     }
 }
 

@@ -124,7 +124,7 @@ fn json_output_follows_the_contract_and_traces_exist() {
         for p in s["properties"].as_array().unwrap() {
             let status = p["status"].as_str().unwrap();
             assert!(["holds", "violated", "reached", "unreached"].contains(&status));
-            assert!(["always", "sometimes"].contains(&p["kind"].as_str().unwrap()));
+            assert!(["always", "sometimes", "eventually"].contains(&p["kind"].as_str().unwrap()));
             if status == "violated" {
                 let trace: serde_json::Value = serde_json::from_str(
                     &std::fs::read_to_string(p["trace"].as_str().unwrap()).unwrap(),
@@ -439,9 +439,10 @@ fn conform_export_writes_traces_every_reader_accepts() {
     }
 }
 
-/// `mutate --write`, end to end: the written file of the mutant "option: auto-finalize
-/// flipped" of write-ahead, which the gate kills, checks as a mismatch (exit 1), not `ok`
-/// as the files rebuilt from the preset's source lines did.
+/// `mutate --write`, end to end: the written file of an option flip that the gate kills
+/// in write-ahead itself ("option: shutdown kill flipped"; "auto-finalize flipped" was
+/// the example until issue 11's reconnect made it equivalent) checks as a mismatch (exit
+/// 1), not `ok` as the files rebuilt from the preset's source lines did.
 #[test]
 fn a_written_killed_mutant_checks_as_a_mismatch() {
     let dir = temp_dir("mutate-write");
@@ -454,7 +455,7 @@ fn a_written_killed_mutant_checks_as_a_mismatch() {
     let report = String::from_utf8_lossy(&o.stdout).into_owned();
     let killed = report
         .lines()
-        .find(|l| l.contains("option: auto-finalize flipped"))
+        .find(|l| l.contains("option: shutdown kill flipped"))
         .unwrap_or_else(|| panic!("{report}"));
     assert!(killed.trim_start().starts_with("killed"), "{killed}");
     let mut files: Vec<_> = std::fs::read_dir(&out)
@@ -462,15 +463,15 @@ fn a_written_killed_mutant_checks_as_a_mismatch() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 106);
+    assert_eq!(files.len(), 130);
     let flipped = files
         .iter()
         .find(|f| {
             std::fs::read_to_string(f)
                 .unwrap()
-                .starts_with("# write-ahead: option: auto-finalize flipped\n")
+                .starts_with("# write-ahead: option: shutdown kill flipped\n")
         })
-        .expect("the auto-finalize mutant's file");
+        .expect("the shutdown-kill mutant's file");
     let o = pivotcheck(&["check", "--brief", flipped.to_str().unwrap()], &dir);
     assert_eq!(
         o.status.code(),

@@ -160,7 +160,8 @@ fn junit_of_the_default_suite_validates_and_a_wrong_expectation_is_a_failure() {
         counts,
         JunitCounts {
             suites: scenarios,
-            cases: scenarios * model::properties::PROPERTIES.len(),
+            cases: scenarios
+                * (model::properties::PROPERTIES.len() + model::liveness::LIVENESS.len()),
             failures: 0
         }
     );
@@ -171,7 +172,7 @@ fn junit_of_the_default_suite_validates_and_a_wrong_expectation_is_a_failure() {
     let file = dir.join("wrong.toml");
     std::fs::write(
         &file,
-        "variant = \"reopen-unpaused\"\n[faults]\nlibvirtd_crash = true\nguest_poweroff = true\n[expect]\nviolated = [\"libvirt-state-matches\", \"uncertainty-is-frozen\", \"uncertainty-keeps-qemu\", \"config-holds-data\", \"evidence-outlives-doubt\"]\n",
+        "variant = \"reopen-unpaused\"\n[faults]\nlibvirtd_crash = true\nguest_poweroff = true\n[expect]\nviolated = [\"libvirt-state-matches\", \"uncertainty-is-frozen\", \"uncertainty-keeps-qemu\", \"config-holds-data\", \"evidence-outlives-doubt\", \"libvirt-eventually-agrees\"]\n",
     )
     .unwrap();
     let rep = dir.join("report");
@@ -298,7 +299,10 @@ fn itf_traces_read_back_with_the_itf_crate() {
         );
         read_back += 1;
     }
-    assert_eq!(read_back, 6, "reopen-unpaused violates six properties");
+    assert_eq!(
+        read_back, 7,
+        "reopen-unpaused violates six always properties and libvirt-eventually-agrees"
+    );
 }
 
 fn chromium() -> Option<PathBuf> {

@@ -31,6 +31,17 @@ fn every_suite_counterexample_replays_to_its_property() {
             let actions = &back.actions;
             assert_eq!(Some(actions), p.actions.as_ref(), "{file}");
             assert_eq!(back.states, replay::states(&s.config, actions), "{file}");
+            if let Some(def) = model::liveness::liveness(p.name) {
+                let model = PivotModel::new(back.scenario.config.clone());
+                let start = back.trace.cycle_start.expect("a lasso names its cycle");
+                assert_eq!(
+                    sim::liveness::check_lasso(&model, def, actions, &back.states, start),
+                    sim::liveness::LassoCheck::Violates,
+                    "{file}"
+                );
+                replayed += 1;
+                continue;
+            }
             assert_eq!(
                 replay::first_discovery(&back.scenario.config, p.name, &back.states),
                 Some(actions.len()),
@@ -87,7 +98,7 @@ fn replay_exits_0_when_reproduced_2_when_edited_and_4_when_fixed() {
 
     // The same steps no longer violating the named property: exit 4.
     trace["steps"][6]["action"] = "QemuExecute".into();
-    trace["property"] = "single-switch".into();
+    trace["property"] = "qemu-is-managed".into();
     let fixed = dir.join("fixed.json");
     std::fs::write(&fixed, serde_json::to_string_pretty(&trace).unwrap()).unwrap();
     let o = run(&["replay", fixed.to_str().unwrap()]);
@@ -452,4 +463,84 @@ fn edited_kind_actor_or_label_is_refused_with_exit_2() {
         }
         assert!(conform::load(&file).is_err(), "{name}");
     }
+}
+
+/// Issue 11's freeze: the write-ahead preset as it was (`scenarios/history/write-ahead-1.toml`)
+/// leaves a job `pending` for ever after a libvirtd crash; the checker reports it as a
+/// liveness violation, and `pivotcheck replay` reproduces the lasso (exit 0). Moving the
+/// cycle to where the guest still ran makes replay say FIXED (exit 4).
+#[test]
+fn the_write_ahead_freeze_is_a_replayable_lasso() {
+    let dir = temp_dir("trace-freeze");
+    let out = dir.join("traces");
+    let file = scenarios_dir().join("history").join("write-ahead-1.toml");
+    let o = run(&[
+        "check",
+        "--out",
+        out.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("guest-eventually-runs          violated in 26 steps"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no-job-held-forever            violated in 26 steps"),
+        "{text}"
+    );
+    assert!(text.contains("stays for ever after step 26"), "{text}");
+    let path = out.join("write-ahead-1.guest-eventually-runs.trace.json");
+    let trace = trace::decode::load(&path).unwrap().trace;
+    assert_eq!(trace.cycle_start, Some(26));
+    assert_eq!(trace.kind.as_deref(), Some("eventually"));
+    let labels: Vec<&str> = trace.steps.iter().map(|s| s.label.as_str()).collect();
+    assert!(labels[10].contains("job pending"), "{labels:?}");
+    assert!(labels[11].contains("libvirtd crashes"), "{labels:?}");
+    assert!(
+        labels[18].contains("active image is the source"),
+        "{labels:?}"
+    );
+    assert!(labels[25].contains("settles on the source"), "{labels:?}");
+    let o = run(&["replay", path.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the lasso violates guest-eventually-runs"));
+
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edited["cycle_start"] = 3.into();
+    let fixed = dir.join("open.json");
+    std::fs::write(&fixed, serde_json::to_string(&edited).unwrap()).unwrap();
+    let o = run(&["replay", fixed.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("goal holds"));
+
+    // The fixed preset holds both.
+    let o = run(&["check", "--brief", &scenario_path("write-ahead")]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("guest-eventually-runs          holds"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no-job-held-forever            holds"),
+        "{text}"
+    );
 }

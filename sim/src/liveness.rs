@@ -1,0 +1,636 @@
+//! The liveness search: fair cycles (lassos) over the reachable graph.
+//!
+//! Each property of `model::liveness::LIVENESS` is "always eventually GOAL". It is violated
+//! exactly when a reachable cycle on which GOAL never holds is fair, or when a reachable
+//! state where GOAL does not hold has no owed step at all (the system stutters there for
+//! ever). The search stores the whole reachable graph once (packed states, and the owed
+//! edges in compressed rows), then for each property runs an iterative Tarjan over the
+//! states where GOAL is false, restricted to owed edges (faults and guest steps may not
+//! repeat for ever: `model::liveness`).
+//!
+//! Why the SCC test is exact for weak fairness: inside one strongly connected component
+//! a single cycle can visit every state and take every edge, so the component holds a fair
+//! cycle iff every class enabled in *all* its states is taken on some edge inside it. A
+//! class disabled somewhere in the component is not continuously enabled on the cycle that
+//! passes there; a class enabled everywhere must be taken, and the whole-component cycle
+//! takes every internal edge. No smaller cycle can be fair when the whole one is not: it
+//! has at least the same continuously enabled classes and at most the same edges.
+//!
+//! With symmetry the graph is over representatives. Goals and fairness classes do not
+//! depend on the names of blocks, so a cycle of representatives lifts to a concrete path
+//! that returns to a renaming of its start; repeating it (at most the order of the
+//! renaming, 24 for four blocks) closes a concrete cycle, which is what the trace holds.
+//!
+//! Cost: the graph is stored exactly (no fingerprints: a collision here could invent an
+//! edge and so a cycle), 32 bytes per state plus about 6 bytes per owed edge.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use model::liveness::{self, LIVENESS};
+use model::packed::{pack, unpack, Packed};
+use model::symmetry;
+use model::{Action, PivotModel, World};
+
+use crate::bfs::{self, Limits};
+
+/// A violation: the path from the initial state to the cycle's first state, and the cycle,
+/// which returns to that state. An empty cycle means the last state of the stem stays for
+/// ever: no owed step is enabled there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lasso {
+    pub stem: Vec<Action>,
+    pub cycle: Vec<Action>,
+}
+
+impl Lasso {
+    /// Stem and cycle as one action list, with the index where the cycle starts.
+    pub fn actions(&self) -> (Vec<Action>, usize) {
+        let mut all = self.stem.clone();
+        all.extend(&self.cycle);
+        (all, self.stem.len())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LivenessExploration {
+    pub complete: bool,
+    pub stopped: Option<String>,
+    pub unique_states: usize,
+    /// Owed edges stored.
+    pub edges: usize,
+    /// For each property of `LIVENESS`, a violating lasso (`None`: it holds, if complete).
+    pub violations: Vec<Option<Lasso>>,
+    pub elapsed: Duration,
+}
+
+struct Graph {
+    states: Vec<Packed>,
+    /// BFS tree: state n was first reached from parent[n] by its action number action[n].
+    parent: Vec<u32>,
+    action: Vec<u8>,
+    /// Owed edges of state n: edge_start[n]..edge_start[n+1].
+    edge_start: Vec<u32>,
+    edge_to: Vec<u32>,
+    edge_class: Vec<u8>,
+    edge_action: Vec<u8>,
+    /// Owed classes enabled in each state, one bit per class.
+    enabled: Vec<u32>,
+    /// For each state, one bit per property of `LIVENESS`: its goal holds.
+    goals: Vec<u8>,
+}
+
+fn representative(model: &PivotModel, symmetric: bool, w: World) -> World {
+    if symmetric {
+        symmetry::canonical(&model.config, &w).0
+    } else {
+        w
+    }
+}
+
+fn build(
+    model: &PivotModel,
+    symmetric: bool,
+    limits: &Limits,
+    started: Instant,
+) -> Result<Graph, String> {
+    let mut index: HashMap<Packed, u32, ahash::RandomState> =
+        HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4));
+    let init = pack(&representative(model, symmetric, model.init_state()));
+    index.insert(init, 0);
+    let mut g = Graph {
+        states: vec![init],
+        parent: vec![u32::MAX],
+        action: vec![0],
+        edge_start: vec![0],
+        edge_to: Vec::new(),
+        edge_class: Vec::new(),
+        edge_action: Vec::new(),
+        enabled: Vec::new(),
+        goals: Vec::new(),
+    };
+    let mut enabled = Vec::new();
+    let mut generated = 0usize;
+    let mut next = 0usize;
+    while next < g.states.len() {
+        if next.is_multiple_of(4096) {
+            if limits.max_states.is_some_and(|n| generated >= n) {
+                return Err(format!("state cap: {generated} states generated"));
+            }
+            if limits.timeout.is_some_and(|t| started.elapsed() >= t) {
+                return Err(format!(
+                    "timeout after {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            if let Some(max) = limits.max_memory {
+                let rss = bfs::resident_bytes();
+                if rss >= max {
+                    return Err(format!("memory limit: {} MiB resident", rss >> 20));
+                }
+            }
+        }
+        let state = unpack(&g.states[next]);
+        let goals = LIVENESS.iter().enumerate().fold(0u8, |m, (i, p)| {
+            if (p.goal)(&model.config, &state) {
+                m | 1 << i
+            } else {
+                m
+            }
+        });
+        g.goals.push(goals);
+        enabled.clear();
+        model::world::actions(&model.config, &state, &mut enabled);
+        g.enabled.push(liveness::owed(&enabled));
+        generated += enabled.len();
+        for (i, &a) in enabled.iter().enumerate() {
+            let succ = pack(&representative(model, symmetric, model.step(&state, a)));
+            let n = g.states.len() as u32;
+            let id = *index.entry(succ).or_insert_with(|| {
+                g.states.push(succ);
+                g.parent.push(next as u32);
+                g.action.push(i as u8);
+                n
+            });
+            if let Some(class) = liveness::fairness_class(a) {
+                g.edge_to.push(id);
+                g.edge_class.push(class);
+                g.edge_action.push(i as u8);
+            }
+        }
+        g.edge_start.push(g.edge_to.len() as u32);
+        next += 1;
+    }
+    Ok(g)
+}
+
+impl Graph {
+    fn edges(&self, n: u32) -> std::ops::Range<usize> {
+        self.edge_start[n as usize] as usize..self.edge_start[n as usize + 1] as usize
+    }
+}
+
+/// A violating component or end state of one property: its states (lowest number first).
+struct Bad {
+    states: Vec<u32>,
+    /// Classes enabled in every state of the component (0 for a stuttering end).
+    always_enabled: u32,
+}
+
+/// Iterative Tarjan over the states where goal bit `p` is false, following owed edges
+/// that stay there. Returns the fair component (or stuttering end) with the lowest-numbered
+/// state, which the breadth-first numbering makes the one with the shortest stem.
+fn find_bad(g: &Graph, p: usize) -> Option<Bad> {
+    let n = g.states.len();
+    let bad = |s: u32| g.goals[s as usize] & (1 << p) == 0;
+    const UNSEEN: u32 = u32::MAX;
+    let mut index = vec![UNSEEN; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    // (state, next edge position)
+    let mut calls: Vec<(u32, usize)> = Vec::new();
+    let mut counter = 0u32;
+    let mut best: Option<Bad> = None;
+    let mut component = Vec::new();
+    for root in 0..n as u32 {
+        if !bad(root) {
+            continue;
+        }
+        // A stuttering end: nothing owed is enabled.
+        if g.enabled[root as usize] == 0 {
+            if best.as_ref().is_none_or(|b| root < b.states[0]) {
+                best = Some(Bad {
+                    states: vec![root],
+                    always_enabled: 0,
+                });
+            }
+            continue;
+        }
+        if index[root as usize] != UNSEEN {
+            continue;
+        }
+        calls.push((root, g.edges(root).start));
+        index[root as usize] = counter;
+        low[root as usize] = counter;
+        counter += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
+            let end = g.edges(v).end;
+            let mut descended = false;
+            while *pos < end {
+                let w = g.edge_to[*pos];
+                *pos += 1;
+                if !bad(w) {
+                    continue;
+                }
+                if index[w as usize] == UNSEEN {
+                    index[w as usize] = counter;
+                    low[w as usize] = counter;
+                    counter += 1;
+                    stack.push(w);
+                    on_stack[w as usize] = true;
+                    calls.push((w, g.edges(w).start));
+                    descended = true;
+                    break;
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+            }
+            if descended {
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent as usize] = low[parent as usize].min(low[v as usize]);
+            }
+            if low[v as usize] == index[v as usize] {
+                component.clear();
+                loop {
+                    let w = stack.pop().expect("the component's root is on the stack");
+                    on_stack[w as usize] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if let Some(b) = fair(g, &component, &bad) {
+                    if best.as_ref().is_none_or(|x| b.states[0] < x.states[0]) {
+                        best = Some(b);
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Whether `component` holds a fair cycle: it has an internal edge, and every class
+/// enabled in all its states is taken on one.
+fn fair(g: &Graph, component: &[u32], bad: &dyn Fn(u32) -> bool) -> Option<Bad> {
+    let mut members: Vec<u32> = component.to_vec();
+    members.sort_unstable();
+    let inside = |s: u32| members.binary_search(&s).is_ok();
+    let mut always = u32::MAX;
+    let mut taken = 0u32;
+    let mut internal = false;
+    for &s in &members {
+        always &= g.enabled[s as usize];
+        for e in g.edges(s) {
+            let t = g.edge_to[e];
+            if bad(t) && inside(t) {
+                internal = true;
+                taken |= 1 << g.edge_class[e];
+            }
+        }
+    }
+    (internal && always & !taken == 0).then_some(Bad {
+        states: members,
+        always_enabled: always,
+    })
+}
+
+/// A path of (state, edge) inside `members` from `from` to a state satisfying `target`,
+/// by breadth-first search; the edges are positions in the edge arrays.
+fn path_inside(
+    g: &Graph,
+    members: &[u32],
+    from: u32,
+    target: &dyn Fn(u32) -> bool,
+) -> (Vec<usize>, u32) {
+    let inside = |s: u32| members.binary_search(&s).is_ok();
+    if target(from) {
+        return (Vec::new(), from);
+    }
+    let mut prev: HashMap<u32, (u32, usize)> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([from]);
+    while let Some(v) = queue.pop_front() {
+        for e in g.edges(v) {
+            let w = g.edge_to[e];
+            if !inside(w) || w == from || prev.contains_key(&w) {
+                continue;
+            }
+            prev.insert(w, (v, e));
+            if target(w) {
+                let mut edges = vec![e];
+                let mut at = v;
+                while at != from {
+                    let (p, pe) = prev[&at];
+                    edges.push(pe);
+                    at = p;
+                }
+                edges.reverse();
+                return (edges, w);
+            }
+            queue.push_back(w);
+        }
+    }
+    unreachable!("a strongly connected component connects all its states")
+}
+
+/// The representative-level lasso through `bad`: stem edges (as action numbers along the
+/// BFS tree) and cycle edges (positions in the edge arrays).
+fn lasso_numbers(g: &Graph, bad: &Bad) -> (Vec<u8>, Vec<u8>) {
+    let entry = bad.states[0];
+    let mut stem = Vec::new();
+    let mut i = entry;
+    while i != 0 {
+        stem.push(g.action[i as usize]);
+        i = g.parent[i as usize];
+    }
+    stem.reverse();
+    if bad.always_enabled == 0 && bad.states.len() == 1 && g.enabled[entry as usize] == 0 {
+        return (stem, Vec::new());
+    }
+    let members = &bad.states;
+    let inside = |s: u32| members.binary_search(&s).is_ok();
+    let mut cycle: Vec<usize> = Vec::new();
+    let mut at = entry;
+    // Waypoints: an internal edge of each class enabled everywhere, and a state where each
+    // other owed class is disabled; then back to the entry.
+    let some_enabled = members.iter().fold(0u32, |m, &s| m | g.enabled[s as usize]);
+    for class in 0..liveness::CLASSES.len() as u8 {
+        let bit = 1u32 << class;
+        if bad.always_enabled & bit != 0 {
+            let (path, src) = path_inside(g, members, at, &|s| {
+                g.edges(s)
+                    .any(|e| g.edge_class[e] == class && inside(g.edge_to[e]))
+            });
+            cycle.extend(path);
+            let e = g
+                .edges(src)
+                .find(|&e| g.edge_class[e] == class && inside(g.edge_to[e]))
+                .expect("the waypoint has the edge");
+            cycle.push(e);
+            at = g.edge_to[e];
+        } else if some_enabled & bit != 0 {
+            let (path, s) = path_inside(g, members, at, &|s| g.enabled[s as usize] & bit == 0);
+            cycle.extend(path);
+            at = s;
+        }
+    }
+    if cycle.is_empty() {
+        // A one-state component: its self-loop.
+        let e = g
+            .edges(entry)
+            .find(|&e| g.edge_to[e] == entry)
+            .expect("a one-state component has a self-loop");
+        cycle.push(e);
+        at = entry;
+    }
+    let (back, _) = path_inside(g, members, at, &|s| s == entry);
+    cycle.extend(back);
+    (stem, cycle.iter().map(|&e| g.edge_action[e]).collect())
+}
+
+/// Maps action numbers (indices into the representative's enabled actions) onto the
+/// concrete states reached from `state`.
+fn concretize(
+    model: &PivotModel,
+    symmetric: bool,
+    state: &mut World,
+    numbers: &[u8],
+) -> Vec<Action> {
+    let mut out = Vec::with_capacity(numbers.len());
+    for &n in numbers {
+        let action = if symmetric {
+            let (rep, renaming) = symmetry::canonical(&model.config, state);
+            let a = model.enabled(&rep)[n as usize];
+            renaming.inverse(model.config.blocks).action(a)
+        } else {
+            model.enabled(state)[n as usize]
+        };
+        *state = model.step(state, action);
+        out.push(action);
+    }
+    out
+}
+
+fn lasso(model: &PivotModel, symmetric: bool, g: &Graph, bad: &Bad) -> Lasso {
+    let (stem_numbers, cycle_numbers) = lasso_numbers(g, bad);
+    let mut state = model.init_state();
+    let stem = concretize(model, symmetric, &mut state, &stem_numbers);
+    let start = state.clone();
+    let mut cycle = Vec::new();
+    if !cycle_numbers.is_empty() {
+        // The representative cycle returns to a renaming of `start`; repeat it until the
+        // concrete state itself comes back (a renaming's order is at most 24).
+        for _ in 0..24 {
+            cycle.extend(concretize(model, symmetric, &mut state, &cycle_numbers));
+            if state == start {
+                break;
+            }
+        }
+        assert!(state == start, "a lifted cycle closes within 24 rounds");
+    }
+    Lasso { stem, cycle }
+}
+
+/// Builds the reachable graph of `model` and searches a violating lasso for each liveness
+/// property. A search cut short by `limits` reports no violation and `complete: false`.
+pub fn explore(model: &PivotModel, symmetric: bool, limits: &Limits) -> LivenessExploration {
+    let started = Instant::now();
+    match build(model, symmetric, limits, started) {
+        Err(why) => LivenessExploration {
+            complete: false,
+            stopped: Some(why),
+            unique_states: 0,
+            edges: 0,
+            violations: vec![None; LIVENESS.len()],
+            elapsed: started.elapsed(),
+        },
+        Ok(g) => {
+            let violations = (0..LIVENESS.len())
+                .map(|p| find_bad(&g, p).map(|b| lasso(model, symmetric, &g, &b)))
+                .collect();
+            LivenessExploration {
+                complete: true,
+                stopped: None,
+                unique_states: g.states.len(),
+                edges: g.edge_to.len(),
+                violations,
+                elapsed: started.elapsed(),
+            }
+        }
+    }
+}
+
+/// What replaying a lasso shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LassoCheck {
+    /// The cycle closes, the goal never holds on it, and it is fair (or the end stutters
+    /// with nothing owed enabled).
+    Violates,
+    /// The cycle does not return to its first state.
+    Open,
+    /// The goal holds at step `n` of the cycle (0 = its first state).
+    GoalHolds(usize),
+    /// The cycle leaves an owed class enabled throughout without taking it.
+    Unfair(&'static str),
+    /// The cycle takes a fault or guest step, which may not repeat for ever.
+    Unowed(usize),
+}
+
+impl LassoCheck {
+    pub fn words(&self) -> String {
+        match self {
+            LassoCheck::Violates => "the cycle violates the property".into(),
+            LassoCheck::Open => "the cycle does not return to its first state".into(),
+            LassoCheck::GoalHolds(k) => format!("the goal holds at step {k} of the cycle"),
+            LassoCheck::Unfair(c) => {
+                format!("the cycle is unfair: `{c}` stays enabled and is never taken")
+            }
+            LassoCheck::Unowed(k) => format!(
+                "step {k} of the cycle is a fault or a guest step, which may not repeat for ever"
+            ),
+        }
+    }
+}
+
+/// Checks a lasso on concrete states: `states` are the states along `actions` (initial
+/// first), the cycle is `actions[cycle_start..]`.
+pub fn check_lasso(
+    model: &PivotModel,
+    property: &liveness::LivenessDef,
+    actions: &[Action],
+    states: &[World],
+    cycle_start: usize,
+) -> LassoCheck {
+    let cycle = &actions[cycle_start..];
+    let on_cycle = &states[cycle_start..];
+    if let Some(k) = on_cycle
+        .iter()
+        .position(|s| (property.goal)(&model.config, s))
+    {
+        return LassoCheck::GoalHolds(k);
+    }
+    if cycle.is_empty() {
+        let last = states.last().expect("a trace has an initial state");
+        let owed = liveness::owed(&model.enabled(last));
+        return match (0..liveness::CLASSES.len()).find(|&c| owed & (1 << c) != 0) {
+            Some(c) => LassoCheck::Unfair(liveness::CLASSES[c]),
+            None => LassoCheck::Violates,
+        };
+    }
+    if states[cycle_start] != *states.last().expect("non-empty") {
+        return LassoCheck::Open;
+    }
+    if let Some(k) = cycle
+        .iter()
+        .position(|&a| liveness::fairness_class(a).is_none())
+    {
+        return LassoCheck::Unowed(k);
+    }
+    let always = on_cycle[..cycle.len()]
+        .iter()
+        .fold(u32::MAX, |m, s| m & liveness::owed(&model.enabled(s)));
+    let taken = liveness::owed(cycle);
+    match (0..liveness::CLASSES.len()).find(|&c| always & !taken & (1 << c) != 0) {
+        Some(c) => LassoCheck::Unfair(liveness::CLASSES[c]),
+        None => LassoCheck::Violates,
+    }
+}
+
+/// How a lasso's cycle reads under its steps: where it starts, and that it repeats.
+pub fn cycle_words(cycle_start: usize, steps: usize, indent: &str) -> String {
+    if cycle_start == steps {
+        format!(
+            "{indent}   (stays for ever after step {steps}: nothing fairness requires is enabled, only faults or the guest could move)"
+        )
+    } else {
+        format!(
+            "{indent}   (steps {} to {steps} form a fair cycle back to the state after step {cycle_start}, repeated for ever)",
+            cycle_start + 1
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph of `n` states from owed edges `(from, to, class)`; `goal` marks the states
+    /// where property 0's goal holds. Every state is reached from state 0 along its first
+    /// incoming edge, in numbering order (enough for the stem).
+    fn graph(n: u32, edges: &[(u32, u32, u8)], goal: &[u32]) -> Graph {
+        let mut g = Graph {
+            states: vec![Packed([0; 4]); n as usize],
+            parent: vec![u32::MAX; n as usize],
+            action: vec![0; n as usize],
+            edge_start: vec![0],
+            edge_to: Vec::new(),
+            edge_class: Vec::new(),
+            edge_action: Vec::new(),
+            enabled: Vec::new(),
+            goals: (0..n).map(|s| u8::from(goal.contains(&s))).collect(),
+        };
+        for s in 0..n {
+            let mut mask = 0;
+            for (i, &(_, to, class)) in edges.iter().filter(|e| e.0 == s).enumerate() {
+                g.edge_to.push(to);
+                g.edge_class.push(class);
+                g.edge_action.push(i as u8);
+                mask |= 1 << class;
+                if g.parent[to as usize] == u32::MAX && to != 0 {
+                    g.parent[to as usize] = s;
+                    g.action[to as usize] = i as u8;
+                }
+            }
+            g.enabled.push(mask);
+            g.edge_start.push(g.edge_to.len() as u32);
+        }
+        g
+    }
+
+    #[test]
+    fn a_fair_cycle_without_the_goal_violates() {
+        // 0 -> 1 <-> 2, one class on the cycle, taken on it.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1), (2, 1, 1)], &[]);
+        let bad = find_bad(&g, 0).expect("the cycle 1-2 is fair");
+        assert_eq!(bad.states, vec![1, 2]);
+        let (stem, cycle) = lasso_numbers(&g, &bad);
+        assert_eq!(stem, vec![0]);
+        assert_eq!(cycle, vec![0, 0], "1 -> 2 -> 1");
+    }
+
+    #[test]
+    fn a_cycle_that_starves_an_enabled_class_is_unfair() {
+        // States 1 and 2 both enable class 2, whose edges leave to the goal state 3.
+        let g = graph(
+            4,
+            &[
+                (0, 1, 0),
+                (1, 2, 1),
+                (2, 1, 1),
+                (1, 3, 2),
+                (2, 3, 2),
+                (3, 3, 0),
+            ],
+            &[3],
+        );
+        assert!(find_bad(&g, 0).is_none());
+        // Disabled in state 2, class 2 is no longer owed on the cycle: a violation.
+        let g = graph(
+            4,
+            &[(0, 1, 0), (1, 2, 1), (2, 1, 1), (1, 3, 2), (3, 3, 0)],
+            &[3],
+        );
+        let bad = find_bad(&g, 0).expect("class 2 is not continuously enabled");
+        assert_eq!(bad.states, vec![1, 2]);
+        let (_, cycle) = lasso_numbers(&g, &bad);
+        assert!(!cycle.is_empty());
+    }
+
+    #[test]
+    fn a_cycle_through_the_goal_and_a_stuttering_end() {
+        // The cycle passes the goal: no violation.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1), (2, 1, 1)], &[2]);
+        assert!(find_bad(&g, 0).is_none());
+        // State 2 has nothing owed enabled and no goal: it stays there for ever.
+        let g = graph(3, &[(0, 1, 0), (1, 2, 1)], &[]);
+        let bad = find_bad(&g, 0).expect("a stuttering end");
+        assert_eq!((bad.states.clone(), bad.always_enabled), (vec![2], 0));
+        assert_eq!(lasso_numbers(&g, &bad), (vec![0, 0], vec![]));
+    }
+}
