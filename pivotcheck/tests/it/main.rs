@@ -5,6 +5,7 @@ mod ci_examples;
 mod cli;
 mod live;
 mod pinned;
+mod readme;
 mod reliability;
 mod reports;
 mod scaffold;
