@@ -19,6 +19,9 @@ th { background: #eef; position: sticky; top: 0; }
 td.num { text-align: right; }
 td.ok { background: #e6f6e6; } td.bad { background: #ffd9b3; font-weight: bold; }
 td.violated { color: #900; } td.reached { color: #060; }
+td.bad { border: 3px double #000; } td.gist { max-width: 28em; font-size: 12px; }
+span.legend { padding: 0 4px; border: 1px solid #ccc; } span.legend.ok { background: #e6f6e6; }
+span.legend.violated { color: #900; } span.legend.bad { background: #ffd9b3; font-weight: bold; border: 3px double #000; }
 tr.breaking td { background: #ffd2d2; border-top: 2px solid #c00; border-bottom: 2px solid #c00; }
 tr.fault td.label { color: #c00; font-weight: bold; }
 .chg { background: #fff3a0; font-weight: bold; }
@@ -52,7 +55,7 @@ pub fn page(run: &Run) -> String {
             run.scenarios.len() - run.matching(),
             run.incomplete()
         ));
-        s.push_str("<table id=\"verdicts\">\n<thead><tr><th>scenario</th><th>variant</th><th>result</th><th>unique states</th><th>states</th><th>depth</th><th>time</th>");
+        s.push_str("<table id=\"verdicts\">\n<thead><tr><th>scenario</th><th>variant</th><th>result</th><th>in one sentence</th><th>unique states</th><th>states</th><th>depth</th><th>time</th>");
         for (name, kind) in run.property_names() {
             s.push_str(&format!(
                 "<th title=\"{}\">{}{}</th>",
@@ -64,12 +67,13 @@ pub fn page(run: &Run) -> String {
         s.push_str("</tr></thead>\n<tbody>\n");
         for sc in &run.scenarios {
             s.push_str(&format!(
-                "<tr data-scenario=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2} s</td>",
+                "<tr data-scenario=\"{}\"><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td class=\"gist\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2} s</td>",
                 esc(&sc.name),
                 esc(&sc.name),
                 esc(&sc.variant),
                 if sc.matches { "ok" } else { "bad" },
                 result_word(sc),
+                esc(&sc.gist),
                 sc.unique_states,
                 sc.states,
                 sc.max_depth,
@@ -91,7 +95,7 @@ pub fn page(run: &Run) -> String {
             }
             s.push_str("</tr>\n");
         }
-        s.push_str("</tbody>\n</table>\n<p>◇ marks a <em>sometimes</em> property (reached proves the model is not vacuous). A number in brackets is the length of the shortest counterexample.</p>\n");
+        s.push_str("</tbody>\n</table>\n<p id=\"legend\">Legend (every cell says its verdict in words, so the table reads in grey scale too): <span class=\"legend ok\">holds / reached</span> as expected; <span class=\"legend violated\">violated</span> as the scenario expects (a known, documented violation; the link opens its counterexample); <span class=\"legend bad\">⚠ … expected …</span> differs from the scenario's expectation (this fails the gate). ◇ marks a <em>sometimes</em> property (reached proves the model is not vacuous). A number in brackets is the length of the shortest counterexample.</p>\n");
         if run.scenarios.iter().any(|s| s.coverage.is_some()) {
             s.push_str("<h2>Coverage</h2>\n<p>The number of explored states in which each fault struck in each window; 0 means the window was never explored.</p>\n");
             for sc in &run.scenarios {

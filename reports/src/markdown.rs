@@ -85,6 +85,10 @@ pub fn summary(run: &Run) -> String {
             }
             s.push('\n');
         }
+        s.push_str("\nIn one sentence (the most serious violated property, and the crash windows its shortest counterexample's faults fell into):\n\n");
+        for sc in &run.scenarios {
+            s.push_str(&format!("- `{}`: {}\n", md(&sc.name), md(&sc.gist)));
+        }
         s.push('\n');
         if run.scenarios.iter().any(|s| s.coverage.is_some()) {
             s.push_str("## Coverage\n\nHow often the search explored each fault window: the number of states in which that fault struck there. A window with 0 was never explored.\n\n");

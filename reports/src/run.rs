@@ -35,6 +35,9 @@ pub struct ScenarioReport {
     pub matches: bool,
     pub properties: Vec<PropertyReport>,
     pub coverage: Option<Coverage>,
+    /// The row's verdict in one sentence (decided by the engine), e.g. "loses acknowledged
+    /// writes (no-lost-writes, 16 steps) when libvirtd crashed between ...".
+    pub gist: String,
 }
 
 #[derive(Clone, Debug)]

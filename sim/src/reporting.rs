@@ -68,9 +68,92 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
             matches: r.matches_expectation(),
             properties: props,
             coverage: cov.clone(),
+            gist: gist(r),
         });
     }
     run
+}
+
+/// What breaking each property means to a user, most serious first: the row's sentence
+/// names the first of these that the scenario violates.
+const EFFECTS: [(&str, &str); 14] = [
+    ("no-lost-writes", "loses acknowledged writes"),
+    ("qemu-is-managed", "leaves QEMU running unmanaged"),
+    ("truthful-answer", "answers the app wrongly"),
+    (
+        "config-holds-data",
+        "leaves the persistent config on an image without the data",
+    ),
+    ("guest-eventually-runs", "freezes the guest for good"),
+    ("pivot-call-returns", "never answers the pivot call"),
+    (
+        "uncertainty-keeps-qemu",
+        "loses QEMU while the outcome is unknown",
+    ),
+    (
+        "uncertainty-is-frozen",
+        "lets the guest write while the outcome is unknown",
+    ),
+    ("no-job-held-forever", "holds a job in QEMU for ever"),
+    (
+        "libvirt-eventually-agrees",
+        "leaves libvirt's view of the disk stale for good",
+    ),
+    (
+        "libvirt-state-matches",
+        "leaves libvirt's view of the disk stale",
+    ),
+    (
+        "evidence-outlives-doubt",
+        "destroys evidence before the outcome is durable",
+    ),
+    (
+        "pivot-terminates",
+        "leaves a libvirtd procedure or the app hanging",
+    ),
+    ("single-switch", "switches images twice"),
+];
+
+/// The scenario in one sentence for the report's matrix: the most serious violated
+/// property, what it means, and the crash windows its shortest counterexample's faults
+/// fell into, in order.
+pub fn gist(r: &ScenarioResult) -> String {
+    if !r.complete {
+        return "incomplete search: no verdict is a proof".into();
+    }
+    let violated = |name: &str| {
+        r.properties
+            .iter()
+            .find(|p| p.name == name && p.status == Status::Violated)
+    };
+    let worst = EFFECTS
+        .iter()
+        .find_map(|(name, effect)| violated(name).map(|p| (p, effect.to_string())))
+        .or_else(|| {
+            r.properties
+                .iter()
+                .find(|p| p.status == Status::Violated)
+                .map(|p| (p, format!("violates {}", p.name)))
+        });
+    let Some((p, effect)) = worst else {
+        return "every property holds".into();
+    };
+    let actions = p.actions.as_deref().unwrap_or_default();
+    let states = crate::replay::states(&r.scenario.config, actions);
+    let faults: Vec<String> = actions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| match a {
+            model::Action::Fault(kind) => Some(model::coverage::window_words(&states[i], *kind)),
+            _ => None,
+        })
+        .collect();
+    let window = if faults.is_empty() {
+        "without any fault".to_string()
+    } else {
+        format!("when {}", faults.join(", then "))
+    };
+    format!("{effect} ({}, {} steps) {window}", p.name, actions.len())
 }
 
 /// A property's one-line meaning, as reports show it; empty for an unknown name.

@@ -779,3 +779,38 @@ fn explorer_answers_its_state_listing_on_localhost() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-scenario.toml:"));
 }
+
+/// Each row of the report says its verdict in one sentence: the most serious violated
+/// property and the crash windows of its shortest counterexample (pinned for
+/// `blockdev-modern`, the W1/W3 story), or that every property holds.
+#[test]
+fn each_row_has_its_verdict_in_one_sentence() {
+    let check = |name: &str| {
+        let s =
+            trace::scenario::load(&crate::scenarios_dir().join(format!("{name}.toml"))).unwrap();
+        sim::check::check_scenario(&s, &Default::default())
+    };
+    assert_eq!(
+        sim::reporting::gist(&check("blockdev-modern")),
+        "loses acknowledged writes (no-lost-writes, 16 steps) when libvirtd crashed between \
+         QEMU executing the pivot command and libvirtd reading its reply, then the guest \
+         powered off during the reconnect procedure"
+    );
+    assert_eq!(
+        sim::reporting::gist(&check("write-ahead")),
+        "every property holds"
+    );
+    let run = sim::reporting::run_of_check(&[(check("reopen-paused"), None)]);
+    let html = reports::html::page(&run);
+    assert!(html.contains("<th>in one sentence</th>"), "{html}");
+    assert!(
+        html.contains("<td class=\"gist\">leaves the persistent config on an image without the data (config-holds-data, 23 steps) when libvirtd crashed"),
+        "{html}"
+    );
+    assert!(html.contains("<p id=\"legend\">"), "{html}");
+    let md = reports::markdown::summary(&run);
+    assert!(
+        md.contains("- `reopen-paused`: leaves the persistent config"),
+        "{md}"
+    );
+}
