@@ -1,6 +1,7 @@
-//! Live progress of a check on a terminal: a spinner with states, unique states, states
-//! per second and depth, shown once the run has lasted about a second. Never shown with
-//! `--json` or when standard error is not a terminal.
+//! Live progress on a terminal: for a check, a spinner with states, unique states, states
+//! per second and depth; for `simulate` and `mutate`, a bar of runs or mutants done. Shown
+//! once the run has lasted about a second; never with `--json` or when standard error is
+//! not a terminal.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -51,6 +52,25 @@ impl Progress {
             p.states as f64 / secs,
             p.depth
         ));
+    }
+
+    /// Updates the display with a count: `done` of `total` `what` (runs, mutants), and a
+    /// short detail such as the failures found so far.
+    pub fn count(&mut self, what: &str, done: u64, total: u64, detail: &str) {
+        if !self.enabled || self.started.elapsed() < SHOW_AFTER {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed} [{bar:30}] {pos}/{len} {msg}")
+                    .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        bar.set_position(done);
+        bar.set_message(format!("{what}, {detail}"));
     }
 
     /// Runs `f` (which prints results) with the spinner hidden, so lines do not mix.

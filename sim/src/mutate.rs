@@ -486,6 +486,17 @@ pub fn run(
     family: &[Scenario],
     arguments: &Arguments,
 ) -> (Vec<&'static str>, Vec<MutantResult>) {
+    run_observed(base, family, arguments, &mut |_, _| {})
+}
+
+/// [`run`], telling `observer` after each mutant how many are judged and how many there
+/// are (for a progress display).
+pub fn run_observed(
+    base: &Scenario,
+    family: &[Scenario],
+    arguments: &Arguments,
+    observer: &mut dyn FnMut(usize, usize),
+) -> (Vec<&'static str>, Vec<MutantResult>) {
     let opts = CheckOptions::default();
     let mut guards = vec![guard(base, &opts)];
     guards.extend(
@@ -498,7 +509,9 @@ pub fn run(
     let query_block_used = guards.iter().any(|g| g.query_block);
     let uses = step_use(base);
     let mut results = Vec::new();
-    for m in mutants(base) {
+    let all = mutants(base);
+    let total = all.len();
+    for m in all {
         let killed = guards.iter().find_map(|g| {
             let s = transplant(base, &m, &g.scenario);
             kill(g, &s, &opts).map(|(p, len)| (p, len, g.scenario.name.clone()))
@@ -527,6 +540,7 @@ pub fn run(
             },
         };
         results.push(MutantResult { id: m.id, verdict });
+        observer(results.len(), total);
     }
     (guarded, results)
 }

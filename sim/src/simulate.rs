@@ -148,6 +148,16 @@ pub fn one_run(
 }
 
 pub fn simulate(scenario: &Scenario, opts: &SimOptions) -> SimReport {
+    simulate_observed(scenario, opts, &mut |_, _| {})
+}
+
+/// [`simulate`], telling `observer` after each run how many runs are done and how many
+/// properties have failed so far (for a progress display).
+pub fn simulate_observed(
+    scenario: &Scenario,
+    opts: &SimOptions,
+    observer: &mut dyn FnMut(u64, usize),
+) -> SimReport {
     let mut seen = HashSet::new();
     let mut steps = 0u64;
     let mut failures: Vec<Failure> = Vec::new();
@@ -169,6 +179,7 @@ pub fn simulate(scenario: &Scenario, opts: &SimOptions) -> SimReport {
                 });
             }
         }
+        observer(run + 1, failures.len());
     }
     let order = |name: &str| {
         PROPERTIES

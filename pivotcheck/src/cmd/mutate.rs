@@ -48,7 +48,17 @@ pub fn run(a: Args) -> Result<Exit> {
         Ok(f) => f,
         Err(e) => return Ok(exit::bad_input(e)),
     };
-    let (guarded, results) = mutate::run(&base, &family, &arguments);
+    let mut progress = crate::progress::Progress::new(true);
+    let (guarded, results) =
+        mutate::run_observed(&base, &family, &arguments, &mut |done, total| {
+            progress.count(
+                "mutants",
+                done as u64,
+                total as u64,
+                &format!("checked across {} scenarios", family.len()),
+            )
+        });
+    progress.finish();
     println!(
         "mutating {} [{}] across its family ({}); properties that hold in {} and must catch each mutant: {}",
         base.name,

@@ -60,7 +60,8 @@ pub fn run(a: Args) -> Result<Exit> {
     let report = if single {
         simulate::rerun(&s, root, depth, swarm)
     } else {
-        simulate::simulate(
+        let mut progress = crate::progress::Progress::new(!a.json);
+        let report = simulate::simulate_observed(
             &s,
             &SimOptions {
                 root_seed: root,
@@ -68,7 +69,17 @@ pub fn run(a: Args) -> Result<Exit> {
                 depth,
                 swarm,
             },
-        )
+            &mut |done, failed| {
+                progress.count(
+                    "runs",
+                    done,
+                    runs,
+                    &format!("{failed} properties failed so far"),
+                )
+            },
+        );
+        progress.finish();
+        report
     };
     let elapsed = started.elapsed();
 

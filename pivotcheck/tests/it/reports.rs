@@ -814,3 +814,47 @@ fn each_row_has_its_verdict_in_one_sentence() {
         "{md}"
     );
 }
+
+/// `simulate` and `mutate` show a bar of runs or mutants done on a terminal once they
+/// last a second (these workloads last several), never with `--json` or off a terminal.
+#[test]
+fn simulate_and_mutate_show_progress_on_a_terminal() {
+    let dir = temp_dir("progress-simulate-mutate");
+    let out = dir.join("t").display().to_string();
+    let s = scenarios_dir()
+        .join("blockdev-modern.toml")
+        .display()
+        .to_string();
+    let sim = format!("simulate {s} --seed 1 --runs 60000 --out {out}");
+    let Some(tty) = on_a_terminal(&sim, &dir) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have `script` (util-linux)"
+        );
+        eprintln!("SKIPPED simulate/mutate progress test: `script` is not installed");
+        return;
+    };
+    assert!(
+        tty.contains("/60000 runs, "),
+        "no simulate progress:\n{tty}"
+    );
+    let json = on_a_terminal(&format!("{sim} --json"), &dir).unwrap();
+    assert!(!json.contains("/60000 runs, "), "progress in --json mode");
+    let o = pivotcheck(
+        &[
+            "simulate", &s, "--seed", "1", "--runs", "60000", "--out", &out,
+        ],
+        &dir,
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("runs, "));
+
+    let m = scenarios_dir()
+        .join("write-ahead.toml")
+        .display()
+        .to_string();
+    let tty = on_a_terminal(&format!("mutate {m}"), &dir).unwrap();
+    assert!(
+        tty.contains("/130 mutants, checked across 8 scenarios"),
+        "no mutate progress:\n{tty}"
+    );
+}
