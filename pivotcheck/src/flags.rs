@@ -71,6 +71,19 @@ pub fn seed(text: &str) -> Result<u64, String> {
     ))
 }
 
+/// `--shard I/N`: the I-th of N slices of a simulation's runs, I from 1 to N.
+pub fn shard(text: &str) -> Result<sim::simulate::Shard, String> {
+    let expected = "expected I/N with whole numbers 1 <= I <= N, e.g. 2/4";
+    let (i, n) = text.split_once('/').ok_or_else(|| expected.to_string())?;
+    match (i.trim().parse::<u64>(), n.trim().parse::<u64>()) {
+        (Ok(i), Ok(n)) if (1..=n).contains(&i) => Ok(sim::simulate::Shard {
+            index: i - 1,
+            count: n,
+        }),
+        _ => Err(expected.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,8 @@ enum Cmd {
     Replay(cmd::replay::Args),
     /// Random walks over a scenario on a portable seeded PRNG, with shrinking of failures.
     Simulate(cmd::simulate::Args),
+    /// Combine the --json results of `simulate --shard I/N` into one machine's result.
+    Merge(cmd::merge::Args),
     /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
     Live(cmd::live::Args),
     /// Replay traces (default: the conformance corpus) against a real QEMU and report,
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Cmd::Fuzz(a) => cmd::fuzz::run(a),
         Cmd::Replay(a) => cmd::replay::run(a),
         Cmd::Simulate(a) => cmd::simulate::run(a),
+        Cmd::Merge(a) => cmd::merge::run(a),
         Cmd::Live(a) => return ExitCode::from(cmd::live::run(a)),
         Cmd::Conform(a) => Ok(cmd::conform::run(a)),
         Cmd::New(a) => cmd::new::run(a),

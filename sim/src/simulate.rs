@@ -25,6 +25,65 @@ pub struct SimOptions {
     pub runs: u64,
     pub depth: usize,
     pub swarm: bool,
+    /// Which slice of the runs this process does (all of them by default).
+    pub shard: Shard,
+}
+
+/// One of `count` disjoint slices of a simulation's runs: the runs whose number is
+/// `index` modulo `count`. A run's seed depends only on the root seed and its number, so
+/// the shards of a simulation together run exactly the runs one machine would, and
+/// [`merge`] gives the same first failure per property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// From 0 to `count - 1`.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of `runs` runs fall into this shard.
+    pub fn len(&self, runs: u64) -> u64 {
+        runs / self.count + u64::from(self.index < runs % self.count)
+    }
+
+    pub fn is_empty(&self, runs: u64) -> bool {
+        self.len(runs) == 0
+    }
+}
+
+/// One shard's first failure of a property, as the shard's JSON result records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardFailure<T> {
+    pub property: String,
+    pub run: u64,
+    /// What else the caller keeps with it (the trace, its lengths).
+    pub rest: T,
+}
+
+/// The failures of a whole simulation from those of its shards: per property, the failing
+/// run with the lowest number, which is the run one machine would have reported first
+/// (each shard reports the first failing run of each property among its own runs). In
+/// property order, as [`simulate`] lists its failures.
+pub fn merge<T: Clone>(shards: &[Vec<ShardFailure<T>>]) -> Vec<ShardFailure<T>> {
+    let mut out: Vec<ShardFailure<T>> = Vec::new();
+    for f in shards.iter().flatten() {
+        match out.iter_mut().find(|o| o.property == f.property) {
+            Some(o) if f.run < o.run => *o = f.clone(),
+            Some(_) => {}
+            None => out.push(f.clone()),
+        }
+    }
+    out.sort_by_key(|f| property_order(&f.property));
+    out
+}
+
+fn property_order(name: &str) -> usize {
+    PROPERTIES
+        .iter()
+        .position(|p| p.name == name)
+        .unwrap_or(usize::MAX)
 }
 
 /// The first failing run of one property.
@@ -161,7 +220,8 @@ pub fn simulate_observed(
     let mut seen = HashSet::new();
     let mut steps = 0u64;
     let mut failures: Vec<Failure> = Vec::new();
-    for run in 0..opts.runs {
+    let mut done = 0;
+    for run in (opts.shard.index..opts.runs).step_by(opts.shard.count as usize) {
         let seed = run_seed(opts.root_seed, run);
         let r = one_run(scenario, seed, opts.depth, opts.swarm, &mut seen);
         steps += r.actions.len() as u64;
@@ -179,17 +239,12 @@ pub fn simulate_observed(
                 });
             }
         }
-        observer(run + 1, failures.len());
+        done += 1;
+        observer(done, failures.len());
     }
-    let order = |name: &str| {
-        PROPERTIES
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or(usize::MAX)
-    };
-    failures.sort_by_key(|f| order(f.property));
+    failures.sort_by_key(|f| property_order(f.property));
     SimReport {
-        runs: opts.runs,
+        runs: done,
         steps,
         distinct_states: seen.len(),
         failures,

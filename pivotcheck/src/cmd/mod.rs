@@ -7,6 +7,7 @@ pub mod explain;
 pub mod explore;
 pub mod fuzz;
 pub mod live;
+pub mod merge;
 pub mod mutate;
 pub mod new;
 pub mod replay;

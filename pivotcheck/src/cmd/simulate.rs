@@ -35,6 +35,11 @@ pub struct Args {
     out: PathBuf,
     #[arg(long)]
     json: bool,
+    /// Run only the I-th of N disjoint slices of the runs (run numbers congruent to I-1
+    /// modulo N), for a CI job matrix; `pivotcheck merge` combines the shards' --json
+    /// results into the result of one machine.
+    #[arg(long, value_name = "I/N", value_parser = flags::shard, conflicts_with = "run_seed")]
+    shard: Option<simulate::Shard>,
 }
 
 /// A seed from the clock and the process id, printed so the run can be repeated.
@@ -56,6 +61,7 @@ pub fn run(a: Args) -> Result<Exit> {
         (None, None) => (fresh_seed(), a.runs, false),
     };
     let (depth, swarm) = (a.depth, a.swarm);
+    let shard = a.shard.unwrap_or(simulate::Shard::WHOLE);
     let started = std::time::Instant::now();
     let report = if single {
         simulate::rerun(&s, root, depth, swarm)
@@ -68,12 +74,13 @@ pub fn run(a: Args) -> Result<Exit> {
                 runs,
                 depth,
                 swarm,
+                shard,
             },
             &mut |done, failed| {
                 progress.count(
                     "runs",
                     done,
-                    runs,
+                    shard.len(runs),
                     &format!("{failed} properties failed so far"),
                 )
             },
@@ -104,19 +111,32 @@ pub fn run(a: Args) -> Result<Exit> {
         let v: Vec<serde_json::Value> = violations
             .iter()
             .map(|(f, p)| {
-                json!({"property": f.property, "seed": f.seed, "trace": p.display().to_string(),
+                json!({"property": f.property, "run": f.run, "seed": f.seed,
+                       "trace": p.display().to_string(),
+                       "expected": s.expect_violated.iter().any(|e| e == f.property),
                        "length": f.actions.len(), "shrunk_length": f.shrunk.len()})
             })
             .collect();
         println!(
             "{}",
-            serde_json::to_string(&json!({"runs": report.runs, "steps": report.steps,
+            serde_json::to_string(&json!({"scenario": s.name, "root_seed": root,
+                "depth": depth, "swarm": swarm, "runs_total": runs,
+                "shard": format!("{}/{}", shard.index + 1, shard.count),
+                "runs": report.runs, "steps": report.steps,
                 "distinct_states": report.distinct_states, "violations": v}))?
         );
     } else {
         let mode = if swarm { ", swarm" } else { "" };
         if single {
             println!("SEED={root} (one run){mode}, depth {depth}: {}", s.name);
+        } else if shard != simulate::Shard::WHOLE {
+            println!(
+                "SEED={root}: shard {}/{} of {runs} runs ({} runs){mode}, depth {depth}: {}",
+                shard.index + 1,
+                shard.count,
+                shard.len(runs),
+                s.name
+            );
         } else {
             println!("SEED={root}: {runs} runs{mode}, depth {depth}: {}", s.name);
         }

@@ -9,6 +9,7 @@ mod readme;
 mod reliability;
 mod reports;
 mod scaffold;
+mod shards;
 mod suite;
 mod trace;
 

@@ -220,6 +220,7 @@ fn simulation_finds_and_shrinks_reopen_unpaused() {
                 runs: 10_000,
                 depth: 200,
                 swarm: false,
+                shard: simulate::Shard::WHOLE,
             },
         );
         assert!(!r.failures.is_empty(), "seed {root} found nothing");
@@ -296,7 +297,7 @@ proptest! {
         let s = scenario::load(&scenarios_dir().join("blockdev-modern.toml")).unwrap();
         let mut runs = 20;
         let r = loop {
-            let r = simulate::simulate(&s, &SimOptions { root_seed: root, runs, depth: 60, swarm: true });
+            let r = simulate::simulate(&s, &SimOptions { root_seed: root, runs, depth: 60, swarm: true, shard: simulate::Shard::WHOLE });
             if !r.failures.is_empty() || runs >= 20 * 1024 {
                 break r;
             }

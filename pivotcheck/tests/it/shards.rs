@@ -1,0 +1,118 @@
+//! `simulate --shard I/N` and `merge`: a CI job matrix gets the result of one machine.
+
+use crate::{pivotcheck, scenario_path, temp_dir};
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        crate::stderr_of(o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Three shards of 3,000 runs, merged, report the same first failing run, seed, lengths
+/// and trace contents per property as the whole simulation on one machine, and the same
+/// totals of runs and steps.
+#[test]
+fn merged_shards_give_the_result_of_one_machine() {
+    let dir = temp_dir("shards");
+    let s = scenario_path("reopen-unpaused");
+    let sim = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "simulate", &s, "--seed", "1", "--runs", "3000", "--json", "--out", out,
+        ];
+        args.extend_from_slice(extra);
+        pivotcheck(&args, &dir)
+    };
+    let one = json_of(&sim(&[], "one"));
+    let mut files = Vec::new();
+    for i in 1..=3 {
+        let o = sim(&["--shard", &format!("{i}/3")], &format!("s{i}"));
+        let v = json_of(&o);
+        assert_eq!(v["shard"], format!("{i}/3"));
+        let f = dir.join(format!("s{i}.json"));
+        std::fs::write(&f, &o.stdout).unwrap();
+        files.push(f.display().to_string());
+    }
+    let mut args = vec!["merge", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = json_of(&pivotcheck(&args, &dir));
+    assert_eq!(merged["runs"], one["runs"]);
+    assert_eq!(merged["steps"], one["steps"]);
+    let key = |v: &serde_json::Value| {
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let trace =
+                    std::fs::read_to_string(dir.join(x["trace"].as_str().unwrap())).unwrap();
+                (
+                    x["property"].clone(),
+                    x["run"].clone(),
+                    x["seed"].clone(),
+                    x["length"].clone(),
+                    x["shrunk_length"].clone(),
+                    trace,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let (m, o) = (key(&merged), key(&one));
+    assert!(!o.is_empty());
+    assert_eq!(m, o);
+    let text = pivotcheck(&["merge", &files[0], &files[1], &files[2]], &dir);
+    assert_eq!(text.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("3000 runs in 3 shards"));
+}
+
+#[test]
+fn merge_refuses_an_incomplete_or_mixed_matrix_with_exit_2() {
+    let dir = temp_dir("shards-bad");
+    let s = scenario_path("reopen-unpaused");
+    let shard = |seed: &str, i: u64| {
+        let o = pivotcheck(
+            &[
+                "simulate",
+                &s,
+                "--seed",
+                seed,
+                "--runs",
+                "200",
+                "--json",
+                "--shard",
+                &format!("{i}/2"),
+                "--out",
+                "t",
+            ],
+            &dir,
+        );
+        let f = dir.join(format!("{seed}-{i}.json"));
+        std::fs::write(&f, &o.stdout).unwrap();
+        f.display().to_string()
+    };
+    let (a1, a2, b2) = (shard("1", 1), shard("1", 2), shard("2", 2));
+    for (args, expected) in [
+        (vec!["merge", &a1], "shard 2/2 is missing"),
+        (vec!["merge", &a1, &b2], "root_seed is 2, expected 1"),
+        (vec!["merge", &a1, &a1, &a2], "shard 1/2 is given twice"),
+    ] {
+        let o = pivotcheck(&args, &dir);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            crate::stderr_of(&o).contains(expected),
+            "{}",
+            crate::stderr_of(&o)
+        );
+    }
+    for bad in ["0/2", "3/2", "2", "a/b"] {
+        let o = pivotcheck(&["simulate", &s, "--shard", bad], &dir);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(
+            crate::stderr_of(&o).contains("--shard"),
+            "{}",
+            crate::stderr_of(&o)
+        );
+    }
+}
