@@ -19,7 +19,7 @@ th { background: #eef; position: sticky; top: 0; }
 td.num { text-align: right; }
 td.ok { background: #e6f6e6; } td.bad { background: #ffd9b3; font-weight: bold; }
 td.violated { color: #900; } td.reached { color: #060; }
-td.bad { border: 3px double #000; } td.gist { max-width: 28em; font-size: 12px; }
+td.bad { border: 3px double #000; } td.gist { min-width: 18em; max-width: 28em; font-size: 12px; }
 span.legend { padding: 0 4px; border: 1px solid #ccc; } span.legend.ok { background: #e6f6e6; }
 span.legend.violated { color: #900; } span.legend.bad { background: #ffd9b3; font-weight: bold; border: 3px double #000; }
 tr.breaking td { background: #ffd2d2; border-top: 2px solid #c00; border-bottom: 2px solid #c00; }

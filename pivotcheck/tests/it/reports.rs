@@ -382,6 +382,12 @@ fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
         dom.contains("<table id=\"verdicts\">"),
         "no verdict table in the DOM"
     );
+    // The matrix at a glance: each row's verdict in one sentence, and the legend.
+    assert!(
+        dom.contains("<td class=\"gist\">loses acknowledged writes (no-lost-writes, 12 steps) when the guest powered off between QEMU executing the pivot command and libvirtd reading its reply</td>"),
+        "no one-sentence verdict in the DOM"
+    );
+    assert!(dom.contains("<p id=\"legend\">"), "no legend in the DOM");
     let start = dom
         .find("id=\"cx-reopen-unpaused.no-lost-writes\"")
         .expect("the no-lost-writes counterexample section");
