@@ -323,15 +323,25 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         }
     }
 
-    // libvirt's view after the restart, once it has finished a shutdown it started.
-    let state = wait_for(
+    // libvirt's view after the restart, once it has finished a shutdown it started: not
+    // while it says "in shutdown", and not while it still says "running" for a QEMU that
+    // is gone (the reconnect killed it and the monitor's EOF is not handled yet; seen once
+    // under load at query-jobs.reply.persistent.poweroff: running, QEMU gone).
+    // A state that lasts beyond the wait is libvirt's answer, compared with the model
+    // like any other (a lasting "running" without QEMU would be a finding, not an error).
+    let state = match wait_for(
         "libvirt to finish the shutdown",
         Duration::from_secs(10),
         || {
             let o = virsh(work, &["domstate", DOMAIN]).ok()?;
-            (o.stdout.trim() != "in shutdown").then_some(o)
+            let state = o.stdout.trim();
+            let settling = state == "in shutdown" || (state == "running" && !pid_alive(qemu_pid));
+            (!settling).then_some(o)
         },
-    )?;
+    ) {
+        Ok(o) => o,
+        Err(_) => virsh(work, &["domstate", DOMAIN])?,
+    };
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
     } else {
