@@ -80,12 +80,7 @@ fn fault_words(fault: FaultKind) -> &'static str {
 /// The crash window `fault` falls into when it strikes state `w`, as words: "libvirtd
 /// crashed between QEMU executing the pivot command and libvirtd reading its reply".
 pub fn window_words(w: &World, fault: FaultKind) -> String {
-    let p = phase(w);
-    let words = PHASES
-        .iter()
-        .find(|(q, _)| *q == p)
-        .map(|(_, words)| *words)
-        .expect("every phase is listed");
+    let words = PHASES[phase_index(phase(w))].1;
     format!("{} {words}", fault_words(fault))
 }
 

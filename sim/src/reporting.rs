@@ -76,7 +76,7 @@ pub fn run_of_check(results: &[(ScenarioResult, Option<Coverage>)]) -> Run {
 
 /// What breaking each property means to a user, most serious first: the row's sentence
 /// names the first of these that the scenario violates.
-const EFFECTS: [(&str, &str); 14] = [
+const EFFECTS: [(&str, &str); 13] = [
     ("no-lost-writes", "loses acknowledged writes"),
     ("qemu-is-managed", "leaves QEMU running unmanaged"),
     ("truthful-answer", "answers the app wrongly"),
@@ -111,7 +111,6 @@ const EFFECTS: [(&str, &str); 14] = [
         "pivot-terminates",
         "leaves a libvirtd procedure or the app hanging",
     ),
-    ("single-switch", "switches images twice"),
 ];
 
 /// The scenario in one sentence for the report's matrix: the most serious violated

@@ -57,6 +57,22 @@ fn read(path: &PathBuf) -> Result<ShardResult, String> {
             ));
         }
     }
+    for (i, v) in value["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !(v["property"].is_string() && v["run"].is_u64()) {
+            return Err(format!(
+                "{file}: violation {}: expected a `property` name and a `run` number",
+                i + 1
+            ));
+        }
+    }
+    if !value["violations"].is_array() {
+        return Err(format!("{file}: `violations` is not a list"));
+    }
     let shard = value["shard"].as_str().unwrap_or_default();
     let (index, count) = crate::flags::shard(shard)
         .map(|s| (s.index, s.count))
@@ -126,8 +142,9 @@ pub fn run(a: Args) -> Result<Exit> {
                 .into_iter()
                 .flatten()
                 .map(|v| ShardFailure {
+                    // Both checked when the file was read.
                     property: v["property"].as_str().unwrap_or_default().to_string(),
-                    run: v["run"].as_u64().unwrap_or(u64::MAX),
+                    run: v["run"].as_u64().unwrap_or_default(),
                     rest: v.clone(),
                 })
                 .collect()

@@ -116,3 +116,30 @@ fn merge_refuses_an_incomplete_or_mixed_matrix_with_exit_2() {
         );
     }
 }
+
+/// A shard result whose violation lacks its run number is refused, not merged with a
+/// made-up one.
+#[test]
+fn merge_refuses_a_violation_without_its_run() {
+    let dir = temp_dir("shards-malformed");
+    let s = scenario_path("reopen-unpaused");
+    let o = pivotcheck(
+        &[
+            "simulate", &s, "--seed", "1", "--runs", "300", "--json", "--shard", "1/1", "--out",
+            "t",
+        ],
+        &dir,
+    );
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!v["violations"].as_array().unwrap().is_empty());
+    v["violations"][0].as_object_mut().unwrap().remove("run");
+    let f = dir.join("bad.json");
+    std::fs::write(&f, v.to_string()).unwrap();
+    let o = pivotcheck(&["merge", f.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        crate::stderr_of(&o).contains("violation 1: expected a `property` name and a `run` number"),
+        "{}",
+        crate::stderr_of(&o)
+    );
+}
