@@ -422,6 +422,18 @@ impl Qmp {
                     }
                     return Ok(serde_json::from_slice(&line)?);
                 }
+                // The kernel's receive timeout is coarser than `Instant` and a signal
+                // can cut a read short, so "timed out" before the deadline reads again;
+                // the check at the top decides when the deadline has really passed.
+                Err(e)
+                    if deadline.is_some()
+                        && matches!(
+                            e.kind(),
+                            ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                        ) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(map_io(e)),
             }
         }

@@ -379,19 +379,17 @@ fn real_bad_option_fails_spawn_with_qemu_output() {
 }
 
 #[test]
-fn real_missing_image_fails_connect_quickly_with_qemu_output() {
-    if !qemu_available("real_missing_image_fails_connect_quickly_with_qemu_output") {
+fn real_missing_image_fails_connect_with_qemu_output() {
+    if !qemu_available("real_missing_image_fails_connect_with_qemu_output") {
         return;
     }
     let dir = RunDir::new("noimage");
     let missing = dir.path().join("does-not-exist.qcow2");
     // The socket comes before the drive, so spawn itself succeeds.
     let mut qemu = QemuProcess::spawn(dir.path(), &missing, &[]).unwrap();
-    let t0 = Instant::now();
     let err = qemu.connect(T).err().unwrap();
     let msg = err.to_string();
     assert!(matches!(err, QmpError::Process(_)), "{err:?}");
     assert!(msg.contains("does-not-exist.qcow2"), "{msg}");
-    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     assert!(!qemu.try_wait().unwrap().unwrap().success());
 }
