@@ -155,6 +155,9 @@ pub struct Work {
     pub cache: PathBuf,
     /// The libvirt this run drives.
     pub install: Install,
+    /// `--record DIR`: each scenario's log, status and persistent XML and ground truth
+    /// are saved under this folder (`record.rs`).
+    pub record: Option<PathBuf>,
 }
 
 impl Work {
@@ -224,6 +227,7 @@ impl Work {
             guest,
             cache,
             install,
+            record: None,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod observe;
 pub mod predict;
 pub mod real;
+pub mod record;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -53,6 +54,9 @@ pub struct Args {
     /// The libvirt to drive: `9.0`, `11.3` or the path of an unpacked install
     /// ([`install::Install::parse`]).
     pub libvirt: String,
+    /// Save each scenario's libvirtd log, status XML, persistent XML and ground truth
+    /// under this folder ([`record`]).
+    pub record: Option<PathBuf>,
 }
 
 /// How a live scenario compares with the model's prediction.
@@ -249,7 +253,11 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         .or_else(|| std::env::var_os("PIVOTCHECK_LIVE_CACHE").map(PathBuf::from));
     let preset = install.libvirt.preset();
     let version = install.libvirt.name();
-    let work = harness::Work::create(cache, install)?;
+    let mut work = harness::Work::create(cache, install)?;
+    if let Some(dir) = &args.record {
+        record::enable(&work)?;
+        work.record = Some(dir.clone());
+    }
     println!(
         "pivotcheck live: {} scenario(s) against libvirt {version} in {} (preset {preset})",
         specs.len(),

@@ -227,6 +227,10 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         *daemon = Some(Libvirtd::start(work)?);
     }
     clean_slate(work, daemon)?;
+    let mut rec = match &work.record {
+        Some(root) => Some(crate::record::Recording::start(root, work, spec)?),
+        None => None,
+    };
     make_source(work)?;
     fs::write(work.path("dom.xml"), domain_xml(work))?;
     let dom_xml = work.path("dom.xml").display().to_string();
@@ -281,6 +285,9 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             );
         }
         *daemon = None;
+        if let Some(r) = rec.as_mut() {
+            r.crashed(work)?;
+        }
     } else if !pivot.ok {
         bail!("the control pivot failed: {}", pivot.stderr.trim());
     }
@@ -306,6 +313,10 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         }
         if let Some(d) = spec.double() {
             crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
+            if let Some(r) = rec.as_mut() {
+                r.crashed(work)?;
+                r.down2 = Some(direct_view(&monitor)?);
+            }
         }
         *daemon = Some(Libvirtd::start(work)?);
     } else {
@@ -342,6 +353,10 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         Ok(o) => o,
         Err(_) => virsh(work, &["domstate", DOMAIN])?,
     };
+    if let Some(r) = rec.as_mut() {
+        // Before the harness's own monitor queries, which libvirt would log too.
+        r.snapshot(work, spec.persistent)?;
+    }
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
     } else {
@@ -400,6 +415,9 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     obs.write_down = held(1, wrote_down)?;
     obs.write_after = held(2, wrote_after)?;
 
+    if let Some(r) = rec {
+        r.finish(spec, &obs)?;
+    }
     // Clean up: stop and forget the domain, reap a QEMU libvirt lost.
     let _ = virsh(work, &["destroy", DOMAIN]);
     if spec.persistent {

@@ -46,6 +46,9 @@ enum Cmd {
     Merge(cmd::merge::Args),
     /// Crash real libvirtd at each QMP command of a real pivot and compare with the model.
     Live(cmd::live::Args),
+    /// Match a real libvirtd debug log against the model: consistent or not, the crash
+    /// window, where QEMU runs, which image holds every acknowledged write.
+    Diagnose(cmd::diagnose::Args),
     /// Replay traces (default: the conformance corpus) against a real QEMU and report,
     /// per trace, conformance or the first step where model and QEMU disagree.
     Conform(cmd::conform::Args),
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Cmd::Merge(a) => cmd::merge::run(a),
         Cmd::Live(a) => return ExitCode::from(cmd::live::run(a)),
         Cmd::Conform(a) => Ok(cmd::conform::run(a)),
+        Cmd::Diagnose(a) => cmd::diagnose::run(a),
         Cmd::New(a) => cmd::new::run(a),
         Cmd::Explain(a) => cmd::explain::run(a),
         Cmd::Completions(a) => cmd::completions::completions(a),

@@ -31,6 +31,11 @@ pub struct Args {
     /// the path of an unpacked install; each version is checked against its own preset.
     #[arg(long, default_value = "9.0")]
     libvirt: String,
+    /// Record each scenario for `pivotcheck diagnose`: libvirtd's debug log, the status
+    /// XML (at the crash and at the end), the persistent XML and the measured ground truth
+    /// go to DIR/<libvirt version>/<scenario>/.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 /// The live suite's exit code: 0 agree, 1 disagree, 2 bad input or a harness failure (the
@@ -45,5 +50,6 @@ pub fn run(a: Args) -> u8 {
         cache: a.cache,
         scenario_timeout: a.scenario_timeout,
         libvirt: a.libvirt,
+        record: a.record,
     })
 }

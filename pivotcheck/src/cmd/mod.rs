@@ -3,6 +3,7 @@
 pub mod check;
 pub mod completions;
 pub mod conform;
+pub mod diagnose;
 pub mod explain;
 pub mod explore;
 pub mod fuzz;
