@@ -90,6 +90,14 @@ pub struct Diagnosis {
     /// A shortest behaviour explaining the whole log (consistent), or the one that got
     /// furthest (inconsistent).
     pub behaviour: Vec<Step>,
+    /// The same behaviour as model actions and the states along it (the initial state
+    /// first), for diagrams.
+    #[serde(skip)]
+    pub path: Vec<Action>,
+    #[serde(skip)]
+    pub path_states: Vec<World>,
+    #[serde(skip)]
+    pub config: Option<Config>,
 }
 
 /// The model configuration a log is matched against: the preset's procedures, the live
@@ -138,6 +146,7 @@ pub fn observe(
         let seen = match &e.kind {
             Kind::DaemonStart { .. } => started.then_some(Seen::Restart),
             Kind::DomainStop { domain: d } => (started && d == domain).then_some(Seen::Stop),
+            Kind::Cut { mon } if mine(mon) => started.then_some(Seen::Cut),
             Kind::Sent {
                 mon,
                 execute,
@@ -291,6 +300,7 @@ fn describe(k: &log::Kind) -> String {
     match k {
         log::Kind::DaemonStart { version } => format!("libvirtd {version} starts"),
         log::Kind::DomainStop { domain } => format!("libvirtd stops domain {domain}"),
+        log::Kind::Cut { .. } => "a monitor line cut by the crash".into(),
         log::Kind::Sent {
             execute, arguments, ..
         } => format!("sent {execute} {}", short(arguments)),
@@ -371,6 +381,9 @@ struct Node {
     /// reply is read without one too.
     quiet: bool,
 }
+
+/// A node's parent and the action from it (`None`: a cut log line read as nothing).
+type Parent = (usize, Option<Action>);
 
 /// Whether a final model state fits the status and persistent XML.
 fn fits_xml(
@@ -493,7 +506,9 @@ fn search(
 ) -> Diagnosis {
     let mut names: Vec<String> = vec!["none".into()];
     let mut index: HashMap<Node, usize> = HashMap::new();
-    let mut nodes: Vec<(Node, Option<(usize, Action)>)> = Vec::new();
+    // Each node with its parent and the action that led to it (`None`: a cut log line
+    // read as nothing).
+    let mut nodes: Vec<(Node, Option<Parent>)> = Vec::new();
     let mut queue = VecDeque::new();
     let start = Node {
         w: model::world::init(cfg),
@@ -511,6 +526,22 @@ fn search(
         let node = nodes[i].0.clone();
         if node.pos as usize > nodes[furthest].0.pos as usize {
             furthest = i;
+        }
+        // A cut line may stand for nothing at all.
+        if matches!(obs.get(node.pos as usize).map(|o| &o.seen), Some(Seen::Cut)) {
+            let n = Node {
+                pos: node.pos + 1,
+                ..node.clone()
+            };
+            if !index.contains_key(&n) {
+                if nodes.len() >= input.max_states {
+                    complete = false;
+                } else {
+                    index.insert(n.clone(), nodes.len());
+                    nodes.push((n, Some((i, None))));
+                    queue.push_back(nodes.len() - 1);
+                }
+            }
         }
         actions.clear();
         model::world::actions(cfg, &node.w, &mut actions);
@@ -563,7 +594,7 @@ fn search(
                 continue;
             }
             index.insert(n.clone(), nodes.len());
-            nodes.push((n, Some((i, a))));
+            nodes.push((n, Some((i, Some(a)))));
             queue.push_back(nodes.len() - 1);
         }
     }
@@ -578,7 +609,15 @@ fn search(
         .collect();
     let path = |mut i: usize| {
         let mut steps = Vec::new();
+        let mut acts = Vec::new();
+        let mut states = vec![nodes[i].0.w.clone()];
         while let Some((p, a)) = nodes[i].1 {
+            let Some(a) = a else {
+                i = p;
+                continue;
+            };
+            acts.push(a);
+            states.push(nodes[p].0.w.clone());
             let before = &nodes[p].0;
             let after = &nodes[i].0;
             let line = (after.pos > before.pos).then(|| obs[before.pos as usize].line);
@@ -590,7 +629,9 @@ fn search(
             i = p;
         }
         steps.reverse();
-        steps
+        acts.reverse();
+        states.reverse();
+        (steps, acts, states)
     };
     let mut d = Diagnosis {
         consistent: !finals.is_empty(),
@@ -607,6 +648,9 @@ fn search(
         advice: String::new(),
         reason: None,
         behaviour: vec![],
+        path: vec![],
+        path_states: vec![],
+        config: Some(cfg.clone()),
     };
     if finals.is_empty() {
         let reached = nodes[furthest].0.pos as usize;
@@ -622,7 +666,7 @@ fn search(
                 "the whole log is explained, but no behaviour ends in the state the status or persistent XML records".into(),
             );
         }
-        d.behaviour = path(furthest);
+        (d.behaviour, d.path, d.path_states) = path(furthest);
         if !complete {
             d.reason = Some(format!(
                 "the search stopped at {} states before it was exhaustive: nothing is decided",
@@ -685,7 +729,7 @@ fn search(
         }
     });
     d.advice = advice(&d);
-    d.behaviour = path(finals[0]);
+    (d.behaviour, d.path, d.path_states) = path(finals[0]);
     if !complete {
         d.reason = Some(format!(
             "the search stopped at {} states before it was exhaustive: the states listed may not be all",

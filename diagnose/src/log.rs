@@ -18,7 +18,8 @@
 //!
 //! Every other line is ignored. A log cut by a crash is normal: a line whose monitor JSON
 //! is incomplete is accepted only as the last line of a daemon's run (before the next
-//! `libvirt version:` line or the end of the file), and is then ignored (`cut_lines`).
+//! `libvirt version:` line or the end of the file), and then stands for any one monitor
+//! message or none (`cut_lines`, [`Kind::Cut`]).
 
 use serde_json::Value;
 
@@ -50,6 +51,9 @@ pub enum Kind {
     },
     /// `qemuProcessStop: Shutting down vm=.. name=NAME`: libvirtd stops the domain.
     DomainStop { domain: String },
+    /// A monitor line cut mid-message by a crash: something was written or read on `mon`,
+    /// its content is lost.
+    Cut { mon: String },
     /// An event libvirtd read on `mon`.
     Event {
         mon: String,
@@ -251,6 +255,13 @@ pub fn parse(text: &str) -> Result<Log, LogError> {
         let Some(v) = json_after(body, key) else {
             if last_of_run(k) {
                 log.cut_lines.push(m.line);
+                log.entries.push(Entry {
+                    line: m.line,
+                    time: m.time.clone(),
+                    kind: Kind::Cut {
+                        mon: mon.to_string(),
+                    },
+                });
                 continue;
             }
             return Err(LogError {
@@ -296,22 +307,83 @@ pub fn parse(text: &str) -> Result<Log, LogError> {
     Ok(log)
 }
 
-/// The line numbers (1-based) `diagnose` reads: daemon starts, monitor ownership and
-/// monitor traffic, with their continuation lines. `pivotcheck diagnose --trim` prints
-/// these lines; the checked-in corpus is trimmed this way.
+/// The line numbers (1-based) `diagnose` uses, with their continuation lines: daemon
+/// starts, the first `Entering monitor` of each monitor, domain stops, and monitor
+/// traffic, which before a domain's copy starts is only the commands that set the copy up
+/// (`blockdev-add`, `blockdev-mirror`, `drive-mirror`) and the copy command's reply.
+/// `pivotcheck diagnose --trim` prints these lines; the checked-in corpus is trimmed so,
+/// which changes no answer (a test checks this on every corpus entry).
 pub fn relevant_lines(text: &str) -> Result<Vec<usize>, LogError> {
     let (msgs, _) = messages(text)?;
+    let mut owners: Vec<(String, String)> = Vec::new();
+    for m in &msgs {
+        if let Some(i) = m.text.find("Entering monitor (") {
+            let rest = &m.text[i + 18..];
+            if let (Some(mon), Some(name)) = (field(rest, "mon="), field(rest, "name=")) {
+                if !owners.iter().any(|(o, _)| o == mon) {
+                    owners.push((mon.to_string(), name.to_string()));
+                }
+            }
+        }
+    }
+    let owner = |mon: &str| {
+        owners
+            .iter()
+            .find(|(o, _)| o == mon)
+            .map(|(_, d)| d.clone())
+    };
+    let mut started: Vec<String> = Vec::new();
+    let mut seen_mon: Vec<String> = Vec::new();
+    let mut copy_ids: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for (k, m) in msgs.iter().enumerate() {
-        let keep = m.text.contains("libvirt version: ")
-            || m.text.contains("Entering monitor (")
-            || m.text.contains(" : Shutting down vm=")
-            || m.text.contains("QEMU_MONITOR_IO_WRITE: ")
-            || m.text.contains("QEMU_MONITOR_RECV_REPLY: ")
-            || m.text.contains("QEMU_MONITOR_RECV_EVENT: ");
+        let t = &m.text;
+        let mon = field(t, "mon=").map(str::to_string);
+        let dom = mon.as_deref().and_then(owner);
+        let live = dom.as_ref().is_some_and(|d| started.contains(d));
+        let keep = if t.contains("libvirt version: ") || t.contains(" : Shutting down vm=") {
+            true
+        } else if t.contains("Entering monitor (") {
+            let mon = mon.clone().unwrap_or_default();
+            let first = !seen_mon.contains(&mon);
+            seen_mon.push(mon);
+            first
+        } else if t.contains("QEMU_MONITOR_IO_WRITE: ") {
+            let v = json_after(t, "buf=");
+            let exec = v
+                .as_ref()
+                .and_then(|v| v.get("execute"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let setup = matches!(exec, "blockdev-add" | "blockdev-mirror" | "drive-mirror");
+            if matches!(exec, "blockdev-mirror" | "drive-mirror") {
+                if let Some(id) = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str) {
+                    copy_ids.push(id.to_string());
+                }
+            }
+            live || setup || v.is_none()
+        } else if t.contains("QEMU_MONITOR_RECV_REPLY: ") {
+            let v = json_after(t, "reply=");
+            let id = v
+                .as_ref()
+                .and_then(|v| v.get("id"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let copy = id.is_some_and(|i| copy_ids.contains(&i));
+            if copy && v.as_ref().is_some_and(|v| v.get("return").is_some()) {
+                if let Some(d) = &dom {
+                    started.push(d.clone());
+                }
+            }
+            live || copy || v.is_none()
+        } else if t.contains("QEMU_MONITOR_RECV_EVENT: ") {
+            live || json_after(t, "event=").is_none()
+        } else {
+            false
+        };
         if keep {
             let next = msgs.get(k + 1).map(|n| n.line).unwrap_or(usize::MAX);
-            let extra = m.text.matches('\n').count();
+            let extra = t.matches('\n').count();
             out.extend((m.line..=m.line + extra).take_while(|l| *l < next));
         }
     }
@@ -354,7 +426,8 @@ mod tests {
         let cut = &WRITE[..150];
         let log = parse(&format!("{cut}\n{START}")).unwrap();
         assert_eq!(log.cut_lines, vec![1]);
-        assert_eq!(log.entries.len(), 1);
+        assert_eq!(log.entries.len(), 2);
+        assert!(matches!(log.entries[0].kind, Kind::Cut { .. }));
         // At the very end of the file too.
         assert_eq!(parse(cut).unwrap().cut_lines, vec![1]);
         let e = parse(&format!("{cut}\n{WRITE}")).unwrap_err();
@@ -370,8 +443,13 @@ mod tests {
     }
 
     #[test]
-    fn relevant_lines_keep_continuations() {
-        let text = format!("2026-12-02 03:31:35.100+0000: 1: debug : f:1 : other\n{WRITE}{START}");
-        assert_eq!(relevant_lines(&text).unwrap(), vec![2, 3, 4]);
+    fn relevant_lines_keep_continuations_and_the_copy_from_its_start() {
+        let enter = "2026-12-02 03:31:35.000+0000: 1: debug : f:1 : Entering monitor (mon=0x7f16dc005a20 vm=0x1 name=rq)\n";
+        let mirror = "2026-12-02 03:31:35.010+0000: 2: info : qemuMonitorIOWrite:366 : QEMU_MONITOR_IO_WRITE: mon=0x7f16dc005a20 buf={\"execute\":\"blockdev-mirror\",\"arguments\":{\"job-id\":\"copy-vda-libvirt-1-format\"},\"id\":\"libvirt-9\"}\r\n len=1 ret=1 errno=0\n";
+        let reply = "2026-12-02 03:31:35.020+0000: 2: info : qemuMonitorJSONIOProcessLine:208 : QEMU_MONITOR_RECV_REPLY: mon=0x7f16dc005a20 reply={\"return\": {}, \"id\": \"libvirt-9\"}\n";
+        let other = "2026-12-02 03:31:35.100+0000: 1: debug : f:1 : other\n";
+        // Before the copy's start, job-complete is not kept; after it, it is.
+        let text = format!("{other}{enter}{enter}{WRITE}{mirror}{reply}{WRITE}{START}");
+        assert_eq!(relevant_lines(&text).unwrap(), vec![2, 6, 7, 8, 9, 10, 11]);
     }
 }

@@ -7,6 +7,7 @@
 //! | libvirtd reads a reply | `QEMU_MONITOR_RECV_REPLY` with the command's id, its content compared ([`reply_matches`]) |
 //! | libvirtd reads an event | `QEMU_MONITOR_RECV_EVENT` ([`event_of`]) |
 //! | libvirtd restarts | `libvirt version: ...` |
+//! | any one command, reply or event, or nothing | a monitor line cut by the crash |
 //! | libvirtd stops the domain whose QEMU is gone | `qemuProcessStop: Shutting down vm=.. name=DOMAIN` |
 //! | libvirtd sends a query (`query-jobs`, `query-status`, `query-block-jobs`, `query-block`) and reads its reply | the two lines, or neither ([`optional`]) |
 //! | every other step: QEMU executing a command, the job's progress, guest writes and power-off, libvirtd's local steps (saves, marks), its crash, EOF, kill, stopping the domain, the app | hidden: the search may insert it anywhere |
@@ -61,6 +62,8 @@ pub enum Seen {
     Restart,
     /// `qemuProcessStop: Shutting down vm=... name=DOMAIN`.
     Stop,
+    /// A monitor line cut by a crash: any one monitor message, or none.
+    Cut,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -155,6 +158,7 @@ pub fn fits(shown: &Shown, seen: &Seen) -> bool {
         (Shown::Reply(a, r), Seen::Reply(b, p)) => a == b && reply_matches(r, p),
         (Shown::Event(e), Seen::Event(p)) => event_matches(e, p),
         (Shown::Restart, Seen::Restart) | (Shown::Stop, Seen::Stop) => true,
+        (Shown::Sent(_) | Shown::Reply(..) | Shown::Event(_), Seen::Cut) => true,
         _ => false,
     }
 }

@@ -38,50 +38,43 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// One page: the answer, then a table of the behaviour's steps (actor lanes as columns)
-/// with the log line each observable step explains.
-pub fn html(d: &Diagnosis, log: &str) -> String {
+/// One page: the answer, the behaviour found as a sequence diagram (`svg`, drawn by
+/// `reports::diagram`), and a table of its steps with the log line each observable step
+/// explains beside it (hidden steps in grey).
+pub fn html(d: &Diagnosis, log: &str, svg: &str) -> String {
     let lines: Vec<&str> = log.split('\n').collect();
     let mut s = String::from(
         "<!doctype html><html><head><meta charset='utf-8'><title>pivotcheck diagnose</title>\
          <style>body{font-family:sans-serif}td,th{border:1px solid #999;padding:2px 6px;\
          vertical-align:top;font-size:13px}table{border-collapse:collapse}\
-         .hidden{color:#777}.log{font-family:monospace;max-width:60em;overflow-wrap:anywhere}\
+         .hidden{color:#777}.log{font-family:monospace;max-width:70em;overflow-wrap:anywhere}\
          </style></head><body>",
     );
     s.push_str(&format!(
-        "<h1>pivotcheck diagnose: {}</h1><pre>{}</pre>",
+        "<h1>pivotcheck diagnose: domain {}</h1><pre>{}</pre>",
         esc(&d.domain),
         esc(&text(d))
     ));
-    s.push_str("<table><tr><th>#</th><th>guest</th><th>qemu</th><th>libvirtd</th><th>app</th><th>log line</th></tr>");
+    s.push_str(svg);
+    s.push_str("<table><tr><th>step</th><th>model</th><th>log line</th></tr>");
     for (i, st) in d.behaviour.iter().enumerate() {
-        let lane = match model::Action::from_name(&st.action).map(|a| a.actor()) {
-            Some(model::Actor::Guest) => 0,
-            Some(model::Actor::Qemu) => 1,
-            Some(model::Actor::Libvirtd) | None => 2,
-            Some(model::Actor::App) => 3,
-        };
         let class = if st.line.is_some() {
             ""
         } else {
             " class='hidden'"
         };
-        s.push_str(&format!("<tr{class}><td>{}</td>", i + 1));
-        for k in 0..4 {
-            if k == lane {
-                s.push_str(&format!("<td>{}</td>", esc(&st.label)));
-            } else {
-                s.push_str("<td></td>");
-            }
-        }
-        match st.line {
-            Some(l) => s.push_str(&format!(
-                "<td class='log'>{l}: {}</td></tr>",
-                esc(lines.get(l - 1).copied().unwrap_or(""))
-            )),
-            None => s.push_str("<td>(hidden)</td></tr>"),
-        }
+        let log = match st.line {
+            Some(l) => format!(
+                "{l}: {}",
+                esc(lines.get(l - 1).copied().unwrap_or("").trim_end())
+            ),
+            None => "(hidden: not in the log)".into(),
+        };
+        s.push_str(&format!(
+            "<tr{class}><td>{}</td><td>{}</td><td class='log'>{log}</td></tr>",
+            i + 1,
+            esc(&st.label)
+        ));
     }
     s.push_str("</table></body></html>\n");
     s

@@ -353,10 +353,6 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         Ok(o) => o,
         Err(_) => virsh(work, &["domstate", DOMAIN])?,
     };
-    if let Some(r) = rec.as_mut() {
-        // Before the harness's own monitor queries, which libvirt would log too.
-        r.snapshot(work, spec.persistent)?;
-    }
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
     } else {
@@ -378,6 +374,12 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         obs.config_source = disk_xml(&x)
             .and_then(|d| attr(d, "source", "file"))
             .map(|f| image_name(&f));
+    }
+    if let Some(r) = rec.as_mut() {
+        // After libvirt's view was read (a reconnect may still be finishing a pivot while
+        // `domstate` already answers) and before the harness's own monitor queries, which
+        // libvirt would log too.
+        r.snapshot(work, spec.persistent)?;
     }
     // QEMU's truth: through libvirt if it manages QEMU, else on the freed monitor.
     let alive = pid_alive(qemu_pid);

@@ -118,7 +118,13 @@ pub fn run(a: Args) -> Result<Exit> {
     }
     if let Some(dir) = &a.report {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let page = diagnose::render::html(&d, &log);
+        let svg = match &d.config {
+            Some(cfg) if !d.path.is_empty() => {
+                reports::diagram::svg(cfg, &d.path, &d.path_states, None, "")
+            }
+            _ => String::new(),
+        };
+        let page = diagnose::render::html(&d, &log, &svg);
         let path = dir.join("index.html");
         let tmp = dir.join("index.html.tmp");
         std::fs::write(&tmp, page)?;

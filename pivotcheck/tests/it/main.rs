@@ -3,6 +3,7 @@
 
 mod ci_examples;
 mod cli;
+mod diagnose;
 mod live;
 mod pinned;
 mod readme;
