@@ -161,23 +161,9 @@ pub fn observe(
                         nodes.insert(n.to_string(), arguments.clone());
                     }
                 }
-                match (&job, mapping::command_of(execute)) {
-                    (Some(j), Some(c)) if mapping::preset_sends(cfg, c) => {
-                        let about_job = arguments
-                            .get("id")
-                            .and_then(|v| v.as_str())
-                            .or_else(|| arguments.get("device").and_then(|v| v.as_str()));
-                        let other_job = matches!(
-                            execute.as_str(),
-                            "job-complete"
-                                | "job-dismiss"
-                                | "job-finalize"
-                                | "block-job-complete"
-                                | "block-job-cancel"
-                        ) && about_job != Some(j.as_str());
-                        (!other_job).then_some(Seen::Sent(c))
-                    }
-                    _ => None,
+                match &job {
+                    Some(j) => of_copy(cfg, execute, arguments, j).map(Seen::Sent),
+                    None => None,
                 }
             }
             Kind::Reply { mon, id, reply } if mine(mon) => {
@@ -200,27 +186,14 @@ pub fn observe(
                         .map(str::to_string);
                     continue;
                 }
-                match (&job, mapping::command_of(&execute)) {
-                    (Some(j), Some(c)) if mapping::preset_sends(cfg, c) => {
-                        let about_job = args
-                            .get("id")
-                            .and_then(|v| v.as_str())
-                            .or_else(|| args.get("device").and_then(|v| v.as_str()));
-                        let other_job = matches!(
-                            execute.as_str(),
-                            "job-complete"
-                                | "job-dismiss"
-                                | "job-finalize"
-                                | "block-job-complete"
-                                | "block-job-cancel"
-                        ) && about_job != Some(j.as_str());
-                        if other_job {
-                            None
-                        } else {
-                            let p = mapping::reply_pattern(c, reply, j)
-                                .map_err(|m| InputError(format!("line {}: {m}", e.line)))?;
-                            Some(Seen::Reply(c, p))
-                        }
+                match (
+                    &job,
+                    of_copy(cfg, &execute, &args, job.as_deref().unwrap_or("")),
+                ) {
+                    (Some(j), Some(c)) => {
+                        let p = mapping::reply_pattern(c, reply, j)
+                            .map_err(|m| InputError(format!("line {}: {m}", e.line)))?;
+                        Some(Seen::Reply(c, p))
                     }
                     _ => None,
                 }
@@ -283,6 +256,26 @@ pub fn observe(
         }
     }
     Ok((out, target))
+}
+
+/// The model command a real command stands for, if the preset sends it and, for the job
+/// verbs, it is about the copy job `job` (not the image-creation job libvirt also runs).
+fn of_copy(
+    cfg: &Config,
+    execute: &str,
+    arguments: &serde_json::Value,
+    job: &str,
+) -> Option<model::Command> {
+    let c = mapping::command_of(execute).filter(|c| mapping::preset_sends(cfg, *c))?;
+    let about = arguments
+        .get("id")
+        .or_else(|| arguments.get("device"))
+        .and_then(|v| v.as_str());
+    let job_verb = matches!(
+        execute,
+        "job-complete" | "job-dismiss" | "job-finalize" | "block-job-complete" | "block-job-cancel"
+    );
+    (!job_verb || about == Some(job)).then_some(c)
 }
 
 fn describe(k: &log::Kind) -> String {

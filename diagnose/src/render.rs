@@ -28,6 +28,18 @@ pub fn text(d: &Diagnosis) -> String {
     if let Some(r) = &d.reason {
         s.push_str(&format!("  {r}\n"));
     }
+    if !d.consistent && d.complete {
+        // The nearest behaviour's last steps: where the model and the log part.
+        let from = d.behaviour.len().saturating_sub(8);
+        s.push_str("  the behaviour that explains the most, its last steps:\n");
+        for (i, st) in d.behaviour.iter().enumerate().skip(from) {
+            let at = st
+                .line
+                .map(|l| format!("line {l}"))
+                .unwrap_or("hidden".into());
+            s.push_str(&format!("    {:>3}. {} ({at})\n", i + 1, st.label));
+        }
+    }
     s
 }
 
