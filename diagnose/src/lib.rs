@@ -745,3 +745,87 @@ fn advice(d: &Diagnosis) -> String {
         (img, s) => format!("libvirt says {s} but every acknowledged write is on the {img}: use the {img}; redefine the config on it; do not `virsh start` the {s}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::state::{DiskDef, JobStatus, Program, ProgramKind, RunState};
+
+    /// libvirt 9.0 after QEMU switched to the target, its record still saying source.
+    fn switched(record: Option<MirrorState>) -> (Config, World) {
+        let cfg = config("libvirt-9.0", false).unwrap();
+        let mut w = model::world::init(&cfg);
+        w.ghost.pivot_sent = true;
+        w.qemu.active = Image::Target;
+        w.qemu.job.as_mut().unwrap().status = JobStatus::Concluded;
+        let def = DiskDef {
+            source: Image::Source,
+            mirror: record,
+            paused_by_libvirt: false,
+        };
+        w.libvirtd.status = Some(def);
+        w.libvirtd.live = def;
+        (cfg, w)
+    }
+
+    const CRASH: Action = Action::Fault(FaultKind::LibvirtdCrash);
+    const POWEROFF: Action = Action::Fault(FaultKind::GuestPowerOff);
+
+    #[test]
+    fn windows_are_named_by_the_record_and_qemu_at_the_crash() {
+        let (cfg, w) = switched(Some(MirrorState::Ready));
+        assert_eq!(window_at(&cfg, &w, CRASH).as_deref(), Some("W1"));
+        // A `pivoting` record over a concluded job: the restart finishes the pivot.
+        let (cfg, w) = switched(Some(MirrorState::Pivoting));
+        assert_eq!(window_at(&cfg, &w, CRASH), None);
+        // ... over no job at all: W2.
+        let (cfg, mut w) = switched(Some(MirrorState::Pivoting));
+        w.qemu.job = None;
+        assert_eq!(window_at(&cfg, &w, CRASH).as_deref(), Some("W2"));
+        // An unloadable record: W2b, whatever else holds.
+        w.libvirtd.status_unloadable = true;
+        assert_eq!(window_at(&cfg, &w, CRASH).as_deref(), Some("W2b"));
+        // A power-off while libvirtd is down, QEMU on the target, the record on the source.
+        let (cfg, mut w) = switched(Some(MirrorState::Ready));
+        w.libvirtd.up = false;
+        assert_eq!(window_at(&cfg, &w, POWEROFF).as_deref(), Some("W3"));
+        // ... or a power-off libvirtd had not handled when it crashed.
+        let (cfg, mut w) = switched(Some(MirrorState::Ready));
+        w.qemu.run_state = RunState::Shutdown;
+        assert_eq!(window_at(&cfg, &w, CRASH).as_deref(), Some("W3"));
+        // QEMU still on the source and not switching: no window.
+        let (cfg, mut w) = switched(Some(MirrorState::Ready));
+        w.qemu.active = Image::Source;
+        w.qemu.job.as_mut().unwrap().status = JobStatus::Ready;
+        assert_eq!(window_at(&cfg, &w, CRASH), None);
+        // ... but once QEMU took job-complete it will switch: W1.
+        w.qemu.job.as_mut().unwrap().should_complete = true;
+        assert_eq!(window_at(&cfg, &w, CRASH).as_deref(), Some("W1"));
+        // A power-off with libvirtd up is no window (libvirtd handles it).
+        let (cfg, w) = switched(Some(MirrorState::Ready));
+        assert_eq!(window_at(&cfg, &w, POWEROFF), None);
+    }
+
+    #[test]
+    fn a_window_no_known_name_fits_is_named_by_its_step() {
+        // A record with no mirror at all saying source while QEMU switched.
+        let (cfg, mut w) = switched(None);
+        w.libvirtd.program = Some(Program {
+            kind: ProgramKind::Pivot,
+            pc: 10,
+        });
+        let step = w.libvirtd.current_step(&cfg.procedures).unwrap();
+        assert_eq!(
+            window_at(&cfg, &w, CRASH),
+            Some(format!("in-pivot-at-{}", step.name()))
+        );
+        w.libvirtd.program = None;
+        assert_eq!(
+            window_at(&cfg, &w, CRASH).as_deref(),
+            Some("after-the-pivot")
+        );
+        // Ranks: the new name sits between none and W1.
+        assert!(rank("none") < rank("in-pivot-at-x") && rank("in-pivot-at-x") < rank("W1"));
+        assert!(rank("W1") < rank("W2") && rank("W2") < rank("W3") && rank("W3") < rank("W2b"));
+    }
+}

@@ -423,3 +423,43 @@ fn the_readme_example_is_what_diagnose_prints() {
         from += at + 1;
     }
 }
+
+/// The JSON contract of `reports/README.md`: each field, its type, its words.
+#[test]
+fn the_json_answer_keeps_its_contract() {
+    let d = json(&diagnose(
+        "9.0",
+        &entry("9.0", "job-dismiss.reply.persistent"),
+        &["--json"],
+    ));
+    assert_eq!(d["consistent"], true);
+    assert_eq!(d["windows"], serde_json::json!(["W2"]));
+    assert_eq!(d["qemu"], "target");
+    assert_eq!(d["data_on"], "target");
+    assert_eq!(d["libvirt_says"], "source");
+    assert_eq!(d["first_unexplained_line"], Value::Null);
+    assert!(d["states"].as_u64().unwrap() >= 1);
+    assert_eq!(d["complete"], true);
+    let words = |k: &str, allowed: &[&str]| {
+        let v = d[k].as_str().unwrap();
+        assert!(allowed.contains(&v), "{k}: {v}");
+    };
+    words("qemu", &["source", "target", "gone", "unknown"]);
+    words("data_on", &["source", "target", "both", "unknown"]);
+    words(
+        "libvirt_says",
+        &["source", "target", "no domain", "shut off", "unknown"],
+    );
+    // Not consistent: no windows, a line number.
+    let dir = edited("9.0", "control.transient", "diag-contract", |log| {
+        log.replacen(
+            "\"execute\":\"job-complete\"",
+            "\"execute\":\"job-dismiss\"",
+            1,
+        )
+    });
+    let d = json(&diagnose("9.0", &dir, &["--json"]));
+    assert_eq!(d["consistent"], false);
+    assert_eq!(d["windows"], serde_json::json!([]));
+    assert!(d["first_unexplained_line"].as_u64().is_some());
+}
