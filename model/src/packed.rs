@@ -1,4 +1,5 @@
-//! A state packed into 32 bytes, for the search's frontier and its exact visited set.
+//! A state packed into 32 bytes, for the search's frontier and its exact visited set, and
+//! the state's fingerprint, computed over the packed words.
 //!
 //! A `World` takes 80 bytes in memory, most of it padding and enum tags; its information
 //! fits in about 210 bits. The search keeps whole levels of states waiting to be expanded,
@@ -10,40 +11,121 @@ use crate::action::FaultKind;
 use crate::config::{Command, Image};
 use crate::state::*;
 
-/// A `World` in four words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Packed(pub [u64; 4]);
+/// Words of a packed state. Everything that handles packed states (packing, the
+/// fingerprint, the search's tables) follows this constant, so a field that needs more
+/// bits grows it here and nowhere else.
+pub const WORDS: usize = 4;
 
+/// A `World` in `WORDS` words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Packed(pub [u64; WORDS]);
+
+/// Odd multipliers of the fingerprint's mixing (from MurmurHash3's 64-bit finalizer); any
+/// odd constant keeps each step a bijection, these also spread every input bit.
+const MIX_A: u64 = 0xff51_afd7_ed55_8ccd;
+const MIX_B: u64 = 0xc4ce_b9fe_1a85_ec53;
+
+impl Packed {
+    /// The 64-bit fingerprint the search stores instead of the state.
+    ///
+    /// The collision argument (the birthday bound n²/2⁶⁵ that `check --stats` prints)
+    /// treats fingerprints as uniformly random, which asks of the function that every
+    /// bit of the state reach every bit of the result. Each word is xored into the running
+    /// value, which is then multiplied by an odd constant and xor-shifted: both steps are
+    /// bijections of 64 bits, so two states that differ only in the last word they differ
+    /// in never collide, and a difference in an earlier word is spread over all 64 bits
+    /// before the next word comes in. MurmurHash3's finalizer ends it, so the high bits
+    /// (which pick a slot in the search's table) depend on every input bit. Zero marks an
+    /// empty slot there, so a zero result becomes 1: that merges two of 2⁶⁴ values, which
+    /// the bound does not notice.
+    ///
+    /// Fixed constants: the same state has the same fingerprint in every run, on every
+    /// machine (the search's numbering never depends on it, only which states it stores).
+    #[inline]
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0x243f_6a88_85a3_08d3;
+        for &word in &self.0 {
+            h = (h ^ word).wrapping_mul(MIX_A);
+            h ^= h >> 32;
+        }
+        h ^= h >> 33;
+        h = h.wrapping_mul(MIX_A);
+        h ^= h >> 33;
+        h = h.wrapping_mul(MIX_B);
+        h ^= h >> 33;
+        h.max(1)
+    }
+}
+
+/// Fills the words from the lowest bit up; the word being filled stays in a register.
 struct Writer {
-    words: [u64; 4],
-    bit: u32,
+    words: [u64; WORDS],
+    /// Words completed.
+    word: usize,
+    /// The word being filled, and how many of its bits are.
+    acc: u64,
+    filled: u32,
 }
 
 impl Writer {
+    fn new() -> Writer {
+        Writer {
+            words: [0; WORDS],
+            word: 0,
+            acc: 0,
+            filled: 0,
+        }
+    }
+
+    /// Called for every field of every successor: inlined, with one check that the value
+    /// fits its bits and one that the state fits its words.
+    #[inline(always)]
     fn put(&mut self, value: u64, bits: u32) {
         assert!(
             bits < 64 && value < (1 << bits),
             "{value} does not fit in {bits} bits"
         );
-        assert!(self.bit + bits <= 256, "a packed state has 256 bits");
-        let (word, offset) = ((self.bit / 64) as usize, self.bit % 64);
-        self.words[word] |= value << offset;
-        if offset + bits > 64 {
-            self.words[word + 1] |= value >> (64 - offset);
+        self.acc |= value << self.filled;
+        self.filled += bits;
+        if self.filled >= 64 {
+            self.filled -= 64;
+            self.store();
+            // The bits of `value` that did not fit (none when it ended the word exactly).
+            self.acc = if self.filled == 0 {
+                0
+            } else {
+                value >> (bits - self.filled)
+            };
         }
-        self.bit += bits;
     }
+
+    #[inline(always)]
+    fn store(&mut self) {
+        assert!(self.word < WORDS, "a packed state has {} bits", 64 * WORDS);
+        self.words[self.word] = self.acc;
+        self.word += 1;
+    }
+
+    #[inline(always)]
     fn flag(&mut self, b: bool) {
         self.put(u64::from(b), 1);
+    }
+
+    fn finish(mut self) -> [u64; WORDS] {
+        if self.filled > 0 {
+            self.store();
+        }
+        self.words
     }
 }
 
 struct Reader<'a> {
-    words: &'a [u64; 4],
+    words: &'a [u64; WORDS],
     bit: u32,
 }
 
 impl Reader<'_> {
+    #[inline(always)]
     fn get(&mut self, bits: u32) -> u64 {
         let (word, offset) = ((self.bit / 64) as usize, self.bit % 64);
         let mut v = self.words[word] >> offset;
@@ -53,6 +135,7 @@ impl Reader<'_> {
         self.bit += bits;
         v & ((1 << bits) - 1)
     }
+    #[inline(always)]
     fn flag(&mut self) -> bool {
         self.get(1) == 1
     }
@@ -88,6 +171,7 @@ const KINDS: [ProgramKind; 3] = [
 ];
 const DOMAINS: [Domain; 3] = [Domain::Active, Domain::Inactive, Domain::Gone];
 
+#[inline]
 fn index_of<T: PartialEq + std::fmt::Debug>(all: &[T], v: &T) -> u64 {
     all.iter()
         .position(|x| x == v)
@@ -212,10 +296,7 @@ fn get_message(r: &mut Reader) -> QmpMessage {
 }
 
 pub fn pack(s: &World) -> Packed {
-    let mut w = Writer {
-        words: [0; 4],
-        bit: 0,
-    };
+    let mut w = Writer::new();
     w.put(u64::from(s.storage.source), 4);
     w.put(u64::from(s.storage.target), 4);
     let q = &s.qemu;
@@ -300,7 +381,7 @@ pub fn pack(s: &World) -> Packed {
     for &kind in &FaultKind::ALL {
         w.put(u64::from(g.faults_used[kind]), 4);
     }
-    Packed(w.words)
+    Packed(w.finish())
 }
 
 pub fn unpack(p: &Packed) -> World {

@@ -444,9 +444,7 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
 }
 
 /// Whether only the guest and faults could still move: the protocol itself has stopped.
-fn quiescent(cfg: &Config, w: &World) -> bool {
-    let mut enabled = Vec::new();
-    crate::world::actions(cfg, w, &mut enabled);
+fn quiescent(enabled: &[Action]) -> bool {
     enabled
         .iter()
         .all(|a| matches!(a, Action::Guest(_) | Action::Fault(_)))
@@ -457,9 +455,26 @@ fn quiescent(cfg: &Config, w: &World) -> bool {
 /// runs no procedure. A violation is a protocol that can hang for good: an API call that
 /// never returns, a pivot recorded `pivoting` forever, a guest drained forever.
 fn pivot_terminates(cfg: &Config, w: &World) -> bool {
-    let pending = matches!(w.app.phase, AppPhase::Waiting | AppPhase::Recovering)
-        || w.libvirtd.program.is_some();
-    !pending || !quiescent(cfg, w)
+    !pivot_pending(w) || {
+        let mut enabled = Vec::new();
+        crate::world::actions(cfg, w, &mut enabled);
+        !quiescent(&enabled)
+    }
+}
+
+fn pivot_pending(w: &World) -> bool {
+    matches!(w.app.phase, AppPhase::Waiting | AppPhase::Recovering) || w.libvirtd.program.is_some()
+}
+
+/// Whether `def` holds in `w`, given the actions enabled in `w`: the search enumerates
+/// them anyway, and `pivot-terminates` would otherwise enumerate them a second time for
+/// every state. Same answer as `def.condition` (a test compares them).
+#[inline]
+pub fn holds_given(def: &PropertyDef, cfg: &Config, w: &World, enabled: &[Action]) -> bool {
+    match def.id {
+        PropertyId::PivotTerminates => !pivot_pending(w) || !quiescent(enabled),
+        _ => (def.condition)(cfg, w),
+    }
 }
 
 fn pivot_completes(_: &Config, w: &World) -> bool {

@@ -56,13 +56,18 @@ impl Renaming {
     /// The same state with blocks renamed.
     pub fn state(&self, blocks: u8, w: &World) -> World {
         let mut r = w.clone();
-        r.storage.source = self.mask(blocks, w.storage.source);
-        r.storage.target = self.mask(blocks, w.storage.target);
-        r.qemu.dirty = self.mask(blocks, w.qemu.dirty);
-        if let Some(c) = r.qemu.inflight.as_mut() {
+        self.rename(blocks, &mut r);
+        r
+    }
+
+    /// Renames the blocks of `w` in place.
+    fn rename(&self, blocks: u8, w: &mut World) {
+        w.storage.source = self.mask(blocks, w.storage.source);
+        w.storage.target = self.mask(blocks, w.storage.target);
+        w.qemu.dirty = self.mask(blocks, w.qemu.dirty);
+        if let Some(c) = w.qemu.inflight.as_mut() {
             c.block = self.to[c.block as usize];
         }
-        r
     }
 }
 
@@ -83,12 +88,32 @@ fn key(w: &World, b: u8) -> (bool, bool, bool, u8) {
 
 /// The representative of `w`'s class and the renaming that maps `w` to it.
 pub fn canonical(cfg: &Config, w: &World) -> (World, Renaming) {
-    let mut order: Vec<u8> = (0..cfg.blocks).collect();
-    order.sort_by_key(|&b| (key(w, b), b));
+    let mut r = w.clone();
+    let renaming = canonicalize(cfg, &mut r);
+    (r, renaming)
+}
+
+/// Turns `w` into the representative of its class, in place, and returns the renaming
+/// that did it. The search calls this on every successor, so it neither allocates nor
+/// copies the state, and leaves a state that is already sorted untouched.
+pub fn canonicalize(cfg: &Config, w: &mut World) -> Renaming {
+    const MAX: usize = Config::MAX_BLOCKS as usize;
+    let blocks = cfg.blocks as usize;
+    let mut keys = [(false, false, false, 0u8); MAX];
+    let mut order = [0u8; MAX];
+    for b in 0..blocks {
+        keys[b] = key(w, b as u8);
+        order[b] = b as u8;
+    }
+    // The block's own number breaks ties, so an unstable sort gives one order.
+    order[..blocks].sort_unstable_by_key(|&b| (keys[b as usize], b));
     let mut to = Renaming::identity().to;
-    for (rank, &b) in order.iter().enumerate() {
+    for (rank, &b) in order[..blocks].iter().enumerate() {
         to[b as usize] = rank as u8;
     }
-    let r = Renaming { to };
-    (r.state(cfg.blocks, w), r)
+    let renaming = Renaming { to };
+    if renaming != Renaming::identity() {
+        renaming.rename(cfg.blocks, w);
+    }
+    renaming
 }

@@ -725,3 +725,67 @@ fn no_transition_writes_ghost_state() {
     assert!(transitions > 100_000, "{transitions}");
     assert!(observed > 1_000, "{observed} transitions changed the ghost");
 }
+
+/// The search's shortcuts agree with what they stand for, over every reachable state of
+/// two presets with four blocks and every fault: a fingerprint for each distinct packed
+/// state (none shared, so the fingerprint reads every word), `holds_given` for each
+/// property's condition (the quiescence test reuses the enumerated actions), and one
+/// representative for every renaming of a state (the in-place `canonicalize`).
+#[test]
+fn hot_path_shortcuts_agree_over_every_reachable_state() {
+    use crate::packed::pack;
+    use crate::properties::{holds_given, PROPERTIES};
+    use crate::symmetry::{canonical, canonicalize, Renaming};
+    use std::collections::BTreeSet;
+    let mut counts = Vec::new();
+    for name in ["write-ahead", "blockdev-modern"] {
+        let mut cfg = config(name);
+        cfg.blocks = 4;
+        let fault = Fault::AtMost(2);
+        cfg.faults = Faults::OFF
+            .with(FaultKind::LibvirtdCrash, fault)
+            .with(FaultKind::GuestPowerOff, fault)
+            .with(FaultKind::QemuCrash, fault)
+            .with(FaultKind::HostCrash, fault);
+        // Two renamings that generate every permutation of four blocks.
+        let rotate = Renaming { to: [1, 2, 3, 0] };
+        let swap = Renaming { to: [1, 0, 2, 3] };
+        let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
+        let mut fingerprints: BTreeSet<u64> = BTreeSet::new();
+        let mut queue = vec![world::init(&cfg)];
+        while let Some(s) = queue.pop() {
+            let p = pack(&s);
+            if !seen.insert(p.0) {
+                continue;
+            }
+            assert!(
+                fingerprints.insert(p.fingerprint()),
+                "{name}: a fingerprint shared by two states, one of them {s:#?}"
+            );
+            let actions = enabled(&cfg, &s);
+            for def in PROPERTIES.iter() {
+                assert_eq!(
+                    holds_given(def, &cfg, &s, &actions),
+                    (def.condition)(&cfg, &s),
+                    "{name}: {} in {s:#?}",
+                    def.name
+                );
+            }
+            let (rep, renaming) = canonical(&cfg, &s);
+            assert_eq!(renaming.state(cfg.blocks, &s), rep);
+            for other in [rotate.state(4, &s), swap.state(4, &s)] {
+                let mut other = other;
+                canonicalize(&cfg, &mut other);
+                assert_eq!(other, rep, "{name}: a renaming of {s:#?}");
+            }
+            for a in actions {
+                queue.push(world::next_state(&cfg, &s, a).expect("successor"));
+            }
+        }
+        counts.push((name, seen.len()));
+    }
+    assert_eq!(
+        counts,
+        vec![("write-ahead", 946306), ("blockdev-modern", 802474)]
+    );
+}

@@ -37,7 +37,6 @@ fn hot_paths(c: &mut Criterion) {
     let s = load("write-ahead-two-blocks.toml");
     let model = PivotModel::new(s.config.clone());
     let states = sample_states(&model);
-    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
     c.bench_function("enumerate actions (400 states)", |b| {
         let mut out = Vec::new();
         b.iter(|| {
@@ -62,7 +61,22 @@ fn hot_paths(c: &mut Criterion) {
     c.bench_function("fingerprint (400 states)", |b| {
         b.iter(|| {
             for st in &states {
-                black_box(bfs::fingerprint(&hasher, st));
+                black_box(bfs::fingerprint(st));
+            }
+        })
+    });
+    let packed: Vec<model::packed::Packed> = states.iter().map(model::packed::pack).collect();
+    c.bench_function("fingerprint of a packed state (400 states)", |b| {
+        b.iter(|| {
+            for p in &packed {
+                black_box(p.fingerprint());
+            }
+        })
+    });
+    c.bench_function("unpack (400 states)", |b| {
+        b.iter(|| {
+            for p in &packed {
+                black_box(model::packed::unpack(p));
             }
         })
     });
@@ -112,7 +126,7 @@ fn whole_searches(c: &mut Criterion) {
         // The fair-cycle search of the same scenario (issue 11): graph, Tarjan per
         // liveness property, lassos.
         g.bench_function(format!("{name}, liveness"), |b| {
-            b.iter(|| sim::liveness::explore(&model, true, &Limits::default()))
+            b.iter(|| sim::liveness::explore(&model, true, &Limits::default(), Default::default()))
         });
     }
     g.finish();

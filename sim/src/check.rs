@@ -166,8 +166,17 @@ pub fn check_scenario_observed(
         timeout: opts.timeout.map(|t| t.saturating_sub(started.elapsed())),
         max_memory: opts.max_memory,
     };
-    let live = (!opts.skip_liveness && exploration.complete)
-        .then(|| liveness::explore(&model, opts.search.symmetry, &limits));
+    let live = (!opts.skip_liveness && exploration.complete).then(|| {
+        liveness::explore(
+            &model,
+            opts.search.symmetry,
+            &limits,
+            liveness::GraphSize {
+                states: exploration.unique_states,
+                owed_edges: exploration.owed_edges,
+            },
+        )
+    });
     let elapsed = started.elapsed();
     let complete = exploration.complete && live.as_ref().is_none_or(|l| l.complete);
     let stopped = exploration

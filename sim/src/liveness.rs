@@ -22,7 +22,11 @@
 //! renaming, 24 for four blocks) closes a concrete cycle, which is what the trace holds.
 //!
 //! Cost: the graph is stored exactly (no fingerprints: a collision here could invent an
-//! edge and so a cycle), 32 bytes per state plus about 6 bytes per owed edge.
+//! edge and so a cycle): 32 bytes per state, its number in an index of 4-byte slots
+//! (found by the fingerprint, confirmed against the state), BFS links, owed classes and
+//! goals (14 bytes), and 6 bytes per owed edge; the tables are sized from the
+//! breadth-first search's counts. The states are dropped before the cycle search, whose
+//! own tables (9 bytes per state) then take their place.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -80,12 +84,84 @@ struct Graph {
     goals: Vec<u8>,
 }
 
-fn representative(model: &PivotModel, symmetric: bool, w: World) -> World {
-    if symmetric {
-        symmetry::canonical(&model.config, &w).0
-    } else {
-        w
+/// The graph's index from a state to its number: open addressing with linear probing
+/// over `u32` slots (0: empty, n + 1: state n), the first slot named by the state's
+/// fingerprint's high bits and a match confirmed against the stored state. It is exact
+/// (a fingerprint only says where to look), and costs 4 bytes a slot instead of a second
+/// copy of every state beside its number (a `HashMap<Packed, u32>` bucket is 41 bytes).
+struct StateIndex {
+    slots: Vec<u32>,
+    /// 64 minus log2 of the number of slots.
+    shift: u32,
+    len: usize,
+}
+
+impl StateIndex {
+    /// An index that holds `expected` states before it first grows.
+    fn with_room(expected: usize) -> StateIndex {
+        let bits = (expected.max(512) * 8 / 7 + 1)
+            .next_power_of_two()
+            .trailing_zeros();
+        StateIndex {
+            slots: vec![0; 1 << bits],
+            shift: 64 - bits,
+            len: 0,
+        }
     }
+
+    /// The number of `state`, or the empty slot where it goes.
+    #[inline]
+    fn find(&self, states: &[Packed], state: &Packed, fp: u64) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut i = (fp >> self.shift) as usize;
+        loop {
+            match self.slots[i] {
+                0 => return Err(i),
+                n if states[n as usize - 1] == *state => return Ok(n - 1),
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, fp: u64) {
+        crate::bfs::prefetch_slot(&self.slots[(fp >> self.shift) as usize]);
+    }
+
+    /// Prefetches the state that `fp`'s first slot names, the one a lookup compares first.
+    #[inline]
+    fn prefetch_state(&self, states: &[Packed], fp: u64) {
+        let n = self.slots[(fp >> self.shift) as usize];
+        if n != 0 {
+            crate::bfs::prefetch_slot(&states[n as usize - 1]);
+        }
+    }
+
+    /// Files state `id` (just pushed onto `states`) under the empty `slot` that `find` gave.
+    fn insert(&mut self, states: &[Packed], slot: usize, id: u32) {
+        self.slots[slot] = id + 1;
+        self.len += 1;
+        if self.len * 8 > self.slots.len() * 7 {
+            let doubled = vec![0; self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, doubled);
+            self.shift -= 1;
+            for n in old.into_iter().filter(|&n| n != 0) {
+                let state = &states[n as usize - 1];
+                let slot = self
+                    .find(states, state, state.fingerprint())
+                    .expect_err("a state is filed once");
+                self.slots[slot] = n;
+            }
+        }
+    }
+}
+
+/// How large the graph will be, when a search has counted it already: its tables are then
+/// allocated once, with no slack from doubling.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GraphSize {
+    pub states: usize,
+    pub owed_edges: usize,
 }
 
 fn build(
@@ -93,23 +169,37 @@ fn build(
     symmetric: bool,
     limits: &Limits,
     started: Instant,
+    expected: GraphSize,
 ) -> Result<Graph, String> {
-    let mut index: HashMap<Packed, u32, ahash::RandomState> =
-        HashMap::with_hasher(ahash::RandomState::with_seeds(1, 2, 3, 4));
-    let init = pack(&representative(model, symmetric, model.init_state()));
-    index.insert(init, 0);
+    let expected_states = expected.states;
+    let mut index = StateIndex::with_room(expected_states);
+    let mut init = model.init_state();
+    if symmetric {
+        symmetry::canonicalize(&model.config, &mut init);
+    }
+    let init = pack(&init);
+    // Sized for the states the breadth-first search counted, so no doubling leaves slack.
     let mut g = Graph {
-        states: vec![init],
-        parent: vec![u32::MAX],
-        action: vec![0],
-        edge_start: vec![0],
-        edge_to: Vec::new(),
-        edge_class: Vec::new(),
-        edge_action: Vec::new(),
-        enabled: Vec::new(),
-        goals: Vec::new(),
+        states: Vec::with_capacity(expected_states),
+        parent: Vec::with_capacity(expected_states),
+        action: Vec::with_capacity(expected_states),
+        edge_start: Vec::with_capacity(expected_states + 1),
+        edge_to: Vec::with_capacity(expected.owed_edges),
+        edge_class: Vec::with_capacity(expected.owed_edges),
+        edge_action: Vec::with_capacity(expected.owed_edges),
+        enabled: Vec::with_capacity(expected_states),
+        goals: Vec::with_capacity(expected_states),
     };
+    g.states.push(init);
+    g.parent.push(u32::MAX);
+    g.action.push(0);
+    g.edge_start.push(0);
+    let slot = index
+        .find(&g.states[..0], &init, init.fingerprint())
+        .expect_err("an empty index");
+    index.insert(&g.states, slot, 0);
     let mut enabled = Vec::new();
+    let mut successors: Vec<(Packed, u64)> = Vec::new();
     let mut generated = 0usize;
     let mut next = 0usize;
     while next < g.states.len() {
@@ -143,15 +233,34 @@ fn build(
         model::world::actions(&model.config, &state, &mut enabled);
         g.enabled.push(liveness::owed(&enabled));
         generated += enabled.len();
-        for (i, &a) in enabled.iter().enumerate() {
-            let succ = pack(&representative(model, symmetric, model.step(&state, a)));
-            let n = g.states.len() as u32;
-            let id = *index.entry(succ).or_insert_with(|| {
-                g.states.push(succ);
-                g.parent.push(next as u32);
-                g.action.push(i as u8);
-                n
-            });
+        // All successors first, their slots prefetched, then the states those slots name,
+        // then the lookups: the cache misses of a state's successors overlap.
+        successors.clear();
+        for &a in &enabled {
+            let mut succ = model.step(&state, a);
+            if symmetric {
+                symmetry::canonicalize(&model.config, &mut succ);
+            }
+            let succ = pack(&succ);
+            let fp = succ.fingerprint();
+            index.prefetch(fp);
+            successors.push((succ, fp));
+        }
+        for &(_, fp) in &successors {
+            index.prefetch_state(&g.states, fp);
+        }
+        for (i, (&a, &(succ, fp))) in enabled.iter().zip(&successors).enumerate() {
+            let id = match index.find(&g.states, &succ, fp) {
+                Ok(id) => id,
+                Err(slot) => {
+                    let id = u32::try_from(g.states.len()).expect("fewer than 4 billion states");
+                    g.states.push(succ);
+                    g.parent.push(next as u32);
+                    g.action.push(i as u8);
+                    index.insert(&g.states, slot, id);
+                    id
+                }
+            };
             if let Some(class) = liveness::fairness_class(a) {
                 g.edge_to.push(id);
                 g.edge_class.push(class);
@@ -161,6 +270,14 @@ fn build(
         g.edge_start.push(g.edge_to.len() as u32);
         next += 1;
     }
+    // Both searches number the same states in the same order: a difference is a bug in one.
+    assert!(
+        expected.states == 0
+            || (expected.states, expected.owed_edges) == (g.states.len(), g.edge_to.len()),
+        "the breadth-first search counted {expected:?}, the graph has {} states and {} owed edges",
+        g.states.len(),
+        g.edge_to.len()
+    );
     Ok(g)
 }
 
@@ -181,7 +298,8 @@ struct Bad {
 /// that stay there. Returns the fair component (or stuttering end) with the lowest-numbered
 /// state, which the breadth-first numbering makes the one with the shortest stem.
 fn find_bad(g: &Graph, p: usize) -> Option<Bad> {
-    let n = g.states.len();
+    // The states themselves are gone by now (`explore` drops them): count the goals.
+    let n = g.goals.len();
     let bad = |s: u32| g.goals[s as usize] & (1 << p) == 0;
     const UNSEEN: u32 = u32::MAX;
     let mut index = vec![UNSEEN; n];
@@ -429,9 +547,15 @@ fn lasso(model: &PivotModel, symmetric: bool, g: &Graph, bad: &Bad) -> Lasso {
 
 /// Builds the reachable graph of `model` and searches a violating lasso for each liveness
 /// property. A search cut short by `limits` reports no violation and `complete: false`.
-pub fn explore(model: &PivotModel, symmetric: bool, limits: &Limits) -> LivenessExploration {
+/// `expected` (from the breadth-first search, or zeros) sizes the graph's tables.
+pub fn explore(
+    model: &PivotModel,
+    symmetric: bool,
+    limits: &Limits,
+    expected: GraphSize,
+) -> LivenessExploration {
     let started = Instant::now();
-    match build(model, symmetric, limits, started) {
+    match build(model, symmetric, limits, started, expected) {
         Err(why) => LivenessExploration {
             complete: false,
             stopped: Some(why),
@@ -440,14 +564,18 @@ pub fn explore(model: &PivotModel, symmetric: bool, limits: &Limits) -> Liveness
             violations: vec![None; LIVENESS.len()],
             elapsed: started.elapsed(),
         },
-        Ok(g) => {
+        Ok(mut g) => {
+            let unique_states = g.states.len();
+            // The cycle search reads only the edges: the states (the largest table) go
+            // before its own tables come, so they do not add to the peak.
+            g.states = Vec::new();
             let violations = (0..LIVENESS.len())
                 .map(|p| find_bad(&g, p).map(|b| lasso(model, symmetric, &g, &b)))
                 .collect();
             LivenessExploration {
                 complete: true,
                 stopped: None,
-                unique_states: g.states.len(),
+                unique_states,
                 edges: g.edge_to.len(),
                 violations,
                 elapsed: started.elapsed(),

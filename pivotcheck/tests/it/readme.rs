@@ -71,3 +71,111 @@ fn the_readme_excerpt_is_what_check_prints() {
         }
     }
 }
+
+/// Masks what depends on the machine in a `--stats` line: the rate, the resident memory
+/// and the seconds.
+fn machine_free(line: &str) -> String {
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let masked = next.starts_with("states/s")
+            || next.starts_with("s")
+                && (next == "s" || next.starts_with("s,"))
+                && w.parse::<f64>().is_ok()
+            || i > 0 && words[i - 1] == "resident";
+        out.push(if masked { "#" } else { w });
+    }
+    out.join(" ")
+}
+
+/// The README's `--stats` excerpt of the large configuration: its counts, bytes per stored
+/// state, owed edges and collision probability are what the tool prints today.
+#[test]
+fn the_readme_stats_excerpt_is_what_check_stats_prints() {
+    let root = scenarios_dir().join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command =
+        "pivotcheck check --stats --brief --threads 2 scenarios/large/write-ahead-four-blocks.toml";
+    let start = readme
+        .find(&format!("```\n$ {command}\n"))
+        .expect("the README's --stats excerpt");
+    let body = &readme[start + 4..];
+    let excerpt: Vec<&str> = body[..body.find("```").unwrap()].lines().skip(1).collect();
+    assert_eq!(excerpt.len(), 2, "{excerpt:?}");
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let o = pivotcheck(&args, &root);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let printed: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("    stats:") || l.starts_with("    liveness:"))
+        .map(machine_free)
+        .collect();
+    let want: Vec<String> = excerpt.iter().map(|l| machine_free(l)).collect();
+    assert_eq!(
+        want, printed,
+        "README's --stats excerpt vs today's output:\n{out}"
+    );
+    assert!(want[0].contains("840814 unique, # states/s, 15.6 bytes per stored state"));
+}
+
+/// The README's scaling table: each row's unique states with and without symmetry are
+/// what `check --stats` prints for the row's scenario file today, and each stores at most
+/// 24 bytes per state.
+#[test]
+fn the_readme_scaling_table_is_what_check_stats_prints() {
+    let root = scenarios_dir().join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let prefix = "](scenarios/large/scaling/";
+    let rows: Vec<(String, String, String)> = readme
+        .lines()
+        .filter_map(|l| {
+            let at = l.find(prefix)? + prefix.len();
+            let name = l[at..].split(".toml").next()?.to_string();
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            Some((name, cells[2].replace(',', ""), cells[3].replace(',', "")))
+        })
+        .collect();
+    assert_eq!(rows.len(), 9, "the scaling table's rows: {rows:?}");
+    let unique = |extra: &[&str]| -> Vec<(String, String)> {
+        let mut args = vec!["check", "--stats", "--brief", "--no-liveness"];
+        args.extend(extra);
+        args.push("scenarios/large/scaling");
+        let o = pivotcheck(&args, &root);
+        assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Issue 16's bound on the gate's memory, at every size of the table.
+        let bytes: Vec<f64> = out
+            .lines()
+            .filter_map(|l| {
+                let before = l.split(" bytes per stored state").next()?;
+                (before.len() < l.len()).then(|| before.rsplit(' ').next()?.parse().ok())?
+            })
+            .collect();
+        assert_eq!(bytes.len(), 9, "{out}");
+        assert!(bytes.iter().all(|&b| b <= 24.0), "{bytes:?}");
+        out.lines()
+            .filter_map(|l| {
+                let name = l.strip_prefix("ok         ")?.split(' ').next()?;
+                let count = l.split(": ").nth(1)?.split(' ').next()?;
+                Some((name.to_string(), count.to_string()))
+            })
+            .collect()
+    };
+    let with = unique(&[]);
+    let without = unique(&["--no-symmetry"]);
+    for (name, sym, none) in &rows {
+        let find = |list: &[(String, String)]| {
+            list.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_else(|| panic!("{name} not checked: {list:?}"))
+        };
+        assert_eq!(
+            (find(&with), find(&without)),
+            (sym.clone(), none.clone()),
+            "{name}"
+        );
+    }
+}
