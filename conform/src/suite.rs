@@ -23,6 +23,26 @@ pub struct Request {
     pub sync_timeout: Duration,
 }
 
+/// What a run tells its caller as it goes, so that the command line can keep a progress
+/// bar on the terminal without this crate knowing terminals: each trace's report as text
+/// (printed by the caller, around its bar), and how many traces are done.
+pub trait Observer {
+    /// Trace `done + 1` of `total` starts; `disagreeing` disagreed so far.
+    fn progress(&mut self, done: usize, total: usize, disagreeing: usize);
+    /// Text for standard output (a trace's report, the summary).
+    fn print(&mut self, text: &str);
+}
+
+/// Prints to standard output and shows no progress.
+pub struct Plain;
+
+impl Observer for Plain {
+    fn progress(&mut self, _: usize, _: usize, _: usize) {}
+    fn print(&mut self, text: &str) {
+        print!("{text}");
+    }
+}
+
 /// How a conformance run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -95,6 +115,11 @@ pub fn print_report(out: &mut impl Write, r: &TraceReport) {
 
 /// Runs the request, printing one report per trace and a summary.
 pub fn run(args: Request) -> Outcome {
+    run_observed(args, &mut Plain)
+}
+
+/// [`run`], telling `observer` each trace's report and the progress.
+pub fn run_observed(args: Request, observer: &mut dyn Observer) -> Outcome {
     let traces: Vec<Replayable> = if args.traces.is_empty() {
         let corpus = match crate::corpus() {
             Ok(c) => c,
@@ -148,22 +173,29 @@ pub fn run(args: Request) -> Outcome {
         tamper: None,
     };
     let started = Instant::now();
-    let mut stdout = std::io::stdout();
-    let mut reports = Vec::new();
+    let mut reports: Vec<TraceReport> = Vec::new();
     for (i, t) in traces.iter().enumerate() {
+        let disagreeing = reports
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Disagrees(_)))
+            .count();
+        observer.progress(i, traces.len(), disagreeing);
         let r = replay::replay(t, &run_dir(i), &opts);
-        print_report(&mut stdout, &r);
+        let mut text = Vec::new();
+        print_report(&mut text, &r);
+        observer.print(&String::from_utf8_lossy(&text));
         reports.push(r);
     }
     let count = |f: fn(&Verdict) -> bool| reports.iter().filter(|r| f(&r.verdict)).count();
     let conforming = count(|v| matches!(v, Verdict::Conforms));
     let disagreeing = count(|v| matches!(v, Verdict::Disagrees(_)));
     let other = reports.len() - conforming - disagreeing;
-    println!(
-        "\n{} traces: {conforming} conform, {disagreeing} disagree, {other} not run or failed; {:.1} s",
+    observer.progress(reports.len(), traces.len(), disagreeing);
+    observer.print(&format!(
+        "\n{} traces: {conforming} conform, {disagreeing} disagree, {other} not run or failed; {:.1} s\n",
         reports.len(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     if disagreeing > 0 {
         Outcome::Disagrees
     } else if other > 0 {

@@ -124,9 +124,35 @@ fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
         .collect()
 }
 
+/// What the suite tells its caller as it goes, so that the command line can keep a
+/// progress bar on the terminal without this crate knowing terminals: the text for
+/// standard output (printed by the caller, around its bar) and how many scenarios are done.
+pub trait Observer {
+    /// Scenario `done + 1` of `total` starts; `failed` disagreed or failed so far.
+    fn progress(&mut self, done: usize, total: usize, failed: usize);
+    /// A line for standard output, without its newline.
+    fn line(&mut self, text: &str);
+}
+
+/// Prints to standard output and shows no progress.
+pub struct Plain;
+
+impl Observer for Plain {
+    fn progress(&mut self, _: usize, _: usize, _: usize) {}
+    fn line(&mut self, text: &str) {
+        println!("{text}");
+    }
+}
+
 /// Entry point of `pivotcheck live`: returns the process exit code.
 pub fn cli(args: Args) -> u8 {
-    match cli_inner(args) {
+    cli_observed(args, &mut Plain)
+}
+
+/// [`cli`], telling `observer` the suite's lines and progress (in the child process that
+/// runs the suite; the parent only waits for it).
+pub fn cli_observed(args: Args, observer: &mut dyn Observer) -> u8 {
+    match cli_inner(args, observer) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pivotcheck live: {e:#}");
@@ -135,7 +161,7 @@ pub fn cli(args: Args) -> u8 {
     }
 }
 
-fn cli_inner(args: Args) -> Result<u8> {
+fn cli_inner(args: Args, observer: &mut dyn Observer) -> Result<u8> {
     let install = install::Install::parse(&args.libvirt)?;
     let specs = selected(&args, install.libvirt);
     if specs.is_empty() {
@@ -171,7 +197,7 @@ fn cli_inner(args: Args) -> Result<u8> {
     if std::env::var_os(INNER_ENV).is_none() {
         return subreaper_parent();
     }
-    run_suite(&args, &specs, install)
+    run_suite(&args, &specs, install, observer)
 }
 
 /// Runs this same command as a child under a child-subreaper: QEMU processes that libvirtd
@@ -247,7 +273,12 @@ fn adopted_children() -> Vec<i32> {
     out
 }
 
-fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u8> {
+fn run_suite(
+    args: &Args,
+    specs: &[Spec],
+    install: install::Install,
+    observer: &mut dyn Observer,
+) -> Result<u8> {
     let t0 = Instant::now();
     let cache = args
         .cache
@@ -260,14 +291,19 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         record::enable(&work)?;
         work.record = Some(dir.clone());
     }
-    println!(
+    observer.line(&format!(
         "pivotcheck live: {} scenario(s) against libvirt {version} in {} (preset {preset})",
         specs.len(),
         work.dir.display(),
-    );
+    ));
     let mut daemon: Option<harness::Libvirtd> = None;
-    let mut results = Vec::new();
+    let mut results: Vec<ScenarioResult> = Vec::new();
     for spec in specs {
+        let failed = results
+            .iter()
+            .filter(|r| r.verdict != Verdict::Agree)
+            .count();
+        observer.progress(results.len(), specs.len(), failed);
         let model = predict::predict(spec)?;
         let started = Instant::now();
         let real = run_with_timeout(&work, &mut daemon, spec, args.scenario_timeout);
@@ -304,7 +340,9 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
                 }
             }
         }
-        print_result(&r);
+        for line in result_lines(&r) {
+            observer.line(&line);
+        }
         results.push(r);
     }
     if let Some(d) = daemon.take() {
@@ -320,7 +358,12 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         errors: count(Verdict::Error),
         scenarios: results,
     };
-    println!(
+    observer.progress(
+        suite.scenarios.len(),
+        specs.len(),
+        suite.disagree + suite.errors,
+    );
+    observer.line(&format!(
         "{} passed, {} failed; {} agree, {} disagree, {} errors in {:.1} s",
         suite.agree,
         suite.disagree + suite.errors,
@@ -328,7 +371,7 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         suite.disagree,
         suite.errors,
         suite.seconds
-    );
+    ));
     if let Some(path) = &args.json {
         // Atomically, like every file pivotcheck writes: a reader never sees half a result.
         let mut text = serde_json::to_string_pretty(&suite)?;
@@ -342,7 +385,10 @@ fn run_suite(args: &Args, specs: &[Spec], install: install::Install) -> Result<u
         let _ = std::fs::remove_dir_all(&work.dir);
         Ok(EXIT_OK)
     } else {
-        println!("work dir kept for inspection: {}", work.dir.display());
+        observer.line(&format!(
+            "work dir kept for inspection: {}",
+            work.dir.display()
+        ));
         Ok(EXIT_DISAGREE)
     }
 }
@@ -368,9 +414,10 @@ fn run_with_timeout(
     r
 }
 
-fn print_result(r: &ScenarioResult) {
+/// A scenario's result line and its differences, one per line.
+fn result_lines(r: &ScenarioResult) -> Vec<String> {
     let real = r.real.as_ref();
-    println!(
+    let mut lines = vec![format!(
         "{:9} {:45} {:>5} ms  real: {}",
         r.verdict,
         r.name,
@@ -389,10 +436,9 @@ fn print_result(r: &ScenarioResult) {
             ),
             None => r.error.clone().unwrap_or_default(),
         }
-    );
-    for d in &r.differences {
-        println!("          {d}");
-    }
+    )];
+    lines.extend(r.differences.iter().map(|d| format!("          {d}")));
+    lines
 }
 
 #[cfg(test)]

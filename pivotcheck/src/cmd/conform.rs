@@ -7,6 +7,7 @@ use conform::suite::{self, Request};
 
 use crate::exit::Exit;
 use crate::flags;
+use crate::progress::Progress;
 
 #[derive(clap::Args, Debug, Clone)]
 #[command(
@@ -33,12 +34,34 @@ pub struct Args {
 /// something could not be run (QEMU missing, a trace needs what this setup cannot do,
 /// the harness failed).
 pub fn run(a: Args) -> Exit {
-    suite::run(Request {
-        traces: a.traces,
-        list: a.list,
-        export: a.export,
-        keep: a.keep,
-        sync_timeout: a.sync_timeout,
-    })
-    .into()
+    let mut observer = Shown(Progress::new(true));
+    let outcome = suite::run_observed(
+        Request {
+            traces: a.traces,
+            list: a.list,
+            export: a.export,
+            keep: a.keep,
+            sync_timeout: a.sync_timeout,
+        },
+        &mut observer,
+    );
+    observer.0.finish();
+    outcome.into()
+}
+
+/// The conformance run's reports, printed around the terminal's progress bar.
+struct Shown(Progress);
+
+impl suite::Observer for Shown {
+    fn progress(&mut self, done: usize, total: usize, disagreeing: usize) {
+        self.0.count(
+            "traces replayed against QEMU",
+            done as u64,
+            total as u64,
+            &format!("{disagreeing} disagree so far"),
+        );
+    }
+    fn print(&mut self, text: &str) {
+        self.0.suspend(|| print!("{text}"));
+    }
 }

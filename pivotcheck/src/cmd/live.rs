@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::progress::Progress;
+
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "Example: pivotcheck live --libvirt 11.3 --only job-dismiss.reply")]
 pub struct Args {
@@ -43,14 +45,38 @@ pub struct Args {
 /// numbers of [`crate::exit::Exit`]; the suite runs itself as a child process under a
 /// subreaper and passes the child's code through).
 pub fn run(a: Args) -> u8 {
-    live::cli(live::Args {
-        only: a.only,
-        all: a.all,
-        list: a.list,
-        json: a.json,
-        cache: a.cache,
-        scenario_timeout: a.scenario_timeout,
-        libvirt: a.libvirt,
-        record: a.record,
-    })
+    // Never with --json (the rule for every command's progress), nor off a terminal.
+    let mut observer = Shown(Progress::new(a.json.is_none()));
+    let code = live::cli_observed(
+        live::Args {
+            only: a.only,
+            all: a.all,
+            list: a.list,
+            json: a.json,
+            cache: a.cache,
+            scenario_timeout: a.scenario_timeout,
+            libvirt: a.libvirt,
+            record: a.record,
+        },
+        &mut observer,
+    );
+    observer.0.finish();
+    code
+}
+
+/// The live suite's lines, printed around the terminal's progress bar.
+struct Shown(Progress);
+
+impl live::Observer for Shown {
+    fn progress(&mut self, done: usize, total: usize, failed: usize) {
+        self.0.count(
+            "scenarios on real libvirt",
+            done as u64,
+            total as u64,
+            &format!("{failed} disagree or fail so far"),
+        );
+    }
+    fn line(&mut self, text: &str) {
+        self.0.suspend(|| println!("{text}"));
+    }
 }

@@ -864,3 +864,51 @@ fn simulate_and_mutate_show_progress_on_a_terminal() {
         "no mutate progress:\n{tty}"
     );
 }
+
+/// `conform` shows a bar of traces replayed on a terminal once it lasts a second (twelve
+/// corpus traces against a real QEMU last about three), never off a terminal. Needs QEMU:
+/// skipped without it only when `CI` is unset.
+#[test]
+fn conform_shows_progress_on_a_terminal() {
+    let dir = temp_dir("progress-conform");
+    let corpus = dir.join("corpus");
+    let o = pivotcheck(&["conform", "--export", corpus.to_str().unwrap()], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));
+    let mut traces: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    traces.sort();
+    traces.truncate(12);
+    let args = format!("conform {}", traces.join(" "));
+    let Some(tty) = on_a_terminal(&args, &dir) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have `script` (util-linux)"
+        );
+        eprintln!("SKIPPED conform progress test: `script` is not installed");
+        return;
+    };
+    if tty.contains("QEMU") && !tty.contains("traces: ") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run conform against QEMU:\n{tty}"
+        );
+        eprintln!("SKIPPED conform progress test: QEMU cannot run here:\n{tty}");
+        return;
+    }
+    assert!(
+        tty.contains("12 traces: 12 conform, 0 disagree"),
+        "the run itself:\n{tty}"
+    );
+    assert!(
+        tty.contains("/12 traces replayed against QEMU, 0 disagree so far"),
+        "no conform progress:\n{tty}"
+    );
+    let argv: Vec<&str> = args.split(' ').collect();
+    let o = pivotcheck(&argv, &dir);
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("traces replayed"),
+        "progress off a terminal"
+    );
+}
