@@ -1,6 +1,11 @@
 //! The management app: it asks for the pivot once the copy is ready, takes libvirt's
 //! answer, applies its recovery rule when the answer is lost or tells nothing, and
 //! resumes a guest left paused.
+//!
+//! The app keeps a durable record of its own (its database): that it asked for a pivot,
+//! written before it calls libvirt, and the image it settled on. Its crash (`app_crash`)
+//! loses only what it held in memory, the call in flight and so libvirt's answer; on
+//! restart it reads its record and runs its recovery rule, as it does for a lost answer.
 
 use crate::action::{Action, AppAction};
 use crate::config::{Config, Image, Recovery};
@@ -92,4 +97,23 @@ fn app_can_recover(cfg: &Config, w: &World) -> bool {
         // libvirt reports a dead QEMU only once it has noticed; wait for that.
         && (l.domain != Domain::Active || w.qemu.alive)
         && recovery_choice(cfg, w).is_some()
+}
+
+/// The app's crash changes something only while its pivot call is in flight: before it
+/// asked there is nothing to lose, and once it recovers or settles its record already
+/// says all it knows. Crashes that change nothing are not explored (they would only
+/// multiply states by the fault counter).
+#[inline]
+pub fn app_crash_enabled(w: &World) -> bool {
+    w.app.phase == AppPhase::Waiting
+}
+
+/// The app dies and restarts at once: libvirt's answer to the call it had in flight has
+/// no one to reach (`libvirtd` drops it, as for any closed connection), and the restarted
+/// app, whose record says it asked for a pivot, runs its recovery rule.
+#[inline]
+pub fn app_crashed(w: &mut World) {
+    if w.app.phase == AppPhase::Waiting {
+        w.app.phase = AppPhase::Recovering;
+    }
 }

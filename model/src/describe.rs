@@ -137,6 +137,9 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
         Action::Libvirtd(LibvirtdAction::Restart) => "libvirtd restarts and reads its status XML".into(),
         Action::Fault(FaultKind::QemuCrash) => "FAULT QEMU crashes (SIGKILL)".into(),
         Action::Fault(FaultKind::HostCrash) => "FAULT host crashes (/run lost)".into(),
+        Action::Fault(FaultKind::AppCrash) => {
+            "FAULT app crashes and restarts (its pivot call and libvirt's answer lost; its record kept)".into()
+        }
     }
 }
 

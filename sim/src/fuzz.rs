@@ -88,6 +88,7 @@ const SCENARIO_TOKENS: &[&str] = &[
     "guest_poweroff",
     "qemu_crash",
     "host_crash",
+    "app_crash",
     "recovery",
     "\"trust-libvirt\"",
     "pivot",

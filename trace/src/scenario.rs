@@ -97,6 +97,7 @@ struct FaultsSection {
     guest_poweroff: Option<Spanned<FaultValue>>,
     qemu_crash: Option<Spanned<FaultValue>>,
     host_crash: Option<Spanned<FaultValue>>,
+    app_crash: Option<Spanned<FaultValue>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -341,6 +342,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             FaultKind::GuestPowerOff => &raw.faults.guest_poweroff,
             FaultKind::QemuCrash => &raw.faults.qemu_crash,
             FaultKind::HostCrash => &raw.faults.host_crash,
+            FaultKind::AppCrash => &raw.faults.app_crash,
         };
         faults[kind] = fault(value, kind.key())?;
     }
