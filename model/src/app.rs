@@ -48,6 +48,10 @@ pub fn apply(cfg: &Config, w: &mut World, action: AppAction) {
             w.libvirtd.job_vanished = false;
             start_program(cfg, w, ProgramKind::Pivot);
         }
+        AppAction::Recover if retries_pivot(cfg, w) => {
+            // The engine's retry of the finish: the pivot is asked for again.
+            w.app.phase = AppPhase::Idle;
+        }
         AppAction::Recover => {
             let (image, _) = recovery_choice(cfg, w).expect("enabled only with a choice");
             w.app.phase = AppPhase::Settled(image);
@@ -69,6 +73,17 @@ pub fn apply(cfg: &Config, w: &mut World, action: AppAction) {
 #[inline]
 pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
     let l = &w.libvirtd;
+    if cfg.recovery == Recovery::Vdsm {
+        return match (l.domain, l.live.mirror) {
+            // `blockJobInfo` shows the job not yet mirroring (`cur != end`), or libvirt
+            // still pivots it: the engine's retry waits. A ready job is retried
+            // ([`retries_pivot`]), not settled.
+            (Domain::Active, Some(_)) => None,
+            // No job: "replication job not found", the replica record is deleted and the
+            // drive stays on the source, in VDSM's record and the engine's.
+            _ => Some((Image::Source, false)),
+        };
+    }
     match l.domain {
         Domain::Active => {
             if cfg.recovery == Recovery::Seed
@@ -88,6 +103,16 @@ pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
     }
 }
 
+/// VDSM's rule meets a job libvirt still shows ready (`cur == end`): the engine's retry of
+/// the finish asks for the pivot again.
+#[inline]
+pub fn retries_pivot(cfg: &Config, w: &World) -> bool {
+    let l = &w.libvirtd;
+    cfg.recovery == Recovery::Vdsm
+        && l.domain == Domain::Active
+        && l.live.mirror == Some(MirrorState::Ready)
+}
+
 #[inline]
 fn app_can_recover(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
@@ -96,7 +121,7 @@ fn app_can_recover(cfg: &Config, w: &World) -> bool {
         && !handler_startable(cfg, w)
         // libvirt reports a dead QEMU only once it has noticed; wait for that.
         && (l.domain != Domain::Active || w.qemu.alive)
-        && recovery_choice(cfg, w).is_some()
+        && (recovery_choice(cfg, w).is_some() || retries_pivot(cfg, w))
 }
 
 /// The app's crash changes something only while its pivot call is in flight: before it

@@ -805,3 +805,67 @@ fn app_crash_is_what_makes_the_app_recover_without_a_libvirtd_fault() {
     // keeps an app that settled after its crash apart from one that settled on its answer.
     assert_eq!((reachable(&cfg).len(), recovers(&cfg)), (130, 4));
 }
+
+/// VDSM's rule after its own crash: while libvirt still shows the mirror ready, the
+/// engine's retry asks for the pivot again; once the job is gone it keeps the source
+/// without asking which image won (the loss `scenarios/write-ahead-vdsm.toml` shows).
+#[test]
+fn vdsm_retries_a_ready_job_and_keeps_the_source_once_the_job_is_gone() {
+    let mut cfg = config("reopen-unpaused");
+    cfg.faults = Faults::OFF.with(FaultKind::AppCrash, Fault::AtMost(1));
+    cfg.recovery = Recovery::Vdsm;
+    // The crash right after asking, before libvirtd moved: the mirror is still ready.
+    let ready = run(&cfg, &TO_READY);
+    let asked = step(&cfg, &ready, Action::App(AppAction::RequestPivot));
+    let crashed = step(&cfg, &asked, Action::Fault(FaultKind::AppCrash));
+    // libvirtd's pivot runs to its end (drive-reopen switches to the target).
+    let mut w = crashed;
+    while w.libvirtd.program.is_some() {
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("libvirtd's procedure moves");
+        w = step(&cfg, &w, next);
+    }
+    assert_eq!(
+        (w.qemu.active, w.libvirtd.live.mirror),
+        (Image::Target, None)
+    );
+    // The job is gone: VDSM keeps the source, which lacks the guest's next write.
+    let settled = step(&cfg, &w, Action::App(AppAction::Recover));
+    assert_eq!(settled.app.phase, AppPhase::Settled(Image::Source));
+    let lost = step(&cfg, &settled, Action::Guest(GuestAction::Write(0)));
+    assert_eq!(lost.storage.source, 0);
+    // The seed's rule, in the same state, settles on libvirt's answer: the target.
+    let mut seed = cfg.clone();
+    seed.recovery = Recovery::Seed;
+    let settled = step(&seed, &w, Action::App(AppAction::Recover));
+    assert_eq!(settled.app.phase, AppPhase::Settled(Image::Target));
+    // A libvirtd crash before the pivot command leaves the mirror ready: VDSM's engine
+    // retries the finish (the app is idle again and asks anew).
+    cfg.faults = Faults::OFF.with(FaultKind::LibvirtdCrash, Fault::AtMost(1));
+    let lost_answer = run(
+        &cfg,
+        &[
+            TO_READY.as_slice(),
+            &[
+                Action::App(AppAction::RequestPivot),
+                Action::Fault(FaultKind::LibvirtdCrash),
+                Action::Libvirtd(LibvirtdAction::Restart),
+            ],
+        ]
+        .concat(),
+    );
+    let mut w = lost_answer;
+    while w.libvirtd.program.is_some() || !w.qemu.outbox.is_empty() || w.qemu.inbox.is_some() {
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("libvirtd's reconnect moves");
+        w = step(&cfg, &w, next);
+    }
+    assert_eq!(w.libvirtd.live.mirror, Some(MirrorState::Ready));
+    let retried = step(&cfg, &w, Action::App(AppAction::Recover));
+    assert_eq!(retried.app.phase, AppPhase::Idle);
+    assert!(enabled(&cfg, &retried).contains(&Action::App(AppAction::RequestPivot)));
+}

@@ -91,6 +91,7 @@ const SCENARIO_TOKENS: &[&str] = &[
     "app_crash",
     "recovery",
     "\"trust-libvirt\"",
+    "\"vdsm\"",
     "pivot",
     "reconnect",
     "concluded",

@@ -118,6 +118,7 @@ struct AppSection {
 enum RecoveryName {
     Seed,
     TrustLibvirt,
+    Vdsm,
 }
 
 #[derive(Deserialize, Default)]
@@ -363,6 +364,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         recovery: match raw.app.recovery.unwrap_or(RecoveryName::Seed) {
             RecoveryName::Seed => Recovery::Seed,
             RecoveryName::TrustLibvirt => Recovery::TrustLibvirt,
+            RecoveryName::Vdsm => Recovery::Vdsm,
         },
         procedures,
     };
@@ -510,6 +512,7 @@ impl Scenario {
                 Value::from(match c.recovery {
                     Recovery::Seed => "seed",
                     Recovery::TrustLibvirt => "trust-libvirt",
+                    Recovery::Vdsm => "vdsm",
                 }),
             )]),
         );
