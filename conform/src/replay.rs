@@ -537,7 +537,9 @@ impl Run<'_> {
             | Action::Libvirtd(LibvirtdAction::Eof)
             | Action::Libvirtd(LibvirtdAction::StopDomain)
             | Action::App(AppAction::RequestPivot)
-            | Action::App(AppAction::Recover) => {}
+            | Action::App(AppAction::Recover)
+            // The app is not a process here: its crash touches no QEMU.
+            | Action::Fault(FaultKind::AppCrash) => {}
         }
         self.model_events_push(w0, w1, a);
         Ok(())

@@ -10,7 +10,7 @@
 //! | any one command, reply or event, or nothing | a monitor line cut by the crash |
 //! | libvirtd stops the domain whose QEMU is gone | `qemuProcessStop: Shutting down vm=.. name=DOMAIN` |
 //! | libvirtd sends a query (`query-jobs`, `query-status`, `query-block-jobs`, `query-block`) and reads its reply | the two lines, or neither ([`optional`]) |
-//! | every other step: QEMU executing a command, the job's progress, guest writes and power-off, libvirtd's local steps (saves, marks), its crash, EOF, kill, stopping the domain, the app | hidden: the search may insert it anywhere |
+//! | every other step: QEMU executing a command, the job's progress, guest writes and power-off, libvirtd's local steps (saves, marks), its crash, EOF, kill, stopping the domain, the app and its crash | hidden: the search may insert it anywhere |
 //!
 //! A real command or event with no model counterpart (`transaction`,
 //! `query-named-block-nodes`, the reconnect's probes, `JOB_STATUS_CHANGE` other than
@@ -158,7 +158,8 @@ pub fn shown(w: &World, a: Action, next: &World) -> Option<Shown> {
             FaultKind::LibvirtdCrash
             | FaultKind::GuestPowerOff
             | FaultKind::QemuCrash
-            | FaultKind::HostCrash,
+            | FaultKind::HostCrash
+            | FaultKind::AppCrash,
         ) => None,
     }
 }

@@ -97,14 +97,19 @@ pub enum FaultKind {
     QemuCrash,
     /// The host crashes: QEMU and libvirtd die, the status XML under `/run` is lost.
     HostCrash,
+    /// The management app's process dies and its service manager starts it again: the
+    /// call it had in flight and its answer are lost, its own durable record survives,
+    /// and it runs its own recovery.
+    AppCrash,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 4] = [
+    pub const ALL: [FaultKind; 5] = [
         FaultKind::LibvirtdCrash,
         FaultKind::GuestPowerOff,
         FaultKind::QemuCrash,
         FaultKind::HostCrash,
+        FaultKind::AppCrash,
     ];
 
     /// The position in [`FaultKind::ALL`], for tables indexed by fault.
@@ -119,6 +124,7 @@ impl FaultKind {
             FaultKind::GuestPowerOff => "guest_poweroff",
             FaultKind::QemuCrash => "qemu_crash",
             FaultKind::HostCrash => "host_crash",
+            FaultKind::AppCrash => "app_crash",
         }
     }
 }
@@ -145,7 +151,7 @@ impl Actor {
 
 /// The kinds of step with their names, parameters (which block) folded into one kind:
 /// the rows of a coverage report, in this fixed order.
-pub const KINDS: [&str; 22] = [
+pub const KINDS: [&str; 23] = [
     "GuestWrite",
     "GuestPowerOff",
     "QemuExecute",
@@ -168,6 +174,7 @@ pub const KINDS: [&str; 22] = [
     "LibvirtdRestart",
     "QemuCrash",
     "HostCrash",
+    "AppCrash",
 ];
 
 impl Action {
@@ -180,7 +187,7 @@ impl Action {
             Action::Libvirtd(_)
             | Action::Fault(FaultKind::LibvirtdCrash)
             | Action::Fault(FaultKind::HostCrash) => Actor::Libvirtd,
-            Action::App(_) => Actor::App,
+            Action::App(_) | Action::Fault(FaultKind::AppCrash) => Actor::App,
         }
     }
 
@@ -219,6 +226,7 @@ impl Action {
             Action::Fault(FaultKind::LibvirtdCrash) => 18,
             Action::Fault(FaultKind::QemuCrash) => 20,
             Action::Fault(FaultKind::HostCrash) => 21,
+            Action::Fault(FaultKind::AppCrash) => 22,
         }
     }
 
@@ -276,6 +284,7 @@ impl Action {
             ("LibvirtdCrash", None) => Action::Fault(FaultKind::LibvirtdCrash),
             ("QemuCrash", None) => Action::Fault(FaultKind::QemuCrash),
             ("HostCrash", None) => Action::Fault(FaultKind::HostCrash),
+            ("AppCrash", None) => Action::Fault(FaultKind::AppCrash),
             _ => return None,
         };
         Some(a)
@@ -325,6 +334,7 @@ impl Action {
         out.push(Action::Libvirtd(LibvirtdAction::Restart));
         out.push(Action::Fault(FaultKind::QemuCrash));
         out.push(Action::Fault(FaultKind::HostCrash));
+        out.push(Action::Fault(FaultKind::AppCrash));
         out
     }
 }
@@ -372,6 +382,7 @@ mod tests {
                 "LibvirtdRestart",
                 "QemuCrash",
                 "HostCrash",
+                "AppCrash",
             ]
         );
     }

@@ -51,6 +51,13 @@ pub enum Recovery {
     Seed,
     /// Always use what libvirt says (live disk source, else persistent config).
     TrustLibvirt,
+    /// oVirt VDSM's replica record (`vdsm/libvirtvm.py` `diskReplicateFinish`, oVirt/vdsm
+    /// at f56159d): a finish whose `blockJobAbort(PIVOT)` raised deletes the replica record
+    /// in its `finally` and leaves the drive on the source; the engine retries a failed
+    /// finish, which pivots again only if `blockJobInfo` still shows the job with
+    /// `cur == end`, waits while it does not, and gives up on the source ("replication
+    /// job not found") once the job is gone. Never asks which image QEMU uses.
+    Vdsm,
 }
 
 /// When libvirtd kills a QEMU whose guest powered off (`-no-shutdown` leaves it in run

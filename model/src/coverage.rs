@@ -74,6 +74,7 @@ fn fault_words(fault: FaultKind) -> &'static str {
         FaultKind::GuestPowerOff => "the guest powered off",
         FaultKind::QemuCrash => "QEMU crashed",
         FaultKind::HostCrash => "the host crashed",
+        FaultKind::AppCrash => "the app crashed",
     }
 }
 
@@ -124,6 +125,12 @@ fn phase_index(p: Phase) -> usize {
 /// libvirtd is down, nor in a handler the variant does not have); impossible windows
 /// are not listed.
 fn possible(cfg: &Config, fault: FaultKind, phase: Phase) -> bool {
+    // The app's call is in flight only while libvirtd is up and has not restarted since:
+    // a libvirtd crash breaks the call's connection (the app recovers then), so the app
+    // cannot crash with a call in flight while libvirtd is down or reconnecting.
+    if fault == FaultKind::AppCrash && matches!(phase, Phase::LibvirtdDown | Phase::Reconnect) {
+        return false;
+    }
     match phase {
         Phase::LibvirtdDown => fault != FaultKind::LibvirtdCrash,
         Phase::ConcludedHandler => !cfg.procedures.concluded.is_empty(),

@@ -2,7 +2,7 @@
 //! that a trace can show what changed in which actor instead of dumping whole states.
 
 use crate::action::{Action, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
-use crate::config::{Config, Image};
+use crate::config::{Config, Image, Recovery};
 use crate::state::*;
 
 /// The actors, in the order reports draw their lifelines.
@@ -120,8 +120,14 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
             {
                 format!("app recovers: query-block says {i}; settles on the {i}")
             }
+            AppPhase::Settled(i) if cfg.recovery == Recovery::Vdsm => format!(
+                "app (VDSM) finds no replication job: deletes its replica record, keeps the {i}"
+            ),
             AppPhase::Settled(i) => {
                 format!("app recovers from libvirt's state: settles on the {i}")
+            }
+            AppPhase::Idle => {
+                "app (VDSM's engine) retries the finish: blockJobInfo shows the job ready".into()
             }
             _ => "app recovers".into(),
         },
@@ -137,6 +143,9 @@ pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> S
         Action::Libvirtd(LibvirtdAction::Restart) => "libvirtd restarts and reads its status XML".into(),
         Action::Fault(FaultKind::QemuCrash) => "FAULT QEMU crashes (SIGKILL)".into(),
         Action::Fault(FaultKind::HostCrash) => "FAULT host crashes (/run lost)".into(),
+        Action::Fault(FaultKind::AppCrash) => {
+            "FAULT app crashes and restarts (its pivot call and libvirt's answer lost; its record kept)".into()
+        }
     }
 }
 

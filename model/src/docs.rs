@@ -73,6 +73,9 @@ impl FaultKind {
             FaultKind::HostCrash => {
                 "QEMU and libvirtd die together and /run (the status XML) is lost"
             }
+            FaultKind::AppCrash => {
+                "the management app dies mid-call and restarts: the answer is lost, its record kept"
+            }
         }
     }
 
@@ -84,6 +87,7 @@ impl FaultKind {
             FaultKind::GuestPowerOff => "The guest powers itself off while its vCPUs run. With -no-shutdown QEMU stays in run state `shutdown` until libvirtd kills it; without, QEMU exits.",
             FaultKind::QemuCrash => "QEMU is killed (SIGKILL) at any step: no cleanup, the job and its unread events are gone, and libvirtd sees the monitor close.",
             FaultKind::HostCrash => "The host dies: QEMU and libvirtd die together and /run (the status XML) is lost; the images and the persistent config survive.",
+            FaultKind::AppCrash => "The management app's process dies while its pivot call is in flight and its service manager starts it again at once: libvirt's answer reaches no one, the app's durable record (it asked for a pivot) survives, and the restarted app runs its recovery rule as for a lost answer. Crashes before the call or after the app settled change nothing and are not explored.",
         }
     }
 

@@ -1,7 +1,10 @@
 //! The faults: what each one destroys (`state.rs` has the table of what survives which).
 //! Each is an action like any other, enabled while the scenario's bound allows one more.
+//! The app's crash comes last, so that traces written before it existed keep their
+//! action indices.
 
 use crate::action::{Action, FaultKind, LibvirtdAction};
+use crate::app::{app_crash_enabled, app_crashed};
 use crate::config::Config;
 use crate::libvirtd::{forget, restart_enabled};
 use crate::qemu::{emit, qemu_died, qemu_quit};
@@ -25,6 +28,9 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     if (q.alive || l.up) && f[FaultKind::HostCrash].allows(g.faults_used[FaultKind::HostCrash]) {
         out.push(Action::Fault(FaultKind::HostCrash));
     }
+    if app_crash_enabled(w) && f[FaultKind::AppCrash].allows(g.faults_used[FaultKind::AppCrash]) {
+        out.push(Action::Fault(FaultKind::AppCrash));
+    }
 }
 
 #[inline]
@@ -46,5 +52,6 @@ pub fn apply(cfg: &Config, w: &mut World, fault: FaultKind) {
             w.libvirtd.status = None;
             w.libvirtd.status_unloadable = false;
         }
+        FaultKind::AppCrash => app_crashed(w),
     }
 }

@@ -1,13 +1,17 @@
 //! The state of every actor, split into what survives which fault.
 //!
-//! | part | survives a libvirtd crash | survives QEMU's death | survives a host crash |
-//! |---|---|---|---|
-//! | storage (images) | yes | yes | yes |
-//! | QEMU (run state, job, monitor queues) | yes, but the monitor queues are dropped | no | no |
-//! | libvirtd volatile (program, live definition) | no | yes | no |
-//! | libvirtd status XML (`/run`) | yes | deleted when libvirtd stops the domain | no |
-//! | libvirtd persistent config | yes | yes | yes |
-//! | management app | yes (its pending answer is lost) | yes | yes |
+//! | part | survives a libvirtd crash | survives QEMU's death | survives a host crash | survives the app's crash |
+//! |---|---|---|---|---|
+//! | storage (images) | yes | yes | yes | yes |
+//! | QEMU (run state, job, monitor queues) | yes, but the monitor queues are dropped | no | no | yes |
+//! | libvirtd volatile (program, live definition) | no | yes | no | yes |
+//! | libvirtd status XML (`/run`) | yes | deleted when libvirtd stops the domain | no | yes |
+//! | libvirtd persistent config | yes | yes | yes | yes |
+//! | management app's record (asked for a pivot; the image it settled on) | yes | yes | yes | yes |
+//! | management app's call in flight | no (its pending answer is lost) | yes | yes | no |
+//!
+//! The app runs on another host than the domain (as Nova's and oVirt's engines do), so a
+//! host crash does not touch it.
 //!
 //! All collections are `Vec`s or fixed fields, so hashing and iteration are deterministic.
 

@@ -1022,4 +1022,147 @@ fn the_abort_path_blockdev_del_of_the_mirror_is_refused_once_switched() {
     );
     assert_eq!(w.ghost.evidence_destroyed_early, before);
     assert_eq!(w.qemu.active, Image::Target);
+
+/// The app's crash while its pivot call is in flight: libvirt's answer reaches no one,
+/// the restarted app keeps its record (it asked for a pivot) and, once libvirtd is idle,
+/// settles through its recovery rule on what libvirt then says. The bound counts.
+#[test]
+fn app_crash_loses_the_answer_and_the_app_recovers_from_its_record() {
+    let mut cfg = config("reopen-unpaused");
+    cfg.faults = Faults::OFF.with(FaultKind::AppCrash, Fault::AtMost(1));
+    let ready = run(&cfg, &TO_READY);
+    // Nothing to lose before the call: the crash is not explored there.
+    assert!(!enabled(&cfg, &ready).contains(&Action::Fault(FaultKind::AppCrash)));
+    let asked = step(&cfg, &ready, Action::App(AppAction::RequestPivot));
+    assert_eq!(asked.app.phase, AppPhase::Waiting);
+    let crashed = step(&cfg, &asked, Action::Fault(FaultKind::AppCrash));
+    assert_eq!(crashed.app.phase, AppPhase::Recovering);
+    assert_eq!(crashed.ghost.faults_used[FaultKind::AppCrash], 1);
+    // Only the app moved: libvirtd's pivot procedure runs on.
+    assert_eq!(crashed.libvirtd, asked.libvirtd);
+    assert_eq!(crashed.qemu, asked.qemu);
+    assert!(!enabled(&cfg, &crashed).contains(&Action::Fault(FaultKind::AppCrash)));
+    // libvirtd finishes its procedure (drive-reopen, apply, save, reply): the reply has
+    // no one to reach, and the app recovers only once libvirtd is idle.
+    let mut w = crashed;
+    while w.libvirtd.program.is_some() {
+        assert!(!enabled(&cfg, &w).contains(&Action::App(AppAction::Recover)));
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("libvirtd's procedure moves");
+        w = step(&cfg, &w, next);
+        assert_eq!(w.app.phase, AppPhase::Recovering);
+    }
+    assert_eq!(w.qemu.active, Image::Target);
+    let settled = step(&cfg, &w, Action::App(AppAction::Recover));
+    assert_eq!(settled.app.phase, AppPhase::Settled(Image::Target));
+    assert!(!settled.ghost.answer_lie);
+}
+
+/// Every state reachable in `cfg` (a walk of the whole space), each checked to pack
+/// exactly (the app's crash counter included).
+fn reachable(cfg: &Config) -> Vec<World> {
+    use crate::packed::{pack, unpack};
+    let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut queue = vec![world::init(cfg)];
+    while let Some(s) = queue.pop() {
+        let p = pack(&s);
+        assert_eq!(unpack(&p), s);
+        if !seen.insert(p.0) {
+            continue;
+        }
+        for a in enabled(cfg, &s) {
+            queue.push(world::next_state(cfg, &s, a).expect("successor"));
+        }
+        out.push(s);
+    }
+    out
+}
+
+/// Without a fault of libvirtd's the app always has its answer: its recovery rule runs
+/// only after its own crash. Off, no state recovers and the space keeps its count; on,
+/// the recovery is reached, and the space grows by the states of a recovering app.
+#[test]
+fn app_crash_is_what_makes_the_app_recover_without_a_libvirtd_fault() {
+    let recovers = |cfg: &Config| {
+        reachable(cfg)
+            .iter()
+            .filter(|w| enabled(cfg, w).contains(&Action::App(AppAction::Recover)))
+            .count()
+    };
+    let mut cfg = config("reopen-paused");
+    cfg.faults = Faults::OFF;
+    assert_eq!((reachable(&cfg).len(), recovers(&cfg)), (70, 0));
+    cfg.faults = Faults::OFF.with(FaultKind::AppCrash, Fault::AtMost(1));
+    assert_eq!((reachable(&cfg).len(), recovers(&cfg)), (132, 4));
+    cfg.faults = Faults::OFF.with(FaultKind::AppCrash, Fault::Unbounded);
+    // Unbounded, no counter: two fewer states than with the bound of 1, whose counter
+    // keeps an app that settled after its crash apart from one that settled on its answer.
+    assert_eq!((reachable(&cfg).len(), recovers(&cfg)), (130, 4));
+}
+
+/// VDSM's rule after its own crash: while libvirt still shows the mirror ready, the
+/// engine's retry asks for the pivot again; once the job is gone it keeps the source
+/// without asking which image won (the loss `scenarios/write-ahead-vdsm.toml` shows).
+#[test]
+fn vdsm_retries_a_ready_job_and_keeps_the_source_once_the_job_is_gone() {
+    let mut cfg = config("reopen-unpaused");
+    cfg.faults = Faults::OFF.with(FaultKind::AppCrash, Fault::AtMost(1));
+    cfg.recovery = Recovery::Vdsm;
+    // The crash right after asking, before libvirtd moved: the mirror is still ready.
+    let ready = run(&cfg, &TO_READY);
+    let asked = step(&cfg, &ready, Action::App(AppAction::RequestPivot));
+    let crashed = step(&cfg, &asked, Action::Fault(FaultKind::AppCrash));
+    // libvirtd's pivot runs to its end (drive-reopen switches to the target).
+    let mut w = crashed;
+    while w.libvirtd.program.is_some() {
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("libvirtd's procedure moves");
+        w = step(&cfg, &w, next);
+    }
+    assert_eq!(
+        (w.qemu.active, w.libvirtd.live.mirror),
+        (Image::Target, None)
+    );
+    // The job is gone: VDSM keeps the source, which lacks the guest's next write.
+    let settled = step(&cfg, &w, Action::App(AppAction::Recover));
+    assert_eq!(settled.app.phase, AppPhase::Settled(Image::Source));
+    let lost = step(&cfg, &settled, Action::Guest(GuestAction::Write(0)));
+    assert_eq!(lost.storage.source, 0);
+    // The seed's rule, in the same state, settles on libvirt's answer: the target.
+    let mut seed = cfg.clone();
+    seed.recovery = Recovery::Seed;
+    let settled = step(&seed, &w, Action::App(AppAction::Recover));
+    assert_eq!(settled.app.phase, AppPhase::Settled(Image::Target));
+    // A libvirtd crash before the pivot command leaves the mirror ready: VDSM's engine
+    // retries the finish (the app is idle again and asks anew).
+    cfg.faults = Faults::OFF.with(FaultKind::LibvirtdCrash, Fault::AtMost(1));
+    let lost_answer = run(
+        &cfg,
+        &[
+            TO_READY.as_slice(),
+            &[
+                Action::App(AppAction::RequestPivot),
+                Action::Fault(FaultKind::LibvirtdCrash),
+                Action::Libvirtd(LibvirtdAction::Restart),
+            ],
+        ]
+        .concat(),
+    );
+    let mut w = lost_answer;
+    while w.libvirtd.program.is_some() || !w.qemu.outbox.is_empty() || w.qemu.inbox.is_some() {
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("libvirtd's reconnect moves");
+        w = step(&cfg, &w, next);
+    }
+    assert_eq!(w.libvirtd.live.mirror, Some(MirrorState::Ready));
+    let retried = step(&cfg, &w, Action::App(AppAction::Recover));
+    assert_eq!(retried.app.phase, AppPhase::Idle);
+    assert!(enabled(&cfg, &retried).contains(&Action::App(AppAction::RequestPivot)));
 }

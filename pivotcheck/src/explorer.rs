@@ -45,6 +45,7 @@ pub fn action_words(action: &Action) -> String {
         Action::Libvirtd(LibvirtdAction::Restart) => "libvirtd restarts".into(),
         Action::Fault(FaultKind::QemuCrash) => "FAULT QEMU crashes".into(),
         Action::Fault(FaultKind::HostCrash) => "FAULT host crashes".into(),
+        Action::Fault(FaultKind::AppCrash) => "FAULT app crashes and restarts".into(),
     }
 }
 

@@ -156,6 +156,7 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
         Action::Libvirtd(LibvirtdAction::Restart) => (Local("libvirtd"), "restart".into()),
         Action::Fault(FaultKind::QemuCrash) => (Fault("qemu"), "crash".into()),
         Action::Fault(FaultKind::HostCrash) => (Fault("libvirtd"), "host crash".into()),
+        Action::Fault(FaultKind::AppCrash) => (Fault("app"), "crash and restart".into()),
     }
 }
 

@@ -130,7 +130,7 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "[app]");
-    let _ = writeln!(w, "recovery = \"seed\"                # after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\"");
+    let _ = writeln!(w, "recovery = \"seed\"                # after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\" | \"vdsm\" (VDSM's replica record: retry while the job is ready, else the source)");
     let _ = writeln!(w);
     let _ = writeln!(w, "[procedure]                      # libvirtd's programs as step lists (vocabulary at the bottom)");
     let _ = writeln!(w, "pivot = {}", list(&p.pivot));

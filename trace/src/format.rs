@@ -46,8 +46,12 @@ pub struct SwarmFaults(pub PerFault<bool>);
 impl Serialize for SwarmFaults {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(FaultKind::ALL.len()))?;
-        for (kind, on) in self.0.iter() {
+        // `app_crash` is written only when on: a trace whose run never drew it reads as
+        // it did before the app could crash, and reading it back gives the switch off.
+        let written = |&(kind, on): &(FaultKind, bool)| kind != FaultKind::AppCrash || on;
+        let n = self.0.iter().filter(written).count();
+        let mut map = serializer.serialize_map(Some(n))?;
+        for (kind, on) in self.0.iter().filter(written) {
             map.serialize_entry(kind.key(), &on)?;
         }
         map.end()
@@ -67,11 +71,12 @@ impl<'de> Deserialize<'de> for SwarmFaults {
                 mut map: A,
             ) -> Result<SwarmFaults, A::Error> {
                 use serde::de::Error;
-                const KEYS: [&str; 4] = [
+                const KEYS: [&str; 5] = [
                     "libvirtd_crash",
                     "guest_poweroff",
                     "qemu_crash",
                     "host_crash",
+                    "app_crash",
                 ];
                 let mut seen: PerFault<Option<bool>> = PerFault::default();
                 while let Some(key) = map.next_key::<String>()? {
@@ -86,7 +91,14 @@ impl<'de> Deserialize<'de> for SwarmFaults {
                 }
                 let mut out = PerFault::default();
                 for (kind, on) in seen.iter() {
-                    out[kind] = on.ok_or_else(|| A::Error::missing_field(kind.key()))?;
+                    // Traces written before the app could crash have no `app_crash`
+                    // switch: their runs never drew it, which is the switch off.
+                    let written_before = kind == FaultKind::AppCrash;
+                    out[kind] = match on {
+                        Some(on) => on,
+                        None if written_before => false,
+                        None => return Err(A::Error::missing_field(kind.key())),
+                    };
                 }
                 Ok(SwarmFaults(out))
             }
@@ -135,10 +147,22 @@ mod tests {
     fn swarm_switches_keep_their_json_shape() {
         let mut on = PerFault::from_fn(|_| true);
         on[FaultKind::QemuCrash] = false;
+        on[FaultKind::AppCrash] = false;
         let text = serde_json::to_string(&SwarmFaults(on)).unwrap();
         assert_eq!(
             text,
             r#"{"libvirtd_crash":true,"guest_poweroff":true,"qemu_crash":false,"host_crash":true}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<SwarmFaults>(&text).unwrap(),
+            SwarmFaults(on)
+        );
+        // A run that drew the app's crash on says so, and reads back the same.
+        on[FaultKind::AppCrash] = true;
+        let text = serde_json::to_string(&SwarmFaults(on)).unwrap();
+        assert_eq!(
+            text,
+            r#"{"libvirtd_crash":true,"guest_poweroff":true,"qemu_crash":false,"host_crash":true,"app_crash":true}"#
         );
         assert_eq!(
             serde_json::from_str::<SwarmFaults>(&text).unwrap(),

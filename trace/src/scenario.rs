@@ -97,6 +97,7 @@ struct FaultsSection {
     guest_poweroff: Option<Spanned<FaultValue>>,
     qemu_crash: Option<Spanned<FaultValue>>,
     host_crash: Option<Spanned<FaultValue>>,
+    app_crash: Option<Spanned<FaultValue>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -117,6 +118,7 @@ struct AppSection {
 enum RecoveryName {
     Seed,
     TrustLibvirt,
+    Vdsm,
 }
 
 #[derive(Deserialize, Default)]
@@ -343,6 +345,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             FaultKind::GuestPowerOff => &raw.faults.guest_poweroff,
             FaultKind::QemuCrash => &raw.faults.qemu_crash,
             FaultKind::HostCrash => &raw.faults.host_crash,
+            FaultKind::AppCrash => &raw.faults.app_crash,
         };
         faults[kind] = fault(value, kind.key())?;
     }
@@ -363,6 +366,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         recovery: match raw.app.recovery.unwrap_or(RecoveryName::Seed) {
             RecoveryName::Seed => Recovery::Seed,
             RecoveryName::TrustLibvirt => Recovery::TrustLibvirt,
+            RecoveryName::Vdsm => Recovery::Vdsm,
         },
         procedures,
     };
@@ -510,6 +514,7 @@ impl Scenario {
                 Value::from(match c.recovery {
                     Recovery::Seed => "seed",
                     Recovery::TrustLibvirt => "trust-libvirt",
+                    Recovery::Vdsm => "vdsm",
                 }),
             )]),
         );

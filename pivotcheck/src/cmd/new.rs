@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     from: String,
     /// Faults to enable, comma-separated: libvirtd_crash, guest_poweroff, qemu_crash,
-    /// host_crash, each optionally `=N` (a bound 0..8); `none` for no fault. Default:
+    /// host_crash, app_crash, each optionally `=N` (a bound 0..8); `none` for no fault. Default:
     /// libvirtd crashes and guest power-off, as in the default suite.
     #[arg(long, value_delimiter = ',')]
     faults: Option<Vec<String>>,

@@ -1,6 +1,6 @@
 //! Everything the model decides, pinned in checked-in tables, so that a restructuring of
 //! the model (issue 12) can show it changed nothing: for every scenario in `scenarios/`,
-//! `scenarios/live/` and `scenarios/large/` the unique and total state counts, each
+//! `scenarios/live/`, `scenarios/large/` and `scenarios/apps/` the unique and total state counts, each
 //! property's status and shortest path length, and every path's steps (action name and
 //! label); the live suite's predictions (what `pivotcheck live --list --all` prints,
 //! from the same library call); the conformance corpus expanded into model steps.
@@ -113,7 +113,7 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 fn every_scenario_is_as_pinned() {
     let root = scenarios_dir();
     let mut out = String::new();
-    for sub in ["", "live", "large"] {
+    for sub in ["", "live", "large", "apps"] {
         for f in toml_files(&root.join(sub)) {
             let s = scenario::load(&f).unwrap();
             let r = check_scenario(&s, &CheckOptions::default());

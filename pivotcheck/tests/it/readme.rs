@@ -12,7 +12,13 @@ const END: &str = "<!-- end: generated -->\n";
 fn the_readme_tables_are_what_check_markdown_prints() {
     let root = scenarios_dir().join("..");
     let o = pivotcheck(
-        &["check", "--markdown", "scenarios", "scenarios/live"],
+        &[
+            "check",
+            "--markdown",
+            "scenarios",
+            "scenarios/live",
+            "scenarios/apps",
+        ],
         &root,
     );
     assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));

@@ -114,6 +114,7 @@ fn explain_knows_every_step_property_preset_and_fault() {
         "guest-poweroff",
         "qemu_crash",
         "host_crash",
+        "app_crash",
     ] {
         assert!(
             scaffold::explain(key).unwrap().starts_with("fault `"),
