@@ -1022,6 +1022,7 @@ fn the_abort_path_blockdev_del_of_the_mirror_is_refused_once_switched() {
     );
     assert_eq!(w.ghost.evidence_destroyed_early, before);
     assert_eq!(w.qemu.active, Image::Target);
+}
 
 /// The app's crash while its pivot call is in flight: libvirt's answer reaches no one,
 /// the restarted app keeps its record (it asked for a pivot) and, once libvirtd is idle,
