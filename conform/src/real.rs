@@ -326,7 +326,7 @@ impl Real {
             Command::QueryBlockJobs => ("query-block-jobs", Value::Null),
             Command::QueryBlock => ("query-block", Value::Null),
             Command::QueryStatus => ("query-status", Value::Null),
-            Command::DriveReopen | Command::BlockdevDel => {
+            Command::DriveReopen | Command::BlockdevDel | Command::BlockdevDelMirror => {
                 return Err(HarnessError::Tool(format!(
                     "{} cannot be replayed (see conform/README.md)",
                     cmd.qmp_name()

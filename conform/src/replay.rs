@@ -277,7 +277,10 @@ pub fn unreplayable(cfg: &Config, actions: &[Action]) -> Option<String> {
             ));
         }
         if a == Action::Qemu(QemuAction::Execute) {
-            if let Some(c @ (Command::DriveReopen | Command::BlockdevDel)) = w.qemu.inbox {
+            if let Some(
+                c @ (Command::DriveReopen | Command::BlockdevDel | Command::BlockdevDelMirror),
+            ) = w.qemu.inbox
+            {
                 return Some(format!(
                     "step {}: {} is not replayed (RHEL 6 only, or needs a -blockdev source; see conform/README.md)",
                     i + 1,

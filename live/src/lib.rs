@@ -117,7 +117,9 @@ pub struct SuiteResult {
 fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
     matrix::all(libvirt)
         .into_iter()
-        .filter(|s| args.all || !args.only.is_empty() || s.persistent == s.poweroff)
+        .filter(|s| {
+            args.all || !args.only.is_empty() || s.persistent == s.poweroff || s.pause.is_some()
+        })
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
         .collect()
 }

@@ -317,6 +317,54 @@ pub struct Spec {
     pub persistent: bool,
     /// The guest powers off while libvirtd is down (for the control: after the pivot).
     pub poweroff: bool,
+    /// Instead of a crash: libvirtd stops (SIGSTOP) when the reply to its `k`-th pivot
+    /// command arrives, the guest writes, then the disturbance strikes, then libvirtd
+    /// resumes (issue 13: the abort path when the concluded job cannot be queried).
+    pub pause: Option<(u8, Disturb)>,
+}
+
+/// What strikes QEMU while libvirtd is stopped in a pause scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Disturb {
+    /// The guest powers off (QEMU stays in run state `shutdown`: -no-shutdown); libvirt's
+    /// SHUTDOWN handler kills it when libvirtd resumes.
+    PowerOff,
+    /// QEMU is SIGKILLed.
+    QemuCrash,
+}
+
+impl Disturb {
+    pub fn name(self) -> &'static str {
+        match self {
+            Disturb::PowerOff => "poweroff",
+            Disturb::QemuCrash => "qemu-crash",
+        }
+    }
+}
+
+/// The pause scenarios of a version: libvirtd stopped at the job-complete reply, the
+/// job concludes, the guest writes (to the target), then a power-off or a QEMU crash,
+/// then libvirtd resumes; persistent domain.
+pub fn pause_specs(libvirt: Libvirt) -> Vec<Spec> {
+    let commands = libvirt.pivot_commands();
+    let k = commands
+        .iter()
+        .position(|c| c.0 == "job-complete")
+        .expect("every pivot sends job-complete") as u8
+        + 1;
+    [Disturb::PowerOff, Disturb::QemuCrash]
+        .into_iter()
+        .map(|d| Spec {
+            name: format!("job-complete.pause.persistent.{}", d.name()),
+            libvirt,
+            crash: None,
+            second: None,
+            persistent: true,
+            poweroff: false,
+            pause: Some((k, d)),
+        })
+        .collect()
 }
 
 impl Spec {
@@ -407,6 +455,7 @@ pub fn all(libvirt: Libvirt) -> Vec<Spec> {
                     second: None,
                     persistent,
                     poweroff,
+                    pause: None,
                 });
             }
         }
@@ -432,9 +481,11 @@ pub fn all(libvirt: Libvirt) -> Vec<Spec> {
                 second: Some(d.second),
                 persistent,
                 poweroff: false,
+                pause: None,
             });
         }
     }
+    out.extend(pause_specs(libvirt));
     out
 }
 
@@ -445,11 +496,13 @@ mod tests {
     #[test]
     fn matrix_has_every_point_four_times_with_unique_names() {
         let all = all(Libvirt::V9_0);
-        assert_eq!(all.len(), 76);
+        assert_eq!(all.len(), 78);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 76);
+        assert_eq!(names.len(), 78);
+        assert!(names.contains(&"job-complete.pause.persistent.poweroff"));
+        assert!(names.contains(&"job-complete.pause.persistent.qemu-crash"));
         assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del1.before.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.blockdev-del1.before.persistent"));
@@ -461,11 +514,11 @@ mod tests {
     #[test]
     fn the_11_3_matrix_follows_its_shorter_pivot() {
         let all = all(Libvirt::V11_3);
-        assert_eq!(all.len(), 60);
+        assert_eq!(all.len(), 62);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 60);
+        assert_eq!(names.len(), 62);
         assert!(names.contains(&"blockdev-del.reply.transient"));
         assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del.before.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.persistent"));

@@ -67,6 +67,8 @@ pub struct Observation {
     pub write_down: Holders,
     /// The guest's write after the restart (LBA 2).
     pub write_after: Holders,
+    /// The pivot call's answer in a pause scenario (`0`, or `error`); `None` elsewhere.
+    pub answer: Option<String>,
 }
 
 /// The fields on which two observations differ, as `field: real vs model` lines.
@@ -85,6 +87,7 @@ pub fn differences(real: &Observation, model: &Observation) -> Vec<String> {
         opt(&model.live_source),
     );
     cmp("mirror", opt(&real.mirror), opt(&model.mirror));
+    cmp("answer", opt(&real.answer), opt(&model.answer));
     cmp(
         "config-source",
         opt(&real.config_source),

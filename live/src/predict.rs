@@ -11,11 +11,11 @@
 
 use anyhow::{bail, Result};
 use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction};
-use model::state::{Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
+use model::state::{AppPhase, Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
 use model::world::{actions, next_state};
 use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
 
-use crate::matrix::{HandlerPoint, ModelPoint, Spec, When};
+use crate::matrix::{self, Disturb, HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
 pub fn config(persistent: bool, preset: &str) -> Result<Config> {
@@ -209,7 +209,10 @@ fn holders(w: &World, block: u8, written: bool) -> Holders {
 /// Replays `spec` in the model under its version's preset and returns what the model says
 /// the run ends with.
 pub fn predict(spec: &Spec) -> Result<Observation> {
-    let cfg = config(spec.persistent, spec.libvirt.preset())?;
+    let mut cfg = config(spec.persistent, spec.libvirt.preset())?;
+    if spec.pause.is_some() {
+        cfg.faults = cfg.faults.with(FaultKind::QemuCrash, Fault::Unbounded);
+    }
     let w = model::world::init(&cfg);
     let mut r = Run { cfg, w, steps: 0 };
 
@@ -221,7 +224,10 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
     r.take(Action::App(AppAction::RequestPivot))?;
 
     // The pivot, up to the crash point.
-    let point: Option<ModelPoint> = spec.model_point();
+    let point: Option<ModelPoint> = spec.model_point().or_else(|| {
+        spec.pause
+            .map(|(k, _)| matrix::model_point(spec.libvirt.pivot_commands(), k, When::Reply))
+    });
     let mut sent: u8 = 0;
     let mut crashed = false;
     while let Some(a) = r.next(true) {
@@ -235,6 +241,10 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
                 }
                 _ => false,
             };
+            if crash && spec.pause.is_some() {
+                crashed = true;
+                break;
+            }
             if crash {
                 r.take(Action::Fault(FaultKind::LibvirtdCrash))?;
                 crashed = true;
@@ -252,7 +262,25 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
 
     let mut obs = Observation::default();
     let (wrote_down, wrote_after);
-    if crashed {
+    if let Some((_, disturb)) = spec.pause {
+        // libvirtd stopped with the reply unread: QEMU settles, the guest writes, the
+        // disturbance, then libvirtd resumes and answers the pivot call.
+        r.settle(false)?;
+        wrote_down = r.write(0)?;
+        match disturb {
+            Disturb::PowerOff => r.poweroff()?,
+            Disturb::QemuCrash => r.take(Action::Fault(FaultKind::QemuCrash))?,
+        }
+        r.settle(false)?;
+        r.settle(true)?;
+        obs.answer = Some(
+            match r.w.app.phase {
+                AppPhase::Settled(Image::Target) => "0",
+                _ => "error",
+            }
+            .into(),
+        );
+    } else if crashed {
         r.settle(false)?;
         obs.down = Some(qemu_view(&r.w));
         wrote_down = r.write(0)?;
@@ -344,6 +372,25 @@ mod tests {
             for s in all(v) {
                 predict(&s).unwrap_or_else(|e| panic!("{} {}: {e:#}", v.name(), s.name));
             }
+        }
+    }
+
+    /// Issue 13's measured disagreement: libvirtd stopped at the job-complete reply, the
+    /// job concludes, the guest writes (to the target) and powers off, libvirtd resumes.
+    /// Real libvirt 9.0 returned 0 with the config on the source; the model before issue
+    /// 13 said config target. Both versions: the SHUTDOWN handler kills QEMU before
+    /// `query-concluded` is answered, so libvirt aborts.
+    #[test]
+    fn a_pause_at_the_job_complete_reply_then_poweroff_takes_the_abort_path() {
+        for s in [
+            spec("job-complete.pause.persistent.poweroff"),
+            spec_11_3("job-complete.pause.persistent.poweroff"),
+        ] {
+            let o = predict(&s).unwrap();
+            assert_eq!(o.answer.as_deref(), Some("0"), "{}", s.name);
+            assert_eq!(o.config_source.as_deref(), Some("src"), "{}", s.name);
+            assert_eq!(o.write_down, Holders::Target, "{}", s.name);
+            assert_eq!(o.domain, "shut off", "{}", s.name);
         }
     }
 

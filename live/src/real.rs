@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::harness::Out;
 use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
-use crate::matrix::{Spec, When};
+use crate::matrix::{Disturb, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
@@ -217,6 +218,63 @@ fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Re
     Ok(())
 }
 
+/// The pivot of a pause scenario: `virsh blockjob --pivot` runs while the trigger stops
+/// libvirtd at the armed reply; meanwhile the job concludes, the guest writes (LBA 1) and
+/// `disturb` strikes QEMU; then libvirtd resumes (SIGCONT) and answers. Returns virsh's
+/// result and whether the guest's write was acknowledged.
+fn paused_pivot(
+    work: &Work,
+    daemon_pid: i32,
+    qemu_pid: i32,
+    disturb: Disturb,
+    log_from: u64,
+) -> Result<(Out, bool)> {
+    let serial = work.path("serial.sock");
+    std::thread::scope(|s| {
+        let pivot = s.spawn(|| virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"]));
+        let acted = (|| -> Result<bool> {
+            wait_for(
+                "libvirtd to stop at the reply",
+                Duration::from_secs(10),
+                || {
+                    let log = fs::read(work.qmp_log()).ok()?;
+                    let tail = &log[(log_from as usize).min(log.len())..];
+                    String::from_utf8_lossy(tail)
+                        .contains("! stop on reply")
+                        .then_some(())
+                },
+            )?;
+            // The converged job completes within milliseconds; give it half a second.
+            std::thread::sleep(Duration::from_millis(500));
+            let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+            match disturb {
+                Disturb::PowerOff => {
+                    guest(&serial, b'P', b'p', Duration::from_secs(3))?;
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Disturb::QemuCrash => {
+                    // SAFETY: the QEMU this scenario's libvirtd started (status XML).
+                    unsafe {
+                        libc::kill(qemu_pid, libc::SIGKILL);
+                    }
+                    wait_for("QEMU to die", Duration::from_secs(10), || {
+                        (!pid_alive(qemu_pid)).then_some(())
+                    })?;
+                }
+            }
+            Ok(wrote)
+        })();
+        // SAFETY: the libvirtd this harness started; it stopped itself (or is running).
+        unsafe {
+            libc::kill(daemon_pid, libc::SIGCONT);
+        }
+        let out = pivot
+            .join()
+            .map_err(|_| anyhow::anyhow!("the virsh thread panicked"))??;
+        Ok((out, acted?))
+    })
+}
+
 /// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
 /// it is again a running, disarmed libvirtd (restarted if the trigger killed it).
 pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<RealRun> {
@@ -268,13 +326,26 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
 
     // Arm and pivot.
     let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
-    let arm = match spec.crash {
-        None => "0 before\n".to_string(),
-        Some((k, w)) => format!("{k} {}\n", w.name()),
+    let arm = match (spec.crash, spec.pause) {
+        (_, Some((k, _))) => format!("{k} pause\n"),
+        (None, None) => "0 before\n".to_string(),
+        (Some((k, w)), None) => format!("{k} {}\n", w.name()),
     };
     fs::write(work.arm_file(), arm)?;
-    let pivot = virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?;
+    let mut paused_write = None;
+    let pivot = match spec.pause {
+        Some((_, disturb)) => {
+            let pid = daemon.as_ref().expect("started above").pid() as i32;
+            let (out, wrote) = paused_pivot(work, pid, qemu_pid, disturb, log_from)?;
+            paused_write = Some(wrote);
+            out
+        }
+        None => virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?,
+    };
     let mut obs = Observation::default();
+    if spec.pause.is_some() {
+        obs.answer = Some(if pivot.ok { "0" } else { "error" }.into());
+    }
     let crashed = spec.crash.is_some();
     if crashed {
         let d = daemon.as_mut().expect("started above");
@@ -288,7 +359,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         if let Some(r) = rec.as_mut() {
             r.crashed(work)?;
         }
-    } else if !pivot.ok {
+    } else if !pivot.ok && spec.pause.is_none() {
         bail!("the control pivot failed: {}", pivot.stderr.trim());
     }
     let _ = fs::remove_file(work.arm_file());
@@ -296,9 +367,16 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     let expected: Vec<&str> = spec.libvirt.pivot_commands().iter().map(|c| c.0).collect();
     let upto = spec
         .crash
+        .or(spec.pause.map(|(k, _)| (k, When::Reply)))
         .map(|(k, _)| usize::from(k))
         .unwrap_or(expected.len());
-    check_sent(&sent, &expected, upto, "during the pivot")?;
+    // A resumed libvirtd may send more of the pivot: the armed prefix is what is checked.
+    let sent_upto = if spec.pause.is_some() {
+        &sent[..upto.min(sent.len())]
+    } else {
+        &sent[..]
+    };
+    check_sent(sent_upto, &expected, upto, "during the pivot")?;
 
     // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
     let wrote_down;
@@ -319,6 +397,8 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             }
         }
         *daemon = Some(Libvirtd::start(work)?);
+    } else if let Some(wrote) = paused_write {
+        wrote_down = wrote;
     } else {
         wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
         if spec.poweroff {

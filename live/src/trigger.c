@@ -6,9 +6,11 @@
  *
  *   before  the k-th QMP command sent while armed: killed instead of writing it;
  *   reply   the k-th QMP command goes out, and libvirtd is killed as soon as QEMU's reply
- *           to it ("id": "libvirt-N") is read, before libvirtd parses it.
+ *           to it ("id": "libvirt-N") is read, before libvirtd parses it;
+ *   pause   as reply, but libvirtd stops itself (SIGSTOP) instead of dying, and goes on
+ *           parsing the reply when the harness sends SIGCONT.
  *
- * The harness arms it by writing "<k> <before|reply>" to the file named by PVL_ARM
+ * The harness arms it by writing "<k> <before|reply|pause>" to the file named by PVL_ARM
  * (k = 0: count and log, never kill) and disarms it by removing that file, so one
  * libvirtd incarnation can serve several scenarios. PVL_LOG names the message log:
  * "<monotonic s> <dir> <message>" per line, dir '>' (sent), '<' (read), '!' (trigger).
@@ -47,6 +49,7 @@ static long sent;            /* commands sent while armed, this arming */
 static long arm_stamp = -1;  /* mtime (ns) of the arm file we last read */
 static long arm_k;
 static int arm_reply;        /* 0: before, 1: reply */
+static int arm_pause;        /* reply mode, but SIGSTOP instead of SIGKILL ("pause") */
 static char reply_id[48];    /* "id": "libvirt-N" awaited in reply mode */
 
 static void resolve(void)
@@ -127,7 +130,8 @@ static int armed(void)
         if (n <= 0)
             return 0;
         arm_k = atol(buf);
-        arm_reply = strstr(buf, "reply") != NULL;
+        arm_pause = strstr(buf, "pause") != NULL;
+        arm_reply = strstr(buf, "reply") != NULL || arm_pause;
         arm_stamp = stamp;
         sent = 0;
         reply_id[0] = 0;
@@ -185,8 +189,15 @@ static void incoming(int fd, const char *buf, size_t n)
         size_t head = n < sizeof(tail) ? n : sizeof(tail);
         memcpy(joined, tail, tail_len);
         memcpy(joined + tail_len, buf, head);
-        if (memmem(buf, n, reply_id, want) || memmem(joined, tail_len + head, reply_id, want))
-            die("kill on reply");
+        if (memmem(buf, n, reply_id, want) || memmem(joined, tail_len + head, reply_id, want)) {
+            if (!arm_pause)
+                die("kill on reply");
+            /* Pause: libvirtd stops with the reply read and unparsed; the harness acts on
+             * QEMU and the guest meanwhile and sends SIGCONT. */
+            reply_id[0] = 0;
+            logline('!', 0, "stop on reply", 13);
+            kill(self, SIGSTOP);
+        }
     }
     size_t keep = n < sizeof(tail) ? n : sizeof(tail);
     memcpy(tail, buf + n - keep, keep);

@@ -62,6 +62,10 @@ pub enum ShutdownKill {
     Immediate,
     /// A safer design: the kill waits until no procedure runs and no pivot is in flight.
     WhenIdle,
+    /// libvirt with -blockdev (9.0, 11.3): as `Immediate`, and the SHUTDOWN handler first
+    /// writes the live definition to the status XML (`qemuProcessHandleShutdown` saves the
+    /// status before it SIGTERMs QEMU), so a record of an unsaved change can appear there.
+    SaveImmediate,
 }
 
 /// One fault kind's switch: off, on without bound, or on at most `n` times.
@@ -181,6 +185,14 @@ pub enum Step {
     BlockdevDel,
     /// `query-jobs`: the job's status and error; a concluded job gives the outcome.
     QueryJobs,
+    /// `query-jobs` as libvirt's concluded-job processing sends it
+    /// (`qemuBlockJobEventProcessConcluded`): JOB_STATUS_CHANGE carries no error, so this
+    /// reply alone decides the outcome. A listed job gives pivoted or failed by its error;
+    /// no reply (QEMU gone) or no such job leaves the outcome `concluded`, which libvirt
+    /// handles as an abort (source kept, mirror dropped) while its API still returns 0.
+    /// Skipped when the reconnect's `refresh-jobs` already read the outcome (libvirt's
+    /// second concluded path: no second `query-jobs`).
+    QueryConcluded,
     /// `query-block`: the image the guest really uses; decides the outcome from the graph.
     QueryBlock,
     /// Wait until libvirtd has seen the job conclude (event or query) or lost QEMU.
@@ -202,6 +214,13 @@ pub enum Step {
     /// live`). A step of its own so that the bug is a protocol choice a scenario can make
     /// or remove, not a property of every save.
     SaveStatusUnloadable,
+    /// `save-status`, only if `query-concluded` found the job (libvirt's `if (refreshed)
+    /// qemuDomainSaveStatus`): the intermediate save after `job-dismiss` happens when the
+    /// outcome came from that reply, not after a refresh or when QEMU was gone.
+    SaveStatusIfQueried,
+    /// `save-status-unloadable`, only if `query-concluded` found the job: libvirt 9.0's
+    /// intermediate save (W2b), on the live pivot and on a concluded event after a restart.
+    SaveStatusUnloadableIfQueried,
     /// Write the live disk source to the persistent config (persistent domains only).
     SaveConfig,
     /// Answer the management app's API call with the outcome as libvirtd knows it.
@@ -217,7 +236,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order `scenarios/README.md` lists them.
-    pub const ALL: [Step; 21] = [
+    pub const ALL: [Step; 24] = [
         Step::Pause,
         Step::Resume,
         Step::DriveReopen,
@@ -227,6 +246,7 @@ impl Step {
         Step::JobDismiss,
         Step::BlockdevDel,
         Step::QueryJobs,
+        Step::QueryConcluded,
         Step::QueryBlock,
         Step::WaitConcluded,
         Step::WaitPending,
@@ -234,6 +254,8 @@ impl Step {
         Step::ApplyOutcome,
         Step::SaveStatus,
         Step::SaveStatusUnloadable,
+        Step::SaveStatusIfQueried,
+        Step::SaveStatusUnloadableIfQueried,
         Step::SaveConfig,
         Step::ReplyApp,
         Step::FinishShutdown,
@@ -253,6 +275,7 @@ impl Step {
             Step::JobDismiss => "job-dismiss",
             Step::BlockdevDel => "blockdev-del",
             Step::QueryJobs => "query-jobs",
+            Step::QueryConcluded => "query-concluded",
             Step::QueryBlock => "query-block",
             Step::WaitConcluded => "wait-concluded",
             Step::WaitPending => "wait-pending",
@@ -260,6 +283,8 @@ impl Step {
             Step::ApplyOutcome => "apply-outcome",
             Step::SaveStatus => "save-status",
             Step::SaveStatusUnloadable => "save-status-unloadable",
+            Step::SaveStatusIfQueried => "save-status-if-queried",
+            Step::SaveStatusUnloadableIfQueried => "save-status-unloadable-if-queried",
             Step::SaveConfig => "save-config",
             Step::ReplyApp => "reply-app",
             Step::FinishShutdown => "finish-shutdown",
@@ -283,7 +308,7 @@ impl Step {
             Step::JobCancel => Command::JobCancel,
             Step::JobDismiss => Command::JobDismiss,
             Step::BlockdevDel => Command::BlockdevDel,
-            Step::QueryJobs | Step::RefreshJobs => Command::QueryJobs,
+            Step::QueryJobs | Step::QueryConcluded | Step::RefreshJobs => Command::QueryJobs,
             Step::QueryBlock => Command::QueryBlock,
             Step::FinishShutdown => Command::QueryStatus,
             Step::RefreshJobsLegacy => Command::QueryBlockJobs,
@@ -293,6 +318,8 @@ impl Step {
             | Step::ApplyOutcome
             | Step::SaveStatus
             | Step::SaveStatusUnloadable
+            | Step::SaveStatusIfQueried
+            | Step::SaveStatusUnloadableIfQueried
             | Step::SaveConfig
             | Step::ReplyApp => return None,
         })
@@ -317,6 +344,10 @@ pub enum Command {
     JobCancel,
     JobDismiss,
     BlockdevDel,
+    /// `blockdev-del` of the mirror chain (the target), sent by the abort path of a copy
+    /// (`qemuBlockJobProcessEventConcludedCopyAbort`): QEMU refuses it ("in use") when the
+    /// graph already switched to the target.
+    BlockdevDelMirror,
     QueryJobs,
     QueryBlockJobs,
     QueryBlock,
@@ -326,7 +357,7 @@ pub enum Command {
 impl Command {
     /// Every command: tables indexed by command (the packed state) are built from this,
     /// so a command added to the enum and not here fails the packing tests.
-    pub const ALL: [Command; 12] = [
+    pub const ALL: [Command; 13] = [
         Command::Stop,
         Command::Cont,
         Command::DriveReopen,
@@ -335,6 +366,7 @@ impl Command {
         Command::JobCancel,
         Command::JobDismiss,
         Command::BlockdevDel,
+        Command::BlockdevDelMirror,
         Command::QueryJobs,
         Command::QueryBlockJobs,
         Command::QueryBlock,
@@ -350,7 +382,7 @@ impl Command {
             Command::JobFinalize => "job-finalize",
             Command::JobCancel => "block-job-cancel",
             Command::JobDismiss => "job-dismiss",
-            Command::BlockdevDel => "blockdev-del",
+            Command::BlockdevDel | Command::BlockdevDelMirror => "blockdev-del",
             Command::QueryJobs => "query-jobs",
             Command::QueryBlockJobs => "query-block-jobs",
             Command::QueryBlock => "query-block",

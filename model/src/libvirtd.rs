@@ -4,7 +4,7 @@
 //! restart.
 
 use crate::action::{Action, LibvirtdAction};
-use crate::config::{Config, Image, ShutdownKill, Step};
+use crate::config::{Command, Config, Image, ShutdownKill, Step};
 use crate::qemu::qemu_quit;
 use crate::state::*;
 
@@ -141,6 +141,9 @@ fn pending_seen(w: &World) -> bool {
 /// and are skipped otherwise (no pivot was asked for, or its intent never became durable).
 fn intent_step_skipped(w: &World, step: Step) -> bool {
     let l = &w.libvirtd;
+    if step == Step::QueryConcluded {
+        return !concluded_query_due(l);
+    }
     l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
         && matches!(
             step,
@@ -172,11 +175,20 @@ fn kill_enabled(cfg: &Config, w: &World) -> bool {
         && w.qemu.monitor
         && w.qemu.run_state == RunState::Shutdown
         && match cfg.procedures.shutdown_kill {
-            ShutdownKill::Immediate => true,
+            ShutdownKill::Immediate | ShutdownKill::SaveImmediate => true,
             ShutdownKill::WhenIdle => {
                 l.program.is_none() && l.live.mirror != Some(MirrorState::Pivoting)
             }
         }
+}
+
+/// `query-concluded` asks only when libvirtd learnt of the conclusion from an event (the
+/// outcome so far is the event's, pivoted or failed) and not from the reconnect's refresh,
+/// which already read the job's error: libvirt's `job->newstate == CONCLUDED` guard. After
+/// QEMU vanished before the job concluded (outcome unknown) the pivot API has already
+/// failed with "domain is not running" and nothing is asked.
+fn concluded_query_due(l: &Libvirtd) -> bool {
+    !l.outcome_from_refresh && matches!(l.outcome, Outcome::Pivoted | Outcome::Failed)
 }
 
 /// The outcome a concluded job means to libvirt: success counts as a pivot only if
@@ -199,6 +211,17 @@ fn procedure_len(cfg: &Config, kind: ProgramKind) -> usize {
     }
 }
 
+/// The per-handler flags of libvirt's concluded-job processing end with the procedure
+/// that used them.
+fn end_program(w: &mut World) {
+    let l = &mut w.libvirtd;
+    if l.program.is_some_and(|p| p.kind != ProgramKind::Reconnect) {
+        l.refreshed = false;
+        l.outcome_from_refresh = false;
+    }
+    l.program = None;
+}
+
 pub(crate) fn start_program(cfg: &Config, w: &mut World, kind: ProgramKind) {
     w.libvirtd.program = if procedure_len(cfg, kind) == 0 {
         None
@@ -211,7 +234,7 @@ fn advance(cfg: &Config, w: &mut World) {
     if let Some(p) = w.libvirtd.program.as_mut() {
         p.pc += 1;
         if p.pc as usize >= procedure_len(cfg, p.kind) {
-            w.libvirtd.program = None;
+            end_program(w);
         }
     }
 }
@@ -231,7 +254,9 @@ fn answer_app(w: &mut World, answer: Answer) {
 
 fn answer_of(outcome: Outcome) -> Answer {
     match outcome {
-        Outcome::Pivoted | Outcome::Accepted => Answer::Pivoted,
+        // libvirt's pivot API fails only on a FAILED job: an abort it took because it
+        // could not ask (`concluded`) returns 0 as well.
+        Outcome::Pivoted | Outcome::Accepted | Outcome::Concluded => Answer::Pivoted,
         Outcome::Failed => Answer::Failed,
         Outcome::None | Outcome::Unknown => Answer::Unknown,
     }
@@ -296,14 +321,32 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 }
             }
         }
+        Step::QueryConcluded => {
+            // qemuBlockJobEventProcessConcluded: the job listed in the reply decides; no
+            // reply or no such job leaves the state `concluded`, handled as an abort.
+            match reply {
+                Some(Reply::Jobs(Some(v))) => {
+                    l.outcome = outcome_of_concluded(l, v.error);
+                    l.refreshed = true;
+                }
+                _ => l.outcome = Outcome::Concluded,
+            }
+        }
         Step::RefreshJobs => match reply {
             Some(Reply::Jobs(Some(v))) => {
                 if v.status == JobStatus::Concluded {
+                    // qemuBlockJobRefreshJobs reads the error here (newstate completed or
+                    // failed), so the handler asks no second time.
                     l.job_seen = Some(v);
+                    l.outcome_from_refresh = true;
                 } else if v.status == JobStatus::Ready
                     && l.live.mirror == Some(MirrorState::Copying)
                 {
+                    // A ready job whose READY event libvirtd never handled (state new or
+                    // running in the record): qemuBlockJobEventProcess marks the mirror
+                    // ready and saves the status XML.
                     l.live.mirror = Some(MirrorState::Ready);
+                    rewrite_status(l);
                 }
             }
             Some(Reply::Jobs(None)) => {
@@ -360,6 +403,8 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                 return;
             }
         }
+        // A refused blockdev-del (the mirror chain QEMU already made active: "in use")
+        // changes nothing either.
         Step::JobFinalize | Step::JobCancel | Step::JobDismiss | Step::BlockdevDel => {}
         Step::WaitConcluded
         | Step::WaitPending
@@ -367,6 +412,8 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         | Step::ApplyOutcome
         | Step::SaveStatus
         | Step::SaveStatusUnloadable
+        | Step::SaveStatusIfQueried
+        | Step::SaveStatusUnloadableIfQueried
         | Step::SaveConfig
         | Step::ReplyApp => unreachable!("{step} sends no command"),
     }
@@ -389,6 +436,13 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         return;
     }
     if let Some(cmd) = step.command() {
+        let cmd = match (cmd, w.libvirtd.outcome) {
+            // The abort path deletes the mirror chain, not the old source.
+            (Command::BlockdevDel, Outcome::Failed | Outcome::Concluded) => {
+                Command::BlockdevDelMirror
+            }
+            (cmd, _) => cmd,
+        };
         if step == Step::Resume && !w.libvirtd.live.paused_by_libvirt {
             advance(cfg, w);
             return;
@@ -405,7 +459,13 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
     let l = &mut w.libvirtd;
     match step {
         Step::WaitConcluded => {
-            if let Some(v) = l.job_seen.filter(|v| v.status == JobStatus::Concluded) {
+            // With `query-concluded` (libvirt -blockdev) a pivot command that got no reply
+            // has already failed the API call: the event, which carries no error, cannot
+            // turn that into an outcome.
+            let lost = l.outcome == Outcome::Unknown
+                && cfg.procedures.pivot.contains(&Step::QueryConcluded);
+            if lost {
+            } else if let Some(v) = l.job_seen.filter(|v| v.status == JobStatus::Concluded) {
                 l.outcome = outcome_of_concluded(l, v.error);
             } else if l.outcome == Outcome::Accepted {
                 l.outcome = Outcome::Unknown;
@@ -422,13 +482,23 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
                 l.live.source = Image::Target;
                 l.live.mirror = None;
             }
-            Outcome::Failed => l.live.mirror = None,
+            Outcome::Failed | Outcome::Concluded => l.live.mirror = None,
             Outcome::None | Outcome::Unknown => {}
         },
-        Step::SaveStatus | Step::SaveStatusUnloadable => {
-            if l.domain == Domain::Active {
+        Step::SaveStatus
+        | Step::SaveStatusUnloadable
+        | Step::SaveStatusIfQueried
+        | Step::SaveStatusUnloadableIfQueried => {
+            let due = match step {
+                Step::SaveStatusIfQueried | Step::SaveStatusUnloadableIfQueried => l.refreshed,
+                _ => true,
+            };
+            if due && l.domain == Domain::Active {
                 l.status = Some(l.live);
-                l.status_unloadable = step == Step::SaveStatusUnloadable;
+                l.status_unloadable = matches!(
+                    step,
+                    Step::SaveStatusUnloadable | Step::SaveStatusUnloadableIfQueried
+                );
             }
         }
         Step::SaveConfig => {
@@ -463,7 +533,12 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 // The lifecycle handlers rewrite the status XML (the only status writes
                 // in the 2012 pivot path).
                 Event::Stop | Event::Resume => rewrite_status(l),
-                Event::Shutdown => l.shutdown_seen = true,
+                Event::Shutdown => {
+                    l.shutdown_seen = true;
+                    if cfg.procedures.shutdown_kill == ShutdownKill::SaveImmediate {
+                        rewrite_status(l);
+                    }
+                }
                 // libvirt saves the status XML with the ready mirror (`<mirror
                 // ready='yes'>`, seen in libvirt 9.0's status after a restart: `pivotcheck
                 // live`, double crashes after the job-complete reply).
@@ -519,6 +594,8 @@ pub(crate) fn forget(w: &mut World) {
     l.outcome = Outcome::None;
     l.job_seen = None;
     l.job_vanished = false;
+    l.refreshed = false;
+    l.outcome_from_refresh = false;
     l.shutdown_seen = false;
     l.live = FORGOTTEN;
     let q = &mut w.qemu;

@@ -59,7 +59,7 @@ impl Reader<'_> {
 }
 
 /// Every command plus "none" fits the 4 bits `put_command` gives it.
-const COMMANDS: [Command; 12] = Command::ALL;
+const COMMANDS: [Command; 13] = Command::ALL;
 const _: () = assert!(COMMANDS.len() < 16);
 const STATUSES: [JobStatus; 5] = [
     JobStatus::Running,
@@ -74,12 +74,13 @@ const MIRRORS: [MirrorState; 3] = [
     MirrorState::Ready,
     MirrorState::Pivoting,
 ];
-const OUTCOMES: [Outcome; 5] = [
+const OUTCOMES: [Outcome; 6] = [
     Outcome::None,
     Outcome::Accepted,
     Outcome::Pivoted,
     Outcome::Failed,
     Outcome::Unknown,
+    Outcome::Concluded,
 ];
 const KINDS: [ProgramKind; 3] = [
     ProgramKind::Pivot,
@@ -261,6 +262,8 @@ pub fn pack(s: &World) -> Packed {
     w.put(index_of(&OUTCOMES, &l.outcome), 3);
     put_view(&mut w, l.job_seen);
     w.flag(l.job_vanished);
+    w.flag(l.refreshed);
+    w.flag(l.outcome_from_refresh);
     w.flag(l.shutdown_seen);
     put_disk(&mut w, &l.live);
     w.put(index_of(&DOMAINS, &l.domain), 2);
@@ -358,6 +361,8 @@ pub fn unpack(p: &Packed) -> World {
     let outcome = OUTCOMES[r.get(3) as usize];
     let job_seen = get_view(&mut r);
     let job_vanished = r.flag();
+    let refreshed = r.flag();
+    let outcome_from_refresh = r.flag();
     let shutdown_seen = r.flag();
     let live = get_disk(&mut r);
     let domain = DOMAINS[r.get(2) as usize];
@@ -372,6 +377,8 @@ pub fn unpack(p: &Packed) -> World {
         outcome,
         job_seen,
         job_vanished,
+        refreshed,
+        outcome_from_refresh,
         shutdown_seen,
         live,
         domain,

@@ -99,20 +99,32 @@ pub fn preset(name: &str) -> Option<Procedures> {
             shutdown_kill: ShutdownKill::Immediate,
             job: AUTO,
         },
-        // libvirt >= 6.0: auto-dismiss off; `pivoting` saved after the job-complete reply;
+        // libvirt 6.x with -blockdev (issue 13, point 4: the range it stands for). Its
+        // intermediate status save loads again on restart; the early reset of the mirror's
+        // job type in qemuBlockJobEventProcess, which makes that save unloadable (W2b), is
+        // in 7.0.0 and 9.0.0 and absent from a 2020-era (6.x) tree, so from 7.0 on the
+        // preset is `libvirt-9.0` and from 11.x `libvirt-11.3`. The exact release that
+        // added the reset was not bisected. Auto-dismiss off; `pivoting` saved after the job-complete reply;
         // the concluded handler dismisses before it saves, then deletes the old nodes and
         // saves status and config; reconnect finishes a shutdown before refreshing jobs.
         // The order is the one real libvirt 9.0 sent (real-libvirt.md §3) and its
         // reconnect behaved so in every crash window measured there (§4, §5).
+        // Since issue 13, libvirt's concluded-job semantics as its source has them
+        // (qemu_blockjob.c, qemuBlockJobEventProcessConcluded and qemuBlockJobRefreshJobs):
+        // JOB_STATUS_CHANGE carries no error, so `query-concluded` decides, and without
+        // its answer (QEMU gone) libvirt aborts: source kept, mirror chain deleted (QEMU
+        // refuses once switched), the API returning 0; the intermediate save only when
+        // that query found the job (not after the reconnect's refresh read the outcome);
+        // the SHUTDOWN handler saves the status before the kill (`save-immediate`).
         "blockdev-modern" => Procedures {
             pivot: vec![
                 JobComplete,
                 MarkPivoting,
                 SaveStatus,
                 WaitConcluded,
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
-                SaveStatus,
+                SaveStatusIfQueried,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
@@ -121,15 +133,15 @@ pub fn preset(name: &str) -> Option<Procedures> {
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
             concluded: vec![
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
-                SaveStatus,
+                SaveStatusIfQueried,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
                 SaveConfig,
             ],
-            shutdown_kill: ShutdownKill::Immediate,
+            shutdown_kill: ShutdownKill::SaveImmediate,
             job: KEEP,
         },
         // domain.md V4: persist the intent before sending; keep the job (no auto-dismiss)
@@ -223,15 +235,20 @@ pub fn preset(name: &str) -> Option<Procedures> {
         // query-jobs at all; otherwise query-jobs, and a concluded job goes to the same
         // handler as in a live pivot. Unlike `blockdev-modern`, old nodes are deleted one
         // `blockdev-del` at a time (format node, then storage node): two crash points.
+        // Issue 13 (libvirt's source, as for `blockdev-modern`): `query-concluded` decides
+        // the outcome, and the handler's intermediate save (`-if-queried`) happens when a
+        // JOB_STATUS_CHANGE(concluded) is handled (the live pivot, or a job that concludes
+        // after a restart: W2b there too), not when the reconnect's refresh found the job
+        // already concluded (the double crashes above measured that path).
         "libvirt-9.0" => Procedures {
             pivot: vec![
                 JobComplete,
                 MarkPivoting,
                 SaveStatus,
                 WaitConcluded,
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
-                SaveStatusUnloadable,
+                SaveStatusUnloadableIfQueried,
                 BlockdevDel,
                 BlockdevDel,
                 ApplyOutcome,
@@ -241,15 +258,16 @@ pub fn preset(name: &str) -> Option<Procedures> {
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
             concluded: vec![
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
+                SaveStatusUnloadableIfQueried,
                 BlockdevDel,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
                 SaveConfig,
             ],
-            shutdown_kill: ShutdownKill::Immediate,
+            shutdown_kill: ShutdownKill::SaveImmediate,
             job: KEEP,
         },
         // libvirt 11.3.0 (Debian 11.3.0-2~bpo12+1) as `pivotcheck live --libvirt 11.3`
@@ -268,9 +286,9 @@ pub fn preset(name: &str) -> Option<Procedures> {
                 MarkPivoting,
                 SaveStatus,
                 WaitConcluded,
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
-                SaveStatus,
+                SaveStatusIfQueried,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
@@ -279,14 +297,15 @@ pub fn preset(name: &str) -> Option<Procedures> {
             ],
             reconnect: vec![FinishShutdown, RefreshJobs],
             concluded: vec![
-                QueryJobs,
+                QueryConcluded,
                 JobDismiss,
+                SaveStatusIfQueried,
                 BlockdevDel,
                 ApplyOutcome,
                 SaveStatus,
                 SaveConfig,
             ],
-            shutdown_kill: ShutdownKill::Immediate,
+            shutdown_kill: ShutdownKill::SaveImmediate,
             job: KEEP,
         },
         _ => return None,

@@ -308,6 +308,8 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
     match action {
         Action::Qemu(QemuAction::Execute) => match w.qemu.inbox {
             Some(Command::BlockdevDel) => true,
+            // Refused ("in use") when QEMU already switched to the mirror: nothing goes.
+            Some(Command::BlockdevDelMirror) => w.qemu.active == Image::Source,
             Some(Command::JobDismiss | Command::JobCancel) => concluded(),
             _ => false,
         },

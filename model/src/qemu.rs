@@ -260,6 +260,12 @@ fn qemu_execute(w: &mut World) {
         // Deleting the source node destroys evidence (judged by `properties::observe`),
         // nothing QEMU shows changes in this model.
         Command::BlockdevDel => Reply::Ok,
+        // The mirror chain is the node the guest uses once the graph switched: QEMU
+        // refuses to delete a node in use.
+        Command::BlockdevDelMirror => match q.active {
+            Image::Source => Reply::Ok,
+            Image::Target => Reply::Error,
+        },
         Command::QueryJobs | Command::QueryBlockJobs => {
             Reply::Jobs(q.job.as_ref().map(|j| JobView {
                 status: j.status,

@@ -195,6 +195,11 @@ pub enum Outcome {
     Failed,
     /// QEMU went away before it answered.
     Unknown,
+    /// The job concluded and libvirt could not ask how (JOB_STATUS_CHANGE carries no
+    /// error, and `query-concluded` got no answer or no such job): libvirt 9.0 and 11.3
+    /// take the abort path (source kept, mirror dropped), and the pivot API, which fails
+    /// only on a FAILED job, returns 0.
+    Concluded,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,6 +246,12 @@ pub struct Libvirtd {
     pub job_seen: Option<JobView>,
     /// `query-jobs` said the job no longer exists.
     pub job_vanished: bool,
+    /// `query-concluded` found the job in its reply (libvirt's `refreshed`): the
+    /// `-if-queried` saves happen.
+    pub refreshed: bool,
+    /// The reconnect's `refresh-jobs` found the job concluded and read its outcome there
+    /// (libvirt's second concluded path): `query-concluded` is skipped.
+    pub outcome_from_refresh: bool,
     /// A SHUTDOWN event was handled; QEMU is to be killed.
     pub shutdown_seen: bool,
     pub live: DiskDef,

@@ -54,6 +54,8 @@ pub fn init(cfg: &Config) -> World {
             outcome: Outcome::None,
             job_seen: None,
             job_vanished: false,
+            refreshed: false,
+            outcome_from_refresh: false,
             shutdown_seen: false,
             live,
             domain: Domain::Active,

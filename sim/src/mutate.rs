@@ -252,7 +252,7 @@ pub fn mutants(base: &Scenario) -> Vec<Mutant> {
     });
     option("option: shutdown kill flipped", &|m| {
         m.config.procedures.shutdown_kill = match m.config.procedures.shutdown_kill {
-            ShutdownKill::Immediate => ShutdownKill::WhenIdle,
+            ShutdownKill::Immediate | ShutdownKill::SaveImmediate => ShutdownKill::WhenIdle,
             ShutdownKill::WhenIdle => ShutdownKill::Immediate,
         }
     });

@@ -138,9 +138,10 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
     let _ = writeln!(w, "concluded = {}", list(&p.concluded));
     let kill = match p.shutdown_kill {
         ShutdownKill::Immediate => "immediate",
+        ShutdownKill::SaveImmediate => "save-immediate",
         ShutdownKill::WhenIdle => "when-idle",
     };
-    let _ = writeln!(w, "shutdown_kill = \"{kill}\"{} # when libvirtd kills QEMU after a guest power-off: \"immediate\" (real libvirt) | \"when-idle\"", " ".repeat(14usize.saturating_sub(kill.len())));
+    let _ = writeln!(w, "shutdown_kill = \"{kill}\"{} # when libvirtd kills QEMU after a guest power-off: \"immediate\" (real libvirt) | \"save-immediate\" (libvirt 9.0/11.3: status saved first) | \"when-idle\"", " ".repeat(14usize.saturating_sub(kill.len())));
     let _ = writeln!(w, "auto_dismiss = {:<17} # QEMU removes the concluded job by itself (false: libvirt must `job-dismiss`)", p.job.auto_dismiss);
     let _ = writeln!(w, "auto_finalize = {:<16} # QEMU switches by itself when converged (false: libvirt must `job-finalize`)", p.job.auto_finalize);
 

@@ -134,6 +134,7 @@ struct ProcedureSection {
 #[serde(rename_all = "kebab-case")]
 enum ShutdownKillName {
     Immediate,
+    SaveImmediate,
     WhenIdle,
 }
 
@@ -289,6 +290,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
     if let Some(k) = raw.procedure.shutdown_kill {
         procedures.shutdown_kill = match k {
             ShutdownKillName::Immediate => ShutdownKill::Immediate,
+            ShutdownKillName::SaveImmediate => ShutdownKill::SaveImmediate,
             ShutdownKillName::WhenIdle => ShutdownKill::WhenIdle,
         };
     }
@@ -522,6 +524,7 @@ impl Scenario {
                     "shutdown_kill",
                     Value::from(match p.shutdown_kill {
                         ShutdownKill::Immediate => "immediate",
+                        ShutdownKill::SaveImmediate => "save-immediate",
                         ShutdownKill::WhenIdle => "when-idle",
                     }),
                 ),

@@ -8,9 +8,10 @@ pub struct Args {
     /// Run only scenarios whose name contains this text (repeatable; e.g. `job-dismiss.reply`).
     #[arg(long)]
     only: Vec<String>,
-    /// Run the whole matrix (libvirt 9.0: 76 scenarios, about 2-3 minutes; 11.3: 60)
-    /// instead of the default (38; 30): every crash point once transient without a
-    /// power-off and once persistent with one, and the double crashes on a transient domain.
+    /// Run the whole matrix (libvirt 9.0: 78 scenarios, about 2-3 minutes; 11.3: 62)
+    /// instead of the default (40; 32): every crash point once transient without a
+    /// power-off and once persistent with one, the double crashes on a transient domain,
+    /// and the two pause scenarios (libvirtd stopped at the job-complete reply).
     #[arg(long)]
     all: bool,
     /// List the scenarios and the model's prediction for each; run nothing real.

@@ -14,7 +14,7 @@ fn bin() -> Command {
 
 #[test]
 fn list_prints_a_prediction_for_every_default_scenario() {
-    for (version, count) in [("9.0", 38), ("11.3", 30)] {
+    for (version, count) in [("9.0", 40), ("11.3", 32)] {
         let out = bin()
             .args(["live", "--list", "--libvirt", version])
             .output()
@@ -27,7 +27,8 @@ fn list_prints_a_prediction_for_every_default_scenario() {
     // Without --libvirt: 9.0.
     let out = bin().args(["live", "--list"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 38, "{text}");
+    assert_eq!(text.lines().count(), 40, "{text}");
+    assert!(text.contains("job-complete.pause.persistent.qemu-crash"));
     assert!(text.contains("blockdev-del2.reply.transient"));
 }
 
@@ -119,6 +120,19 @@ fn by<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} missing"))["real"]
 }
 
+/// Issue 13: libvirtd stopped at the job-complete reply; the job concludes, the guest
+/// writes (to the target), then powers off or QEMU crashes; libvirtd resumes. The concluded
+/// job cannot be queried, so libvirt aborts: config on the source, the write on the target
+/// only, and the pivot call still returns 0.
+fn assert_pause_takes_the_abort_path(v: &Value) {
+    for d in ["poweroff", "qemu-crash"] {
+        let p = by(v, &format!("job-complete.pause.persistent.{d}"));
+        assert_eq!(p["answer"], "0", "{d}");
+        assert_eq!(p["config_source"], "src", "{d}");
+        assert_eq!(p["write_down"], "target", "{d}");
+    }
+}
+
 /// The default live suite on both libvirt versions: every crash scenario agrees with the
 /// version's preset (reports/live-findings.md), and the windows show as measured.
 #[test]
@@ -126,7 +140,9 @@ fn live_suite_agrees_with_the_model() {
     let t = Instant::now();
     if !skip("9.0") {
         let v = run_live("9.0");
-        assert_eq!(v["scenarios"].as_array().unwrap().len(), 38);
+        assert_eq!(v["scenarios"].as_array().unwrap().len(), 40);
+        assert_pause_takes_the_abort_path(&v);
+
         // W1: libvirt reports the source while QEMU runs on the target and the data
         // follows it.
         let w1 = by(&v, "job-complete.reply.transient");
@@ -174,7 +190,9 @@ fn live_suite_agrees_with_the_model() {
     }
     if !skip("11.3") {
         let v = run_live("11.3");
-        assert_eq!(v["scenarios"].as_array().unwrap().len(), 30);
+        assert_eq!(v["scenarios"].as_array().unwrap().len(), 32);
+        assert_pause_takes_the_abort_path(&v);
+
         // W1, W2 and W3 remain on 11.3.
         let w1 = by(&v, "job-complete.reply.transient");
         assert_eq!(w1["live_source"], "src");
