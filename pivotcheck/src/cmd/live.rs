@@ -45,6 +45,7 @@ pub struct Args {
 pub fn run(a: Args) -> u8 {
     live::cli(live::Args {
         only: a.only,
+        exact: vec![],
         all: a.all,
         list: a.list,
         json: a.json,
