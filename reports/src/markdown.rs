@@ -173,6 +173,42 @@ fn counterexample(c: &Counterexample) -> String {
 /// same on every machine and every run, and a test can require the README to hold it.
 /// `meaning` gives a property's one-line reason (the model knows it; reports do not
 /// decide it).
+/// One column per measured libvirt version: the verdict of each property in the version's
+/// base scenario (the scenario named as its preset, `libvirt-X.Y`), so that what changed
+/// between versions reads across a row. Empty when the run has no such scenario.
+fn version_table(run: &Run) -> String {
+    let bases: Vec<&ScenarioReport> = run
+        .scenarios
+        .iter()
+        .filter(|sc| sc.name == sc.variant && sc.variant.starts_with("libvirt-"))
+        .collect();
+    let Some(first) = bases.first() else {
+        return String::new();
+    };
+    let mut s = String::from("\n| property |");
+    for b in &bases {
+        s.push_str(&format!(" `{}` |", md(&b.variant)));
+    }
+    s.push_str("\n|---|");
+    s.push_str(&"---|".repeat(bases.len()));
+    s.push('\n');
+    for p in &first.properties {
+        s.push_str(&format!("| `{}` |", p.name));
+        for b in &bases {
+            let cell = match b.properties.iter().find(|q| q.name == p.name) {
+                Some(q) => match (q.status, q.steps) {
+                    (Status::Violated, Some(n)) => format!("violated ({n})"),
+                    (status, _) => status.name().to_string(),
+                },
+                None => "-".to_string(),
+            };
+            s.push_str(&format!(" {cell} |"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
 pub fn readme_tables(run: &Run, meaning: &dyn Fn(&str) -> String) -> String {
     let mut s = String::from("| property | kind | meaning |\n|---|---|---|\n");
     for (name, kind) in run.property_names() {
@@ -208,6 +244,7 @@ pub fn readme_tables(run: &Run, meaning: &dyn Fn(&str) -> String) -> String {
             }
         ));
     }
+    s.push_str(&version_table(run));
     let largest = run
         .scenarios
         .iter()
