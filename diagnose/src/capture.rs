@@ -27,7 +27,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use model::config::{JobOptions, Procedures, ShutdownKill, Step};
+use model::config::{Command, JobOptions, Procedures, ShutdownKill, Step};
 use serde_json::Value;
 
 use crate::log::{self, Kind, Log};
@@ -71,22 +71,25 @@ pub const NO_STEP: [(&str, &str); 11] = [
     ),
 ];
 
-/// The step a pivot or handler command is, if any. `transaction` is handled by the caller
-/// (only dirty-bitmap actions have no step).
+/// The step a pivot or handler command is, if any: the real name is read through the one
+/// table of command names ([`crate::mapping::command_of`]); a `query-jobs` after the job
+/// concluded is the outcome query. `transaction` is handled by the caller (only
+/// dirty-bitmap actions have no step).
 fn step_of(execute: &str, after_concluded: bool) -> Option<Step> {
-    Some(match execute {
-        "stop" => Step::Pause,
-        "cont" => Step::Resume,
-        "__com.redhat_drive-reopen" => Step::DriveReopen,
-        "job-complete" | "block-job-complete" => Step::JobComplete,
-        "job-finalize" => Step::JobFinalize,
-        "block-job-cancel" => Step::JobCancel,
-        "job-dismiss" => Step::JobDismiss,
-        "blockdev-del" => Step::BlockdevDel,
-        "query-jobs" if after_concluded => Step::QueryConcluded,
-        "query-jobs" => Step::QueryJobs,
-        "query-block" => Step::QueryBlock,
-        _ => return None,
+    Some(match crate::mapping::command_of(execute)? {
+        Command::Stop => Step::Pause,
+        Command::Cont => Step::Resume,
+        Command::DriveReopen => Step::DriveReopen,
+        Command::JobComplete => Step::JobComplete,
+        Command::JobFinalize => Step::JobFinalize,
+        Command::JobCancel => Step::JobCancel,
+        Command::JobDismiss => Step::JobDismiss,
+        Command::BlockdevDel | Command::BlockdevDelMirror => Step::BlockdevDel,
+        Command::QueryJobs if after_concluded => Step::QueryConcluded,
+        Command::QueryJobs => Step::QueryJobs,
+        Command::QueryBlock => Step::QueryBlock,
+        Command::QueryBlockJobs => Step::RefreshJobsLegacy,
+        Command::QueryStatus => Step::FinishShutdown,
     })
 }
 
@@ -419,11 +422,12 @@ pub fn from_recording(dir: &Path, version: &str) -> Result<Capture, CaptureError
     let mut reconnect = Vec::new();
     let mut refreshed = None;
     for (i, c) in rmon.iter().enumerate() {
-        let step = match c.execute.as_str() {
-            "query-status" => Some(Step::FinishShutdown),
-            "query-jobs" => Some(Step::RefreshJobs),
-            "query-block-jobs" => Some(Step::RefreshJobsLegacy),
-            e if NO_STEP.iter().any(|(n, _)| *n == e) => None,
+        let probe = NO_STEP.iter().any(|(n, _)| *n == c.execute);
+        let step = match crate::mapping::command_of(&c.execute) {
+            _ if probe => None,
+            Some(Command::QueryStatus) => Some(Step::FinishShutdown),
+            Some(Command::QueryJobs) => Some(Step::RefreshJobs),
+            Some(Command::QueryBlockJobs) => Some(Step::RefreshJobsLegacy),
             _ => {
                 if command_step(c, false, &rfile)?.is_some() {
                     return err(format!(

@@ -41,7 +41,7 @@ fn observable(preset: &str) -> Procedures {
 
 /// Runs capture with `args`, loads the scenario it wrote and compares its procedures with
 /// the preset's, printing the difference.
-fn capture_matches(version: &str, args: &[&str], out: &Path) {
+fn capture_matches(version: &str, args: &[&str], out: &Path) -> String {
     let file = out.join(format!("captured-{version}.toml"));
     let o = bin()
         .arg("capture")
@@ -70,6 +70,7 @@ fn capture_matches(version: &str, args: &[&str], out: &Path) {
             "{err}"
         );
     }
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
@@ -142,6 +143,11 @@ fn real_capture_reproduces_the_presets() {
         if crate::live::skip(v) {
             continue;
         }
-        capture_matches(v, &[], &out);
+        let live = capture_matches(v, &[], &out);
+        let runs = if v == "9.0" { 12 } else { 10 };
+        assert!(
+            live.contains(&format!("{runs} scenario(s) against libvirt {v}")),
+            "{live}"
+        );
     }
 }
