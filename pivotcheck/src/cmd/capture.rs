@@ -7,7 +7,7 @@ use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  pivotcheck capture --libvirt 11.3 -o libvirt-11.3.toml\n  pivotcheck capture --from-recording diagnose/corpus --libvirt 9.0\n\nExit codes: 0 captured, 2 bad input (a QMP command or status change no step expresses, a recording without a needed crash point) or the live runs failed."
+    after_help = "Example: pivotcheck capture --libvirt 11.3 -o libvirt-11.3.toml\nExample: pivotcheck capture --from-recording diagnose/corpus --libvirt 9.0\n\nExit codes: 0 captured, 2 bad input (a QMP command or status change no step expresses, a recording without a needed crash point) or the live runs failed."
 )]
 pub struct Args {
     /// The libvirt to drive (`9.0`, `11.3` or the path of an unpacked install, as for
