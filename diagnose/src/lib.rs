@@ -12,6 +12,7 @@
 //! Windows are named when a crash or a power-off strikes ([`window_at`]), with the
 //! names of `reports/live-findings.md`; a behaviour keeps its most serious one.
 
+pub mod capture;
 pub mod log;
 pub mod mapping;
 pub mod render;

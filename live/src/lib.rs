@@ -33,7 +33,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_DISAGREE: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-const INNER_ENV: &str = "PIVOTCHECK_LIVE_INNER";
+/// Set in the child that runs the suite under the subreaper ([`cli`] re-runs the whole
+/// command line): a command that calls [`cli`] runs again there, and the parent only waits.
+pub const INNER_ENV: &str = "PIVOTCHECK_LIVE_INNER";
 
 /// What `pivotcheck live` runs (its flags, validated by the `pivotcheck` crate, which
 /// documents each).
@@ -41,6 +43,9 @@ const INNER_ENV: &str = "PIVOTCHECK_LIVE_INNER";
 pub struct Args {
     /// Only scenarios whose name contains one of these texts.
     pub only: Vec<String>,
+    /// Only the scenarios with exactly these names (`pivotcheck capture` runs just the
+    /// crash points it reads).
+    pub exact: Vec<String>,
     /// The whole matrix instead of the default half.
     pub all: bool,
     /// List the scenarios and the model's predictions; run nothing real.
@@ -118,9 +123,14 @@ fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
     matrix::all(libvirt)
         .into_iter()
         .filter(|s| {
-            args.all || !args.only.is_empty() || s.persistent == s.poweroff || s.pause.is_some()
+            args.all
+                || !args.only.is_empty()
+                || !args.exact.is_empty()
+                || s.persistent == s.poweroff
+                || s.pause.is_some()
         })
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
+        .filter(|s| args.exact.is_empty() || args.exact.contains(&s.name))
         .collect()
 }
 

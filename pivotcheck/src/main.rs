@@ -49,6 +49,10 @@ enum Cmd {
     /// Match a real libvirtd debug log against the model: consistent or not, the crash
     /// window, where QEMU runs, which image holds every acknowledged write.
     Diagnose(cmd::diagnose::Args),
+    /// Drive a real libvirtd through a pivot and the reconnects after a crash at each
+    /// command (or read a `live --record` recording) and write its procedures as a
+    /// scenario file, in the step names of scenarios/README.md.
+    Capture(cmd::capture::Args),
     /// Replay traces (default: the conformance corpus) against a real QEMU and report,
     /// per trace, conformance or the first step where model and QEMU disagree.
     Conform(cmd::conform::Args),
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Cmd::Live(a) => return ExitCode::from(cmd::live::run(a)),
         Cmd::Conform(a) => Ok(cmd::conform::run(a)),
         Cmd::Diagnose(a) => cmd::diagnose::run(a),
+        Cmd::Capture(a) => cmd::capture::run(a),
         Cmd::New(a) => cmd::new::run(a),
         Cmd::Explain(a) => cmd::explain::run(a),
         Cmd::Completions(a) => cmd::completions::completions(a),

@@ -50,6 +50,7 @@ pub fn run(a: Args) -> u8 {
     let code = live::cli_observed(
         live::Args {
             only: a.only,
+            exact: vec![],
             all: a.all,
             list: a.list,
             json: a.json,

@@ -1,5 +1,6 @@
 //! One module per subcommand: its flags (clap) and its rendering.
 
+pub mod capture;
 pub mod check;
 pub mod completions;
 pub mod conform;

@@ -1,6 +1,7 @@
 //! The single integration-test binary of `pivotcheck`: the scenario suite, pinned
 //! counterexamples, procedure mutations, and the `pivotcheck` command line.
 
+mod capture;
 mod ci_examples;
 mod cli;
 mod diagnose;
