@@ -167,8 +167,7 @@ pub fn shown(w: &World, a: Action, next: &World) -> Option<Shown> {
 /// Whether what the model shows is what the log saw.
 pub fn fits(shown: &Shown, seen: &Seen) -> bool {
     match (shown, seen) {
-        // The model's two `blockdev-del`s (of the old chain, and of the mirror chain on
-        // the abort path) are one real command: compared by their QMP name.
+        // `shown` already gives the two `blockdev-del`s as one (`on_the_wire`).
         (Shown::Sent(a), Seen::Sent(b)) => a == b,
         (Shown::Reply(a, r), Seen::Reply(b, p)) => a == b && reply_matches(r, p),
         (Shown::Event(e), Seen::Event(p)) => event_matches(e, p),
