@@ -154,6 +154,13 @@ impl Observer for Plain {
     }
 }
 
+/// Whether this process is the child that runs the suite (see `subreaper_parent`): the
+/// command line runs in both, and work done after the suite (`live --report`) belongs to
+/// the parent alone.
+pub fn is_suite_child() -> bool {
+    std::env::var_os(INNER_ENV).is_some()
+}
+
 /// Entry point of `pivotcheck live`: returns the process exit code.
 pub fn cli(args: Args) -> u8 {
     cli_observed(args, &mut Plain)

@@ -11,6 +11,7 @@ pub mod diagram;
 pub mod html;
 pub mod itf;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod output;
 pub mod run;

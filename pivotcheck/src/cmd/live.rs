@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::exit::Exit;
 use crate::progress::Progress;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -22,6 +23,11 @@ pub struct Args {
     /// Write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the results to DIR/live-<libvirt version>.json and a report of every version
+    /// in DIR (summary.md, index.html): per libvirt version a matrix of crash points by
+    /// compared fields. Run once per version with the same DIR to get both matrices.
+    #[arg(long, value_name = "DIR", conflicts_with = "list")]
+    report: Option<PathBuf>,
     /// Reuse this folder as libvirt's /var/cache (QEMU capabilities) between runs; without
     /// it the first libvirtd start probes QEMU for about 8 s. Default: $PIVOTCHECK_LIVE_CACHE.
     #[arg(long)]
@@ -47,13 +53,25 @@ pub struct Args {
 pub fn run(a: Args) -> u8 {
     // Never with --json (the rule for every command's progress), nor off a terminal.
     let mut observer = Shown(Progress::new(a.json.is_none()));
+    let report = a.report;
+    let json = match (&a.json, &report) {
+        (Some(j), _) => Some(j.clone()),
+        (None, Some(dir)) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("--report {}: cannot create the folder: {e}", dir.display());
+                return Exit::BadInput as u8;
+            }
+            Some(dir.join(".live-run.json"))
+        }
+        (None, None) => None,
+    };
     let code = live::cli_observed(
         live::Args {
             only: a.only,
             exact: vec![],
             all: a.all,
             list: a.list,
-            json: a.json,
+            json: json.clone(),
             cache: a.cache,
             scenario_timeout: a.scenario_timeout,
             libvirt: a.libvirt,
@@ -62,7 +80,60 @@ pub fn run(a: Args) -> u8 {
         &mut observer,
     );
     observer.0.finish();
-    code
+    match (report, json) {
+        // The child that ran the suite returns to its parent, which then reports.
+        (Some(_), _) if live::is_suite_child() => code,
+        (Some(dir), Some(json)) => match write_report(&dir, &json, a.json.is_none()) {
+            Ok(()) => code,
+            Err(e) => {
+                eprintln!("--report {}: {e}", dir.display());
+                code.max(Exit::BadInput as u8)
+            }
+        },
+        _ => code,
+    }
+}
+
+/// Files this run's results as DIR/live-<version>.json (a copy when `--json` named the
+/// file, a move otherwise) and renders every version's results found in DIR.
+fn write_report(dir: &std::path::Path, json: &std::path::Path, owned: bool) -> Result<(), String> {
+    if !json.is_file() {
+        return Err("the live run wrote no results (see its output above)".into());
+    }
+    let suite = reports::live::read_suite(json)?;
+    let target = dir.join(format!("live-{}.json", suite.libvirt));
+    let moved = if owned {
+        std::fs::rename(json, &target)
+    } else {
+        std::fs::copy(json, &target).map(|_| ())
+    };
+    moved.map_err(|e| format!("{}: {e}", target.display()))?;
+    let mut versions = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| e.to_string())?;
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("live-") && name.ends_with(".json") {
+            versions.push(reports::live::read_suite(&entry.path())?);
+        }
+    }
+    versions.sort_by_key(|v| version_key(&v.libvirt));
+    for (name, text) in [
+        ("summary.md", reports::live::summary(&versions)),
+        ("index.html", reports::live::page(&versions)),
+    ] {
+        let path = dir.join(name);
+        reports::output::write_atomic(&path, &text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    println!("report: {}", dir.join("index.html").display());
+    Ok(())
+}
+
+/// `9.0` before `11.3`: numerically, part by part.
+fn version_key(v: &str) -> Vec<u64> {
+    v.split('.')
+        .map(|p| p.parse().unwrap_or(u64::MAX))
+        .collect()
 }
 
 /// The live suite's lines, printed around the terminal's progress bar.

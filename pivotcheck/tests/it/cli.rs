@@ -340,6 +340,16 @@ fn bad_flag_values_exit_2_naming_the_flag() {
             "0",
         ),
         (
+            &["live", "--list", "--report", "out"],
+            "--report",
+            "cannot be used with",
+        ),
+        (
+            &["live", "--only", "job-dismiss.reply", "--report", &wa],
+            "--report",
+            "cannot create the folder",
+        ),
+        (
             &["fuzz", "sceanrio"],
             "<TARGET>",
             "expected `scenario` or `trace`",

@@ -338,14 +338,43 @@ fn run_chromium(bin: &Path, profile: &Path, extra: &[&str], url: &str) -> Output
         .expect("chromium starts")
 }
 
-#[test]
-fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
-    let Some(bin) = chromium() else {
+/// Chromium, or `None` after saying on stderr that `test` is skipped; with `CI` set, a
+/// missing Chromium fails the test instead.
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let bin = chromium();
+    if bin.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must have chromium: .ci/run installs it"
         );
-        println!("SKIPPED html_report_renders_in_headless_chromium: chromium is not installed (apt-get install chromium)");
+        eprintln!("SKIPPED {test}: chromium is not installed (apt-get install chromium)");
+    }
+    bin
+}
+
+/// A screenshot of the top of `url` at `size` (`W,H`), kept in the test artefacts
+/// (CARGO_TARGET_TMPDIR/`name`); its bytes, checked to be a PNG.
+fn screenshot(bin: &Path, dir: &Path, name: &str, size: &str, url: &str) -> Vec<u8> {
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_file(&png);
+    let shot = run_chromium(
+        bin,
+        &dir.join("profile-shot"),
+        &[
+            &format!("--window-size={size}"),
+            &format!("--screenshot={}", png.display()),
+        ],
+        url,
+    );
+    assert!(shot.status.success(), "{}", text(&shot));
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    bytes
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
+    let Some(bin) = chromium_or_skip("html_report_renders_in_headless_chromium") else {
         return;
     };
     let dir = temp_dir("reports-html");
@@ -405,20 +434,7 @@ fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
     assert!(section.contains("<tr class=\"breaking\" data-step=\"12\">"));
 
     // A screenshot of the top of the page: the table and the first diagram.
-    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-reopen-unpaused.png");
-    let _ = std::fs::remove_file(&png);
-    let shot = run_chromium(
-        &bin,
-        &dir.join("profile-shot"),
-        &[
-            "--window-size=1400,1600",
-            &format!("--screenshot={}", png.display()),
-        ],
-        &url,
-    );
-    assert!(shot.status.success(), "{}", text(&shot));
-    let bytes = std::fs::read(&png).expect("a screenshot");
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let bytes = screenshot(&bin, &dir, "report-reopen-unpaused.png", "1400,1600", &url);
     // Width and height from the IHDR chunk.
     let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
@@ -429,7 +445,12 @@ fn html_report_renders_in_headless_chromium_with_its_sequence_diagram() {
         "screenshot only {} bytes",
         bytes.len()
     );
-    println!("screenshot: {}", png.display());
+    println!(
+        "screenshot: {}",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("report-reopen-unpaused.png")
+            .display()
+    );
 }
 
 #[test]
@@ -911,4 +932,72 @@ fn conform_shows_progress_on_a_terminal() {
         !String::from_utf8_lossy(&o.stderr).contains("traces replayed"),
         "progress off a terminal"
     );
+}
+
+/// `live --report`'s matrices, rendered from a fixed pair of `live --json` results (one
+/// per libvirt version, `tests/it/live-report/`), so no real libvirt is needed.
+fn live_fixture() -> Vec<reports::live::LiveSuite> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/live-report");
+    ["live-9.0.json", "live-11.3.json"]
+        .iter()
+        .map(|f| reports::live::read_suite(&dir.join(f)).unwrap())
+        .collect()
+}
+
+#[test]
+fn live_summary_has_one_matrix_per_libvirt_version() {
+    let md = reports::live::summary(&live_fixture());
+    assert_eq!(md.matches("| crash point | result |").count(), 2);
+    let nine = md.find("## libvirt 9.0\n").expect("9.0's matrix");
+    let eleven = md.find("## libvirt 11.3\n").expect("11.3's matrix");
+    assert!(nine < eleven);
+    assert!(md.contains(
+        "3 scenarios on libvirt 9.0 (preset libvirt-9.0): 2 agree, 1 disagree, 0 errors."
+    ));
+    assert!(md.contains(
+        "| job-complete.reply.transient | disagree | agree | agree | ⚠ real tgt, model src | ⚠ real none, model yes | agree |"
+    ));
+    assert!(md.contains("| job-dismiss.reply.transient | error: libvirtd did not restart within 60 s | not compared |"));
+}
+
+#[test]
+fn live_report_renders_in_headless_chromium_one_matrix_per_version() {
+    let Some(bin) = chromium_or_skip("live_report_renders_in_headless_chromium") else {
+        return;
+    };
+    let dir = temp_dir("live-report-html");
+    let page = dir.join("index.html");
+    std::fs::write(&page, reports::live::page(&live_fixture())).unwrap();
+    let url = format!("file://{}", page.display());
+    let dom = run_chromium(&bin, &dir.join("profile-dom"), &["--dump-dom"], &url);
+    assert!(dom.status.success(), "{}", text(&dom));
+    let dom = String::from_utf8_lossy(&dom.stdout).to_string();
+    assert!(dom.contains("<p id=\"legend\">"), "no legend in the DOM");
+    assert_eq!(dom.matches("<table class=\"live-matrix\"").count(), 2);
+    let table = |v: &str| {
+        let start = dom
+            .find(&format!("data-libvirt=\"{v}\""))
+            .unwrap_or_else(|| panic!("no matrix for libvirt {v}"));
+        let t = &dom[start..];
+        t[..t.find("</table>").unwrap()].to_string()
+    };
+    let (nine, eleven) = (table("9.0"), table("11.3"));
+    assert_eq!(nine.matches("<tr data-scenario=").count(), 3);
+    assert_eq!(eleven.matches("<tr data-scenario=").count(), 2);
+    // Disagreements say so in words on the field that differs, and only there.
+    assert_eq!(nine.matches("<td class=\"bad\"").count(), 3, "{nine}");
+    assert!(
+        nine.contains("<td class=\"bad\" data-field=\"live-source\">⚠ real tgt, model src</td>")
+    );
+    assert!(nine.contains("<td class=\"bad\" data-field=\"mirror\">⚠ real none, model yes</td>"));
+    assert_eq!(
+        nine.matches("<td class=\"ok\" data-field=").count(),
+        3 * 9 - 2
+    );
+    assert_eq!(eleven.matches("<td class=\"none\" data-field=").count(), 9);
+    assert!(eleven.contains("error: libvirtd did not restart within 60 s"));
+
+    let bytes = screenshot(&bin, &dir, "live-report.png", "1400,900", &url);
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert_eq!(h, 900);
 }
