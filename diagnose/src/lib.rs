@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use mapping::{EventPattern, Seen};
 use model::action::{Action, FaultKind};
 use model::state::{Domain, MirrorState, World};
-use model::{presets, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery};
+use model::{presets, Config, Image};
 use serde::Serialize;
 
 /// Bad input: the message says what was wrong and what was expected.
@@ -105,23 +105,11 @@ pub struct Diagnosis {
 /// suite's QEMU, libvirtd crashes and guest power-offs at any time (QEMU and host crashes
 /// are not searched: their EOF and missing process would need more log lines than are read).
 pub fn config(preset: &str, persistent: bool) -> Result<Config, InputError> {
-    let procedures = presets::preset(preset).ok_or_else(|| {
+    presets::live_setup(preset, persistent, 1).ok_or_else(|| {
         InputError(format!(
             "unknown preset {preset:?}; expected one of {}",
             presets::PRESET_NAMES.join(", ")
         ))
-    })?;
-    Ok(Config {
-        blocks: 1,
-        copy_mode: CopyMode::Background,
-        no_shutdown: true,
-        quit_cancel: QuitCancel::Force,
-        persistent,
-        faults: Faults::OFF
-            .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
-            .with(FaultKind::GuestPowerOff, Fault::Unbounded),
-        recovery: Recovery::Seed,
-        procedures,
     })
 }
 

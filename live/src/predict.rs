@@ -13,27 +13,16 @@ use anyhow::{bail, Result};
 use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction};
 use model::state::{AppPhase, Domain, JobStatus, MirrorState, ProgramKind, QmpMessage, RunState};
 use model::world::{actions, next_state};
-use model::{presets, Action, Config, CopyMode, Fault, Faults, Image, QuitCancel, Recovery, World};
+use model::{presets, Action, Config, Fault, Image, World};
 
 use crate::matrix::{self, Disturb, HandlerPoint, ModelPoint, Spec, When};
 use crate::observe::{Holders, Observation, QemuView};
 
 pub fn config(persistent: bool, preset: &str) -> Result<Config> {
-    let Some(procedures) = presets::preset(preset) else {
+    let Some(cfg) = presets::live_setup(preset, persistent, 2) else {
         bail!("no preset {preset:?}");
     };
-    Ok(Config {
-        blocks: 2,
-        copy_mode: CopyMode::Background,
-        no_shutdown: true,
-        quit_cancel: QuitCancel::Force,
-        persistent,
-        faults: Faults::OFF
-            .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
-            .with(FaultKind::GuestPowerOff, Fault::Unbounded),
-        recovery: Recovery::Seed,
-        procedures,
-    })
+    Ok(cfg)
 }
 
 fn is_qemu(a: &Action) -> bool {

@@ -4,7 +4,11 @@
 //! (`domain.md` §9), the list follows the reading recorded in `domain.md` and the comment
 //! says so, because that ordering decides the verdict.
 
-use crate::config::{JobOptions, Procedures, ShutdownKill, Step};
+use crate::action::FaultKind;
+use crate::config::{
+    Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery, ShutdownKill,
+    Step,
+};
 use Step::*;
 
 /// Preset names, in the order the README lists them.
@@ -35,6 +39,25 @@ const KEEP: JobOptions = JobOptions {
     auto_finalize: true,
     auto_dismiss: false,
 };
+
+/// A preset as the real setup of `pivotcheck live` runs it (QEMU with `-no-shutdown`, a
+/// background mirror, a forced quit, libvirtd crashes and guest power-offs at any time,
+/// the seed's app), so that the live predictions and `diagnose` match real runs against
+/// one configuration. `blocks`: how many data blocks the caller follows.
+pub fn live_setup(name: &str, persistent: bool, blocks: u8) -> Option<Config> {
+    Some(Config {
+        blocks,
+        copy_mode: CopyMode::Background,
+        no_shutdown: true,
+        quit_cancel: QuitCancel::Force,
+        persistent,
+        faults: Faults::OFF
+            .with(FaultKind::LibvirtdCrash, Fault::Unbounded)
+            .with(FaultKind::GuestPowerOff, Fault::Unbounded),
+        recovery: Recovery::Seed,
+        procedures: preset(name)?,
+    })
+}
 
 pub fn preset(name: &str) -> Option<Procedures> {
     let p = match name {
