@@ -126,8 +126,9 @@ fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
             args.all
                 || !args.only.is_empty()
                 || !args.exact.is_empty()
-                || s.persistent == s.poweroff
+                || (s.persistent == s.poweroff && !s.slow)
                 || s.pause.is_some()
+                || (s.slow && s.persistent)
         })
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
         .filter(|s| args.exact.is_empty() || args.exact.contains(&s.name))

@@ -51,6 +51,9 @@ struct Run {
     cfg: Config,
     w: World,
     steps: usize,
+    /// The job's own progress is held back (a slow scenario's throttled copy): QEMU only
+    /// executes monitor commands.
+    hold_job: bool,
 }
 
 const STEP_LIMIT: usize = 10_000;
@@ -75,6 +78,7 @@ impl Run {
     fn next(&self, with_libvirtd: bool) -> Option<Action> {
         self.enabled()
             .into_iter()
+            .filter(|a| !(self.hold_job && matches!(a, Action::Qemu(q) if q.is_internal())))
             .filter_map(|a| rank(&a, with_libvirtd).map(|r| (r, a)))
             .min_by_key(|(r, _)| *r)
             .map(|(_, a)| a)
@@ -203,7 +207,12 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
         cfg.faults = cfg.faults.with(FaultKind::QemuCrash, Fault::Unbounded);
     }
     let w = model::world::init(&cfg);
-    let mut r = Run { cfg, w, steps: 0 };
+    let mut r = Run {
+        cfg,
+        w,
+        steps: 0,
+        hold_job: false,
+    };
 
     // Copy to ready, then the app asks for the pivot.
     r.settle(true)?;
@@ -211,6 +220,9 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
         bail!("model: the copy did not become ready");
     }
     r.take(Action::App(AppAction::RequestPivot))?;
+    // A slow scenario's job cannot converge until the harness gives it its speed back,
+    // after the restart's reconnect.
+    r.hold_job = spec.slow;
 
     // The pivot, up to the crash point.
     let point: Option<ModelPoint> = spec.model_point().or_else(|| {
@@ -279,6 +291,11 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
             r.settle(false)?;
         }
         r.take(Action::Libvirtd(LibvirtdAction::Restart))?;
+        if r.hold_job {
+            // The reconnect runs with the job held, then the job concludes.
+            r.settle(true)?;
+            r.hold_job = false;
+        }
         if let Some(p) = spec.second_point() {
             r.crash_in_handler(p)?;
             r.settle(false)?;
@@ -380,6 +397,38 @@ mod tests {
             assert_eq!(o.config_source.as_deref(), Some("src"), "{}", s.name);
             assert_eq!(o.write_down, Holders::Target, "{}", s.name);
             assert_eq!(o.domain, "shut off", "{}", s.name);
+        }
+    }
+
+    /// Issue 13's "restart before the job concludes": with the job held until after the
+    /// restart, QEMU is still on the source with a `ready` job while libvirtd is down (the
+    /// plain W1 scenario's job has concluded by then), and a second crash before the
+    /// concluded path's blockdev-del is W2b after a restart on 9.0 only.
+    #[test]
+    fn a_slow_job_concludes_after_the_restart_on_the_concluded_event_path() {
+        for (v, name) in [(Libvirt::V9_0, "9.0"), (Libvirt::V11_3, "11.3")] {
+            let find = |n: &str| all(v).into_iter().find(|s| s.name == n).expect(n);
+            let slow = predict(&find("job-complete.reply.persistent.slow")).unwrap();
+            let down = slow.down.clone().unwrap();
+            assert_eq!(down.active.as_deref(), Some("src"), "{name}");
+            assert_eq!(down.job.as_deref(), Some("ready"), "{name}");
+            assert_eq!(slow.write_down, Holders::Both, "{name}");
+            assert_eq!(slow.config_source.as_deref(), Some("src"), "{name}");
+            assert_eq!(slow.qemu.active.as_deref(), Some("tgt"), "{name}");
+            let fast = predict(&find("job-complete.reply.persistent")).unwrap();
+            assert_eq!(fast.down.unwrap().job.as_deref(), Some("concluded"));
+            let twice = predict(&find(
+                "job-complete.reply+concluded.blockdev-del.before.persistent.slow",
+            ))
+            .unwrap();
+            assert!(twice.qemu.alive, "{name}");
+            match v {
+                Libvirt::V9_0 => assert_eq!(twice.domain, "shut off"),
+                Libvirt::V11_3 => {
+                    assert_eq!(twice.domain, "running");
+                    assert_eq!(twice.mirror.as_deref(), Some("yes"));
+                }
+            }
         }
     }
 

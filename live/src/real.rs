@@ -67,7 +67,7 @@ fn holds(image: &Path, lba: u8) -> Result<bool> {
 fn image_name(path: &str) -> String {
     if path.ends_with("/src.raw") {
         "src".into()
-    } else if path.ends_with("/tgt.raw") {
+    } else if path.ends_with("/tgt.raw") || path.contains(NbdTarget::SOCKET) {
         "tgt".into()
     } else {
         path.into()
@@ -275,6 +275,162 @@ fn paused_pivot(
     })
 }
 
+/// A slow scenario's copy target: `tgt.raw` served by `qemu-nbd` on a unix socket, so that
+/// the harness can hold the copy's writes (SIGSTOP the server) and let them go (SIGCONT).
+/// QEMU's mirror cannot be held by its speed once it is ready: `mirror_run` applies the
+/// rate limit only while it is not ready (QEMU 10, `block/mirror.c`; measured: a chunk
+/// dirtied after `block-job-set-speed 1` was copied at once). A held write keeps the job
+/// from converging, so QEMU accepts `job-complete` and the job stays `ready`.
+pub struct NbdTarget {
+    child: std::process::Child,
+}
+
+impl NbdTarget {
+    pub const SOCKET: &'static str = "tgt.sock";
+
+    fn start(work: &Work) -> Result<NbdTarget> {
+        fs::write(work.path("tgt.raw"), vec![0u8; IMAGE_SIZE])?;
+        let sock = work.path(Self::SOCKET);
+        let _ = fs::remove_file(&sock);
+        let child = std::process::Command::new("qemu-nbd")
+            .args(["-t", "-f", "raw", "--cache=writeback", "-k"])
+            .arg(&sock)
+            .arg(work.path("tgt.raw"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .context("starting qemu-nbd")?;
+        let t = NbdTarget { child };
+        wait_for("qemu-nbd's socket", Duration::from_secs(10), || {
+            sock.exists().then_some(())
+        })?;
+        Ok(t)
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: our own child, not yet reaped (reaped only in `drop`).
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// The disk XML `virsh blockcopy --xml` takes.
+    fn disk_xml(work: &Work) -> String {
+        format!(
+            "<disk type='network' device='disk'>\n  <driver name='qemu' type='raw'/>\n  \
+             <source protocol='nbd'>\n    <host transport='unix' socket='{}'/>\n  </source>\n\
+             </disk>\n",
+            work.path(Self::SOCKET).display()
+        )
+    }
+}
+
+impl Drop for NbdTarget {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pivot of a slow scenario: the trigger stops libvirtd at the reply to the bitmap
+/// `transaction` (a `transaction` drains all I/O, so the copy's writes must not be held
+/// before it); the harness holds the NBD target, the guest writes LBA 3 so that the
+/// mirror's copy of that chunk hangs, the trigger is re-armed to kill libvirtd at the reply
+/// to its next command (`job-complete`), and libvirtd resumes.
+fn slow_pivot(work: &Work, daemon_pid: i32, nbd: &NbdTarget, log_from: u64) -> Result<Out> {
+    let serial = work.path("serial.sock");
+    std::thread::scope(|s| {
+        let pivot = s.spawn(|| virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"]));
+        let acted = (|| -> Result<()> {
+            wait_for(
+                "libvirtd to stop at the transaction reply",
+                Duration::from_secs(10),
+                || {
+                    let log = fs::read(work.qmp_log()).ok()?;
+                    let tail = &log[(log_from as usize).min(log.len())..];
+                    String::from_utf8_lossy(tail)
+                        .contains("! stop on reply")
+                        .then_some(())
+                },
+            )?;
+            // libvirtd must really be stopped with the reply unread: once (1 run in about
+            // 40) it sent job-complete in the same millisecond as the stop line, the job
+            // concluded before the target was held, and a later drain hung on the held
+            // target. Wait for the stopped state and check nothing was sent after the stop.
+            wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
+                let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
+                let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+                (state == "T" || state == "t").then_some(())
+            })?;
+            let log = fs::read(work.qmp_log())?;
+            let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
+            let after = tail.split("! stop on reply").nth(1).unwrap_or("");
+            if after.contains(" > #") {
+                bail!("libvirtd went on after the stop at the transaction reply (a harness race, not a verdict)");
+            }
+            nbd.signal(libc::SIGSTOP);
+            if !guest(&serial, b'3', b'c', Duration::from_secs(3))? {
+                bail!("the guest did not acknowledge its write of LBA 3");
+            }
+            // The ready mirror looks at its dirty bitmap every 100 ms.
+            std::thread::sleep(Duration::from_millis(500));
+            fs::write(work.arm_file(), "1 reply\n")?;
+            Ok(())
+        })();
+        // SAFETY: the libvirtd this harness started; it stopped itself (or is running).
+        unsafe {
+            libc::kill(daemon_pid, libc::SIGCONT);
+        }
+        let out = pivot
+            .join()
+            .map_err(|_| anyhow::anyhow!("the virsh thread panicked"))??;
+        acted?;
+        Ok(out)
+    })
+}
+
+/// A slow scenario after the restart: once the reconnect is over (`blockjob --info` waits
+/// for it), the NBD target resumes, the held write completes, the job converges, carries
+/// out the `job-complete` it accepted before the crash and concludes under the restarted
+/// libvirtd. Waits until QEMU has no job left and libvirt's live XML no mirror.
+/// With `second`, the trigger is armed first and libvirtd dies at that point of its
+/// concluded-job path ([`crate::matrix::CONCLUDED_AFTER_RESTART`]); the caller restarts it.
+fn release(
+    work: &Work,
+    daemon: &mut Libvirtd,
+    nbd: &NbdTarget,
+    second: Option<(u8, When)>,
+) -> Result<()> {
+    let _ = virsh(work, &["blockjob", DOMAIN, "vda", "--info"])?;
+    if let Some((k, when)) = second {
+        let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
+        fs::write(work.arm_file(), format!("{k} {}\n", when.name()))?;
+        nbd.signal(libc::SIGCONT);
+        let dead = daemon.wait_dead(Duration::from_secs(10));
+        let _ = fs::remove_file(work.arm_file());
+        if !dead {
+            bail!("the trigger did not kill libvirtd in its concluded-job path");
+        }
+        return check_sent(
+            &sent_since(work, log_from),
+            crate::matrix::CONCLUDED_AFTER_RESTART,
+            usize::from(k),
+            "when the job concluded after the restart",
+        );
+    }
+    nbd.signal(libc::SIGCONT);
+    let _ = wait_for(
+        "the job to conclude and libvirt to handle it",
+        Duration::from_secs(10),
+        || {
+            let jobs = hmp_json(work, "query-jobs").ok()?;
+            let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
+            (jobs.as_array().is_some_and(|a| a.is_empty()) && !x.contains("<mirror")).then_some(())
+        },
+    );
+    Ok(())
+}
+
 /// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
 /// it is again a running, disarmed libvirtd (restarted if the trigger killed it).
 pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<RealRun> {
@@ -305,18 +461,38 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             .ok()
             .filter(|&ok| ok)
     })?;
-    virsh_ok(
-        work,
-        &[
-            "blockcopy",
-            DOMAIN,
-            "vda",
-            &work.path("tgt.raw").display().to_string(),
-            "--format",
-            "raw",
-            "--transient-job",
-        ],
-    )?;
+    let nbd = if spec.slow {
+        let t = NbdTarget::start(work)?;
+        fs::write(work.path("tgt.xml"), NbdTarget::disk_xml(work))?;
+        let xml = work.path("tgt.xml").display().to_string();
+        virsh_ok(
+            work,
+            &[
+                "blockcopy",
+                DOMAIN,
+                "vda",
+                "--xml",
+                &xml,
+                "--transient-job",
+                "--reuse-external",
+            ],
+        )?;
+        Some(t)
+    } else {
+        virsh_ok(
+            work,
+            &[
+                "blockcopy",
+                DOMAIN,
+                "vda",
+                &work.path("tgt.raw").display().to_string(),
+                "--format",
+                "raw",
+                "--transient-job",
+            ],
+        )?;
+        None
+    };
     wait_for("the copy to be ready", Duration::from_secs(20), || {
         let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
         attr(disk_xml(&x)?, "mirror", "ready")
@@ -328,6 +504,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
     let arm = match (spec.crash, spec.pause) {
         (_, Some((k, _))) => format!("{k} pause\n"),
+        (Some(_), None) if spec.slow => "1 pause\n".to_string(),
         (None, None) => "0 before\n".to_string(),
         (Some((k, w)), None) => format!("{k} {}\n", w.name()),
     };
@@ -340,7 +517,13 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             paused_write = Some(wrote);
             out
         }
-        None => virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?,
+        None => match &nbd {
+            Some(t) => {
+                let pid = daemon.as_ref().expect("started above").pid() as i32;
+                slow_pivot(work, pid, t, log_from)?
+            }
+            None => virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?,
+        },
     };
     let mut obs = Observation::default();
     if spec.pause.is_some() {
@@ -389,7 +572,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
                 (direct_status(&monitor).ok()? == "shutdown").then_some(())
             })?;
         }
-        if let Some(d) = spec.double() {
+        if let Some(d) = spec.double().filter(|_| !spec.slow) {
             crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
             if let Some(r) = rec.as_mut() {
                 r.crashed(work)?;
@@ -397,6 +580,18 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             }
         }
         *daemon = Some(Libvirtd::start(work)?);
+        if let Some(t) = &nbd {
+            let d = daemon.as_mut().expect("started above");
+            release(work, d, t, spec.second)?;
+            if spec.second.is_some() {
+                *daemon = None;
+                if let Some(r) = rec.as_mut() {
+                    r.crashed(work)?;
+                    r.down2 = Some(direct_view(&monitor)?);
+                }
+                *daemon = Some(Libvirtd::start(work)?);
+            }
+        }
     } else if let Some(wrote) = paused_write {
         wrote_down = wrote;
     } else {
@@ -442,7 +637,9 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     if managed_running {
         let x = virsh_ok(work, &["dumpxml", DOMAIN])?;
         let disk = disk_xml(&x).context("no vda in the live XML")?;
-        obs.live_source = attr(disk, "source", "file").map(|f| image_name(&f));
+        obs.live_source = attr(disk, "source", "file")
+            .or_else(|| attr(disk, "host", "socket"))
+            .map(|f| image_name(&f));
         obs.mirror = Some(if disk.contains("<mirror") {
             attr(disk, "mirror", "ready").unwrap_or_else(|| "no".into())
         } else {
@@ -506,6 +703,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         let _ = virsh(work, &["undefine", DOMAIN]);
     }
     reap_lost_qemu(work, Some(qemu_pid))?;
+    drop(nbd);
     let _ = fs::remove_file(work.path("src.raw"));
     let _ = fs::remove_file(work.path("tgt.raw"));
     Ok(RealRun {
