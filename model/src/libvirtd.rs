@@ -304,6 +304,24 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         Step::JobComplete
             if l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
                 && matches!(reply, Some(Reply::Error)) => {}
+        // qemuDomainBlockPivot: when the monitor command fails (QEMU refused job-complete,
+        // or the monitor closed) it returns -1 at once ("The pivot failed. The block job
+        // in QEMU remains in the synchronised state"): no `pivoting` mark, no save, no
+        // wait; qemuDomainBlockJobAbort ends its job and the API fails.
+        Step::JobComplete
+            if l.program.is_some_and(|p| p.kind == ProgramKind::Pivot)
+                && reply != Some(Reply::Ok) =>
+        {
+            l.outcome = if reply.is_none() {
+                Outcome::Unknown
+            } else {
+                Outcome::Failed
+            };
+            l.program = None;
+            let answer = answer_of(l.outcome);
+            answer_app(w, answer);
+            return;
+        }
         Step::DriveReopen | Step::JobComplete => {
             l.outcome = match (step, reply) {
                 (Step::DriveReopen, Some(Reply::Ok)) => Outcome::Pivoted,
