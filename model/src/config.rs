@@ -56,7 +56,9 @@ pub enum Recovery {
     /// in its `finally` and leaves the drive on the source; the engine retries a failed
     /// finish, which pivots again only if `blockJobInfo` still shows the job with
     /// `cur == end`, waits while it does not, and gives up on the source ("replication
-    /// job not found") once the job is gone. Never asks which image QEMU uses.
+    /// job not found") once the job is gone. Never asks which image QEMU uses. Current
+    /// vdsm (`lib/vdsm/virt/vm.py` at fd4b0df) keeps the replica record after a raising
+    /// `blockJobAbort`, so its retried finish reaches `blockJobInfo` again: the same rule.
     Vdsm,
     /// OpenStack Nova's `_swap_volume` (`nova/virt/libvirt/driver.py`): any error from
     /// `abort_job(pivot=True)`, a lost answer included, becomes `VolumeRebaseFailed`; the
