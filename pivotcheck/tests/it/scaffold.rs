@@ -231,3 +231,26 @@ fn the_readme_step_table_is_the_codes_doc() {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// `scenarios/README.md`'s "App procedures" table says for each app step what
+/// `AppStep::doc` says (what `explain` prints), in `AppStep::ALL`'s order.
+#[test]
+fn the_readme_app_step_table_is_the_codes_doc() {
+    use model::config::AppStep;
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let name = cells.first()?.trim_matches('`');
+            AppStep::from_name(name)?;
+            Some((name.to_string(), cells.get(1)?.to_string()))
+        })
+        .collect();
+    let expected: Vec<(String, String)> = AppStep::ALL
+        .iter()
+        .map(|s| (s.name().to_string(), s.doc().to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
