@@ -172,6 +172,11 @@ const KINDS: [ProgramKind; 3] = [
 ];
 const DOMAINS: [Domain; 3] = [Domain::Active, Domain::Inactive, Domain::Gone];
 
+/// Bits of the app's place in its own procedure: a procedure has at most
+/// [`crate::config::MAX_APP_STEPS`] steps, and `pc` runs to one past the last.
+const APP_PC_BITS: u32 = 3;
+const _: () = assert!(crate::config::MAX_APP_STEPS < (1 << APP_PC_BITS));
+
 #[inline]
 fn index_of<T: PartialEq + std::fmt::Debug>(all: &[T], v: &T) -> u64 {
     all.iter()
@@ -359,14 +364,18 @@ pub fn pack(s: &World) -> Packed {
     );
     w.flag(l.status_unloadable);
     w.put(image(l.config_source), 1);
+    w.flag(l.defined);
     let (phase, img) = match s.app.phase {
         AppPhase::Idle => (0, Image::Source),
         AppPhase::Waiting => (1, Image::Source),
         AppPhase::Recovering => (2, Image::Source),
         AppPhase::Settled(i) => (3, i),
+        AppPhase::Abandoned => (4, Image::Source),
     };
-    w.put(phase, 2);
+    w.put(phase, 3);
     w.put(image(img), 1);
+    w.put(u64::from(s.app.pc), APP_PC_BITS);
+    w.put(image(s.app.record), 1);
     let g = &s.ghost;
     for b in [
         g.pivot_sent,
@@ -451,6 +460,7 @@ pub fn unpack(p: &Packed) -> World {
     let status = get_disk(&mut r);
     let status_unloadable = r.flag();
     let config_source = to_image(r.get(1));
+    let defined = r.flag();
     let libvirtd = Libvirtd {
         up,
         program: has_program.then_some(program),
@@ -466,13 +476,17 @@ pub fn unpack(p: &Packed) -> World {
         status: has_status.then_some(status),
         status_unloadable,
         config_source,
+        defined,
     };
-    let phase = match (r.get(2), to_image(r.get(1))) {
+    let phase = match (r.get(3), to_image(r.get(1))) {
         (0, _) => AppPhase::Idle,
         (1, _) => AppPhase::Waiting,
         (2, _) => AppPhase::Recovering,
-        (_, i) => AppPhase::Settled(i),
+        (3, i) => AppPhase::Settled(i),
+        _ => AppPhase::Abandoned,
     };
+    let pc = r.get(APP_PC_BITS) as u8;
+    let record = to_image(r.get(1));
     let mut flags = [false; 8];
     for f in &mut flags {
         *f = r.flag();
@@ -498,7 +512,7 @@ pub fn unpack(p: &Packed) -> World {
         storage,
         qemu,
         libvirtd,
-        app: App { phase },
+        app: App { phase, pc, record },
         ghost,
     }
 }
