@@ -529,40 +529,69 @@ fn concretize(
     symmetric: bool,
     state: &mut World,
     numbers: &[u8],
-) -> Vec<Action> {
+) -> Option<Vec<Action>> {
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let action = if symmetric {
             let (rep, renaming) = symmetry::canonical(&model.config, state);
-            let a = model.enabled(&rep)[n as usize];
+            let a = *model.enabled(&rep).get(n as usize)?;
             renaming.inverse(model.config.blocks).action(a)
         } else {
-            model.enabled(state)[n as usize]
+            *model.enabled(state).get(n as usize)?
         };
         *state = model.step(state, action);
         out.push(action);
     }
-    out
+    Some(out)
 }
 
-fn lasso(model: &PivotModel, symmetric: bool, g: &Graph, bad: &Bad) -> Lasso {
+/// The concrete lasso through `bad`, re-checked on concrete states (`check_lasso`): it
+/// must replay, close and violate property `p`. It cannot fail on an exact graph; on a
+/// graph keyed by fingerprints, a collision that invented an edge fails it here, and the
+/// search then says so instead of reporting the lasso (ARCHITECTURE.md).
+fn lasso(
+    model: &PivotModel,
+    symmetric: bool,
+    g: &Graph,
+    bad: &Bad,
+    p: usize,
+) -> Result<Lasso, String> {
+    let unsound = |why: &str| {
+        format!(
+            "the lasso found for {} {why} on concrete states (a fingerprint collision?): check again with --exact",
+            LIVENESS[p].name
+        )
+    };
     let (stem_numbers, cycle_numbers) = lasso_numbers(g, bad);
     let mut state = model.init_state();
-    let stem = concretize(model, symmetric, &mut state, &stem_numbers);
+    let stem = concretize(model, symmetric, &mut state, &stem_numbers)
+        .ok_or_else(|| unsound("does not replay"))?;
     let start = state.clone();
     let mut cycle = Vec::new();
     if !cycle_numbers.is_empty() {
         // The representative cycle returns to a renaming of `start`; repeat it until the
         // concrete state itself comes back (a renaming's order is at most 24).
         for _ in 0..24 {
-            cycle.extend(concretize(model, symmetric, &mut state, &cycle_numbers));
+            cycle.extend(
+                concretize(model, symmetric, &mut state, &cycle_numbers)
+                    .ok_or_else(|| unsound("does not replay"))?,
+            );
             if state == start {
                 break;
             }
         }
-        assert!(state == start, "a lifted cycle closes within 24 rounds");
     }
-    Lasso { stem, cycle }
+    let lasso = Lasso { stem, cycle };
+    let (actions, cycle_start) = lasso.actions();
+    let mut states = vec![model.init_state()];
+    for &a in &actions {
+        let next = model.step(states.last().expect("the initial state"), a);
+        states.push(next);
+    }
+    match check_lasso(model, &LIVENESS[p], &actions, &states, cycle_start) {
+        LassoCheck::Violates => Ok(lasso),
+        other => Err(unsound(&format!("fails ({})", other.words()))),
+    }
 }
 
 /// Builds the reachable graph of `model` and searches a violating lasso for each liveness
@@ -618,12 +647,21 @@ pub fn exact_graph(model: &PivotModel, symmetric: bool) -> Option<Graph> {
 /// search recorded (`bfs::explore_with_graph`); the time reported is the cycle search's.
 pub fn explore_graph(model: &PivotModel, symmetric: bool, g: Graph) -> LivenessExploration {
     let started = Instant::now();
-    let violations = (0..LIVENESS.len())
-        .map(|p| find_bad(&g, p).map(|b| lasso(model, symmetric, &g, &b)))
+    let found: Result<Vec<_>, String> = (0..LIVENESS.len())
+        .map(|p| {
+            find_bad(&g, p)
+                .map(|b| lasso(model, symmetric, &g, &b, p))
+                .transpose()
+        })
         .collect();
+    let (violations, stopped) = match found {
+        Ok(v) => (v, None),
+        // No verdict rather than a lasso the model does not have: the search is incomplete.
+        Err(why) => (vec![None; LIVENESS.len()], Some(why)),
+    };
     LivenessExploration {
-        complete: true,
-        stopped: None,
+        complete: stopped.is_none(),
+        stopped,
         unique_states: g.goals.len(),
         edges: g.edge_to.len(),
         bytes: g.bytes(),
@@ -784,6 +822,35 @@ mod tests {
             g.edge_start.push(g.edge_to.len() as u32);
         }
         g
+    }
+
+    /// A lasso the concrete model does not have (as a fingerprint collision could invent)
+    /// is refused: the search reports it as incomplete, not as a violation.
+    #[test]
+    fn a_lasso_that_does_not_replay_is_refused() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/reopen-unpaused.toml"
+        );
+        let scenario = trace::scenario::load(std::path::Path::new(file)).expect("a scenario");
+        let model = PivotModel::new(scenario.config);
+        // State 0 (the initial state) with an owed self-loop by its action 0, which in
+        // the model leaves the initial state for good.
+        let g = graph(1, &[(0, 0, 0)], &[]);
+        let bad = find_bad(&g, 0).expect("the self-loop is a fair cycle of the graph");
+        let err = lasso(&model, true, &g, &bad, 0).expect_err("not a concrete cycle");
+        assert!(err.contains("--exact"), "{err}");
+        let found = explore_graph(&model, true, graph(1, &[(0, 0, 0)], &[]));
+        assert!(!found.complete);
+        assert_eq!(found.stopped.as_deref(), Some(err.as_str()));
+        // An action number the concrete state does not have.
+        let g = graph(2, &[(0, 1, 0), (1, 1, 0)], &[]);
+        let mut far = g;
+        far.action[1] = 200;
+        let bad = find_bad(&far, 0).expect("a fair self-loop");
+        assert!(lasso(&model, true, &far, &bad, 0)
+            .expect_err("no action 200")
+            .contains("does not replay"));
     }
 
     #[test]
