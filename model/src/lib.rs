@@ -32,6 +32,7 @@ pub mod describe;
 pub mod docs;
 pub mod faults;
 pub mod guest;
+pub mod independence;
 pub mod libvirtd;
 pub mod liveness;
 pub mod packed;

@@ -12,7 +12,7 @@ use crate::state::*;
 use crate::world;
 use crate::PivotModel;
 
-fn config(variant: &str) -> Config {
+pub(crate) fn config(variant: &str) -> Config {
     Config {
         blocks: 1,
         copy_mode: CopyMode::Background,

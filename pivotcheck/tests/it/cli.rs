@@ -299,6 +299,11 @@ fn bad_flag_values_exit_2_naming_the_flag() {
             "from 1 to 1024",
         ),
         (
+            &["check", "--por", "yes", &wa],
+            "--por",
+            "expected on or off",
+        ),
+        (
             &["fuzz", "scenario", "--seconds", "1e20"],
             "--seconds",
             "seconds above 0",

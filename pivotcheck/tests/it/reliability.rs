@@ -246,14 +246,7 @@ fn packing_round_trips_every_state_of_every_scenario() {
     use model::packed::{pack, unpack};
     use std::collections::BTreeSet;
     let mut files = crate::scenario_files();
-    let live = crate::scenarios_dir().join("live");
-    let mut more: Vec<_> = std::fs::read_dir(live)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    more.sort();
-    files.extend(more);
+    files.extend(crate::scenario_files_in("live"));
     let mut total = 0;
     for f in &files {
         let s = scenario::load(f).unwrap();
