@@ -134,6 +134,34 @@ fn hmp_json(work: &Work, cmd: &str) -> Result<Value> {
     Ok(v["return"].clone())
 }
 
+/// Returns once no libvirt handler holds the domain's job, so that a read of libvirt's view
+/// that follows does not fall between two steps of a handler. libvirtd's `dumpxml` and
+/// `domstate` only take the domain object's lock, which a handler drops whenever it talks
+/// to QEMU; `domjobinfo` first takes the domain job (`virDomainObjBeginJob(vm,
+/// VIR_JOB_QUERY)`: libvirt 9.0 `qemu_driver.c:12455`, 11.3 `:12178`) and sends nothing to
+/// QEMU when no async job runs. The reconnect holds the job from before any API can look
+/// the domain up (the helper locks the object before it starts the thread, which begins the
+/// job: 9.0 `qemu_process.c:9200,8927`; 11.3 `:9562`) through its job refresh and the
+/// concluded-job handling inside it (9.0 `:9082`, `qemu_blockjob.c:543`; 11.3 `:9729`) to
+/// `virDomainObjEndJob` (9.0 `:9143`; 11.3 `:9795`); the event handlers take it too
+/// (`processJobStatusChangeEvent`, 9.0 `qemu_driver.c:3764-3775`; 11.3 `:3832-3843`).
+/// A domain that is gone or not running has no handler left to wait for. libvirt gives up
+/// waiting for the job after 30 s ("cannot acquire state change lock"): a harness error.
+fn libvirt_settled(work: &Work) -> Result<()> {
+    let o = crate::harness::run(
+        std::process::Command::new("virsh").args(["-c", &work.uri(), "-q", "domjobinfo", DOMAIN]),
+        Duration::from_secs(45),
+    )
+    .context("waiting for libvirt's domain job to be free (a harness error, not a verdict)")?;
+    if !o.ok && o.stderr.contains("state change lock") {
+        bail!(
+            "libvirt's domain job stayed busy (a harness error, not a verdict): {}",
+            o.stderr.trim()
+        );
+    }
+    Ok(())
+}
+
 /// The commands sent while armed, from the trigger's log since `from` (a byte offset).
 fn sent_since(work: &Work, from: u64) -> Vec<String> {
     let log = fs::read(work.qmp_log()).unwrap_or_default();
@@ -247,6 +275,14 @@ fn paused_pivot(
             // The converged job completes within milliseconds; give it half a second.
             std::thread::sleep(Duration::from_millis(500));
             let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+            // The scenario needs the job concluded before the write and the disturbance
+            // (libvirtd holds the monitor, so QEMU cannot be asked): a write on the target
+            // only shows that QEMU had switched to it. Otherwise the half second was too
+            // short, a harness error rather than an answer.
+            let (src, tgt) = (work.path("src.raw"), work.path("tgt.raw"));
+            if wrote && Holders::from_flags(holds(&src, 1)?, holds(&tgt, 1)?) != Holders::Target {
+                bail!("QEMU had not completed the job before the guest's write while libvirtd was stopped (a harness error, not a verdict)");
+            }
             match disturb {
                 Disturb::PowerOff => {
                     guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -419,15 +455,20 @@ fn release(
         );
     }
     nbd.signal(libc::SIGCONT);
-    let _ = wait_for(
-        "the job to conclude and libvirt to handle it",
-        Duration::from_secs(10),
+    // Settled once QEMU has no job left: libvirt dismisses the concluded job inside its
+    // handler, which holds the domain job until its status save, and `query-jobs` through
+    // libvirt waits for that job (`qemuDomainQemuMonitorCommandWithFiles` begins a
+    // VIR_JOB_QUERY: 9.0 `qemu_driver.c:13839`, 11.3 `:13553`). libvirt's view (the
+    // mirror) is read later and compared, not waited for; no dismissal within the time is a
+    // harness error, not a verdict.
+    wait_for(
+        "the job to conclude and libvirt to dismiss it",
+        Duration::from_secs(20),
         || {
             let jobs = hmp_json(work, "query-jobs").ok()?;
-            let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
-            (jobs.as_array().is_some_and(|a| a.is_empty()) && !x.contains("<mirror")).then_some(())
+            jobs.as_array().is_some_and(|a| a.is_empty()).then_some(())
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -527,7 +568,16 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     };
     let mut obs = Observation::default();
     if spec.pause.is_some() {
-        obs.answer = Some(if pivot.ok { "0" } else { "error" }.into());
+        // "error" is the model's "domain is not running" (the pivot call woke to a
+        // domain being destroyed); any other error is shown with its message.
+        let err = pivot.stderr.trim();
+        obs.answer = Some(if pivot.ok {
+            "0".into()
+        } else if err.contains("domain is not running") {
+            "error".into()
+        } else {
+            format!("error: {err}")
+        });
     }
     let crashed = spec.crash.is_some();
     if crashed {
@@ -615,18 +665,30 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // under load at query-jobs.reply.persistent.poweroff: running, QEMU gone).
     // A state that lasts beyond the wait is libvirt's answer, compared with the model
     // like any other (a lasting "running" without QEMU would be a finding, not an error).
+    // Each read follows a free domain job (`libvirt_settled`): seen once under load at
+    // job-complete.reply.transient, `<mirror ready='yes'>` read while the reconnect was in
+    // its concluded job's `job-dismiss`.
+    let mut settle_error = None;
     let state = match wait_for(
         "libvirt to finish the shutdown",
         Duration::from_secs(10),
         || {
+            if let Err(e) = libvirt_settled(work) {
+                settle_error = Some(e);
+                return Some(None);
+            }
             let o = virsh(work, &["domstate", DOMAIN]).ok()?;
             let state = o.stdout.trim();
             let settling = state == "in shutdown" || (state == "running" && !pid_alive(qemu_pid));
-            (!settling).then_some(o)
+            (!settling).then_some(Some(o))
         },
     ) {
-        Ok(o) => o,
-        Err(_) => virsh(work, &["domstate", DOMAIN])?,
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(settle_error.expect("set with None")),
+        Err(_) => {
+            libvirt_settled(work)?;
+            virsh(work, &["domstate", DOMAIN])?
+        }
     };
     obs.domain = if state.ok {
         state.stdout.trim().to_string()

@@ -123,11 +123,20 @@ fn by<'a>(v: &'a Value, name: &str) -> &'a Value {
 /// Issue 13: libvirtd stopped at the job-complete reply; the job concludes, the guest
 /// writes (to the target), then powers off or QEMU crashes; libvirtd resumes. The concluded
 /// job cannot be queried, so libvirt aborts: config on the source, the write on the target
-/// only, and the pivot call still returns 0.
+/// only, and the pivot call still returns 0 after a power-off; after a QEMU crash it
+/// returns 0 or "domain is not running", depending on the order of libvirtd's threads
+/// (`live/src/predict.rs`, the pause branch).
 fn assert_pause_takes_the_abort_path(v: &Value) {
-    for d in ["poweroff", "qemu-crash"] {
+    for (d, answers) in [
+        ("poweroff", &["0"][..]),
+        ("qemu-crash", &["0", "error"][..]),
+    ] {
         let p = by(v, &format!("job-complete.pause.persistent.{d}"));
-        assert_eq!(p["answer"], "0", "{d}");
+        assert!(
+            answers.iter().any(|a| p["answer"] == *a),
+            "{d}: {}",
+            p["answer"]
+        );
         assert_eq!(p["config_source"], "src", "{d}");
         assert_eq!(p["write_down"], "target", "{d}");
     }
