@@ -13,7 +13,7 @@ use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
 use crate::matrix::{Disturb, Spec, When};
-use crate::observe::{Holders, Observation, QemuView};
+use crate::observe::{opt, Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
 const IMAGE_SIZE: usize = 1 << 20;
@@ -115,6 +115,28 @@ fn direct_view(mon: &Path) -> Result<QemuView> {
     Ok(qemu_view(&block, &jobs))
 }
 
+/// QEMU's truth once its job is not between two states: a job in `waiting`, `pending` or
+/// `aborting` moves on by itself within milliseconds (auto-finalize), and the model's view
+/// is taken after QEMU's own steps have run. A job still there after 5 s is a harness
+/// error. (A job told to complete that still shows `ready` cannot be told apart from one
+/// that stays `ready`, as a slow scenario's does.)
+fn settled_view(mon: &Path) -> Result<QemuView> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = direct_view(mon)?;
+        if !matches!(v.job.as_deref(), Some("waiting" | "pending" | "aborting")) {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "QEMU's job stayed {} for 5 s (a harness error, not a verdict)",
+                opt(&v.job)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn direct_status(mon: &Path) -> Result<String> {
     let mut q = Qmp::connect(mon)?;
     let s = q.execute("query-status")?;
@@ -141,7 +163,7 @@ fn hmp_json(work: &Work, cmd: &str) -> Result<Value> {
 /// VIR_JOB_QUERY)`: libvirt 9.0 `qemu_driver.c:12455`, 11.3 `:12178`) and sends nothing to
 /// QEMU when no async job runs. The reconnect holds the job from before any API can look
 /// the domain up (the helper locks the object before it starts the thread, which begins the
-/// job: 9.0 `qemu_process.c:9200,8927`; 11.3 `:9562`) through its job refresh and the
+/// job: 9.0 `qemu_process.c:9200,8927`; 11.3 `:9852,9562`) through its job refresh and the
 /// concluded-job handling inside it (9.0 `:9082`, `qemu_blockjob.c:543`; 11.3 `:9729`) to
 /// `virDomainObjEndJob` (9.0 `:9143`; 11.3 `:9795`); the event handlers take it too
 /// (`processJobStatusChangeEvent`, 9.0 `qemu_driver.c:3764-3775`; 11.3 `:3832-3843`).
@@ -614,7 +636,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
     let wrote_down;
     if crashed {
-        obs.down = Some(direct_view(&monitor)?);
+        obs.down = Some(settled_view(&monitor)?);
         wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
         if spec.poweroff {
             guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -626,7 +648,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
             if let Some(r) = rec.as_mut() {
                 r.crashed(work)?;
-                r.down2 = Some(direct_view(&monitor)?);
+                r.down2 = Some(settled_view(&monitor)?);
             }
         }
         *daemon = Some(Libvirtd::start(work)?);
@@ -637,7 +659,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
                 *daemon = None;
                 if let Some(r) = rec.as_mut() {
                     r.crashed(work)?;
-                    r.down2 = Some(direct_view(&monitor)?);
+                    r.down2 = Some(settled_view(&monitor)?);
                 }
                 *daemon = Some(Libvirtd::start(work)?);
             }
@@ -730,7 +752,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         );
         running = hmp_json(work, "query-status")?["status"] == "running";
     } else if alive {
-        obs.qemu = direct_view(&monitor)?;
+        obs.qemu = settled_view(&monitor)?;
         running = direct_status(&monitor)? == "running";
     }
     let wrote_after = running && guest(&serial, b'2', b'b', Duration::from_secs(3))?;

@@ -132,6 +132,8 @@ fn assert_pause_takes_the_abort_path(v: &Value) {
         ("qemu-crash", &["0", "error"][..]),
     ] {
         let p = by(v, &format!("job-complete.pause.persistent.{d}"));
+        // Which order libvirtd's threads took, for the run's log (reports/live-findings.md).
+        eprintln!("live suite, pause {d}: answer {}", p["answer"]);
         assert!(
             answers.iter().any(|a| p["answer"] == *a),
             "{d}: {}",
