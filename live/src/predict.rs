@@ -300,9 +300,16 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
         // `qemuDomainObjWait` fails with "domain is not running" (9.0 `qemu_domain.c:
         // 11886`; 11.3 `:10815`). To the pivot call that order is QEMU vanishing before
         // the job concluded: the model's answer for it is taken from that schedule (the
-        // job held from the pivot request on, QEMU crashing at the pause point). The end
-        // state is the same in both orders (`qemuBlockJobSyncEnd` processes the concluded
-        // job either way), so only the answer has two values.
+        // job held from the pivot request on, QEMU crashing at the pause point). A third
+        // order (measured once in six default runs): the monitor thread reads the reply
+        // and the EOF before the pivot call wakes for the reply; `qemuMonitorSend` then
+        // fails on the error the EOF set (9.0 `qemu_monitor.c:873-877`; 11.3 `:848-851`),
+        // `job-complete` counts as refused (9.0 `qemu_block.c:3530-3536`; 11.3 `:4007`)
+        // and the call fails with "End of file from qemu monitor": in the model a refused
+        // `job-complete` fails the call too (`a_refused_job_complete_ends_the_pivot_at_once`),
+        // the same "error". The end state is the same in all three (`qemuBlockJobSyncEnd`
+        // processes the concluded job; without a pivoting mark it is a copy abort either
+        // way), so only the answer has two values.
         let eof_first = match disturb {
             Disturb::QemuCrash => {
                 let (mut alt, _) = to_point(spec, true)?;
@@ -442,7 +449,7 @@ mod tests {
         }
     }
 
-    /// The pause scenario with a QEMU crash has two answers, one per order of libvirtd's
+    /// The pause scenario with a QEMU crash has two answers, by the order of libvirtd's
     /// threads after the resume (measured: "error" in two of four default runs on a
     /// loaded machine, 0 otherwise); the power-off one has one (libvirt kills QEMU itself,
     /// after the concluded event).

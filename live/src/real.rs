@@ -590,12 +590,17 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     };
     let mut obs = Observation::default();
     if spec.pause.is_some() {
-        // "error" is the model's "domain is not running" (the pivot call woke to a
-        // domain being destroyed); any other error is shown with its message.
+        // "error": one of the two failures libvirt gives when the monitor's EOF is handled
+        // before the pivot call moves on (`predict.rs`, the pause branch): "domain is not
+        // running" (woke from its wait to a domain being destroyed) or "End of file from
+        // qemu monitor" (`job-complete`'s reply was read, but the EOF's error was set
+        // before the call took it). Any other error is shown with its message.
         let err = pivot.stderr.trim();
         obs.answer = Some(if pivot.ok {
             "0".into()
-        } else if err.contains("domain is not running") {
+        } else if err.contains("domain is not running")
+            || err.contains("End of file from qemu monitor")
+        {
             "error".into()
         } else {
             format!("error: {err}")
