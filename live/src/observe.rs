@@ -71,8 +71,8 @@ pub struct Observation {
     pub answer: Option<String>,
     /// The model's answer for the other order of libvirtd's threads (the monitor's EOF
     /// handled before the pivot call wakes for the concluded job), which real libvirt may
-    /// take as well; only where that order exists (the pause scenario with a QEMU crash,
-    /// `predict.rs`). Either answer agrees.
+    /// take as well; only where that order exists (the pause scenarios, `predict.rs`).
+    /// Either answer agrees.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer_eof_first: Option<String>,
 }

@@ -310,15 +310,18 @@ pub fn predict(spec: &Spec) -> Result<Observation> {
         // the same "error". The end state is the same in all three (`qemuBlockJobSyncEnd`
         // processes the concluded job; without a pivoting mark it is a copy abort either
         // way), so only the answer has two values.
-        let eof_first = match disturb {
-            Disturb::QemuCrash => {
-                let (mut alt, _) = to_point(spec, true)?;
-                alt.take(Action::Fault(FaultKind::QemuCrash))?;
-                alt.settle(false)?;
-                alt.settle(true)?;
-                Some(answer(&alt))
-            }
-            Disturb::PowerOff => None,
+        // With a power-off the race is the same once libvirt's SHUTDOWN handler has killed
+        // QEMU (measured: "error" once in 11 default runs, libvirt 11.3). The model's
+        // power-off cannot show it: its single libvirtd reads the job's concluded event
+        // (QEMU ends the job on SIGTERM) before its pivot call waits. To the pivot call
+        // both disturbances look alike (QEMU gone before the call saw the conclusion), so
+        // the same schedule gives the answer for both.
+        let eof_first = {
+            let (mut alt, _) = to_point(spec, true)?;
+            alt.take(Action::Fault(FaultKind::QemuCrash))?;
+            alt.settle(false)?;
+            alt.settle(true)?;
+            Some(answer(&alt))
         };
         r.settle(false)?;
         wrote_down = r.write(0)?;
@@ -449,10 +452,9 @@ mod tests {
         }
     }
 
-    /// The pause scenario with a QEMU crash has two answers, by the order of libvirtd's
-    /// threads after the resume (measured: "error" in two of four default runs on a
-    /// loaded machine, 0 otherwise); the power-off one has one (libvirt kills QEMU itself,
-    /// after the concluded event).
+    /// The pause scenarios have two answers, by the order of libvirtd's threads after
+    /// the resume (measured with a QEMU crash: "error" in two of four default runs on a
+    /// loaded machine, and once with a power-off in 11 default runs; 0 otherwise).
     #[test]
     fn a_pause_then_qemu_crash_allows_the_answer_of_either_thread_order() {
         for v in [Libvirt::V9_0, Libvirt::V11_3] {
@@ -461,7 +463,10 @@ mod tests {
             assert_eq!(crash.answer.as_deref(), Some("0"), "{v:?}");
             assert_eq!(crash.answer_eof_first.as_deref(), Some("error"), "{v:?}");
             let off = predict(&find("job-complete.pause.persistent.poweroff")).unwrap();
-            assert_eq!(off.answer_eof_first, None, "{v:?}");
+            assert_eq!(off.answer.as_deref(), Some("0"), "{v:?}");
+            assert_eq!(off.answer_eof_first.as_deref(), Some("error"), "{v:?}");
+            let mut one_answer = off.clone();
+            one_answer.answer_eof_first = None;
             let real = |a: &str| Observation {
                 answer: Some(a.into()),
                 ..crash.clone()
@@ -473,7 +478,7 @@ mod tests {
                 vec!["answer: real error: other, model 0 (or error)".to_string()]
             );
             assert_eq!(
-                crate::observe::differences(&real("error"), &off),
+                crate::observe::differences(&real("error"), &one_answer),
                 vec!["answer: real error, model 0".to_string()]
             );
         }
