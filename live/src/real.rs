@@ -268,6 +268,26 @@ fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Re
     Ok(())
 }
 
+/// Waits until libvirtd is in the stopped state after the trigger's "stop on reply", and
+/// fails (a harness race, not a verdict) if it sent anything after the stop line: the
+/// trigger's `kill(self, SIGSTOP)` has let libvirtd go on for milliseconds (seen in a pause
+/// scenario: `query-jobs`, `job-dismiss` and the rest of the pivot sent to a live QEMU
+/// after the stop line, which made the scenario a plain pivot).
+fn stopped_at_reply(work: &Work, daemon_pid: i32, log_from: u64, what: &str) -> Result<()> {
+    wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
+        let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
+        let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+        (state == "T" || state == "t").then_some(())
+    })?;
+    let log = fs::read(work.qmp_log())?;
+    let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
+    let after = tail.split("! stop on reply").nth(1).unwrap_or("");
+    if after.contains(" > #") {
+        bail!("libvirtd went on after the stop at {what} (a harness race, not a verdict)");
+    }
+    Ok(())
+}
+
 /// The pivot of a pause scenario: `virsh blockjob --pivot` runs while the trigger stops
 /// libvirtd at the armed reply; meanwhile the job concludes, the guest writes (LBA 1) and
 /// `disturb` strikes QEMU; then libvirtd resumes (SIGCONT) and answers. Returns virsh's
@@ -294,6 +314,7 @@ fn paused_pivot(
                         .then_some(())
                 },
             )?;
+            stopped_at_reply(work, daemon_pid, log_from, "the job-complete reply")?;
             // The converged job completes within milliseconds; give it half a second.
             std::thread::sleep(Duration::from_millis(500));
             let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
@@ -414,18 +435,8 @@ fn slow_pivot(work: &Work, daemon_pid: i32, nbd: &NbdTarget, log_from: u64) -> R
             // libvirtd must really be stopped with the reply unread: once (1 run in about
             // 40) it sent job-complete in the same millisecond as the stop line, the job
             // concluded before the target was held, and a later drain hung on the held
-            // target. Wait for the stopped state and check nothing was sent after the stop.
-            wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
-                let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
-                let state = stat.rsplit(')').next()?.split_whitespace().next()?;
-                (state == "T" || state == "t").then_some(())
-            })?;
-            let log = fs::read(work.qmp_log())?;
-            let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
-            let after = tail.split("! stop on reply").nth(1).unwrap_or("");
-            if after.contains(" > #") {
-                bail!("libvirtd went on after the stop at the transaction reply (a harness race, not a verdict)");
-            }
+            // target.
+            stopped_at_reply(work, daemon_pid, log_from, "the transaction reply")?;
             nbd.signal(libc::SIGSTOP);
             if !guest(&serial, b'3', b'c', Duration::from_secs(3))? {
                 bail!("the guest did not acknowledge its write of LBA 3");
