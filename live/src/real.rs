@@ -13,7 +13,7 @@ use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
 use crate::matrix::{Disturb, Spec, When};
-use crate::observe::{Holders, Observation, QemuView};
+use crate::observe::{opt, Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
 const IMAGE_SIZE: usize = 1 << 20;
@@ -115,6 +115,28 @@ fn direct_view(mon: &Path) -> Result<QemuView> {
     Ok(qemu_view(&block, &jobs))
 }
 
+/// QEMU's truth once its job is not between two states: a job in `waiting`, `pending` or
+/// `aborting` moves on by itself within milliseconds (auto-finalize), and the model's view
+/// is taken after QEMU's own steps have run. A job still there after 5 s is a harness
+/// error. (A job told to complete that still shows `ready` cannot be told apart from one
+/// that stays `ready`, as a slow scenario's does.)
+fn settled_view(mon: &Path) -> Result<QemuView> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = direct_view(mon)?;
+        if !matches!(v.job.as_deref(), Some("waiting" | "pending" | "aborting")) {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "QEMU's job stayed {} for 5 s (a harness error, not a verdict)",
+                opt(&v.job)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn direct_status(mon: &Path) -> Result<String> {
     let mut q = Qmp::connect(mon)?;
     let s = q.execute("query-status")?;
@@ -132,6 +154,34 @@ fn hmp_json(work: &Work, cmd: &str) -> Result<Value> {
     )?;
     let v: Value = serde_json::from_str(out.trim()).context("qemu-monitor-command output")?;
     Ok(v["return"].clone())
+}
+
+/// Returns once no libvirt handler holds the domain's job, so that a read of libvirt's view
+/// that follows does not fall between two steps of a handler. libvirtd's `dumpxml` and
+/// `domstate` only take the domain object's lock, which a handler drops whenever it talks
+/// to QEMU; `domjobinfo` first takes the domain job (`virDomainObjBeginJob(vm,
+/// VIR_JOB_QUERY)`: libvirt 9.0 `qemu_driver.c:12455`, 11.3 `:12178`) and sends nothing to
+/// QEMU when no async job runs. The reconnect holds the job from before any API can look
+/// the domain up (the helper locks the object before it starts the thread, which begins the
+/// job: 9.0 `qemu_process.c:9200,8927`; 11.3 `:9852,9562`) through its job refresh and the
+/// concluded-job handling inside it (9.0 `:9082`, `qemu_blockjob.c:543`; 11.3 `:9729`) to
+/// `virDomainObjEndJob` (9.0 `:9143`; 11.3 `:9795`); the event handlers take it too
+/// (`processJobStatusChangeEvent`, 9.0 `qemu_driver.c:3764-3775`; 11.3 `:3832-3843`).
+/// A domain that is gone or not running has no handler left to wait for. libvirt gives up
+/// waiting for the job after 30 s ("cannot acquire state change lock"): a harness error.
+fn libvirt_settled(work: &Work) -> Result<()> {
+    let o = crate::harness::run(
+        std::process::Command::new("virsh").args(["-c", &work.uri(), "-q", "domjobinfo", DOMAIN]),
+        Duration::from_secs(45),
+    )
+    .context("waiting for libvirt's domain job to be free (a harness error, not a verdict)")?;
+    if !o.ok && o.stderr.contains("state change lock") {
+        bail!(
+            "libvirt's domain job stayed busy (a harness error, not a verdict): {}",
+            o.stderr.trim()
+        );
+    }
+    Ok(())
 }
 
 /// The commands sent while armed, from the trigger's log since `from` (a byte offset).
@@ -218,6 +268,26 @@ fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Re
     Ok(())
 }
 
+/// Waits until libvirtd is in the stopped state after the trigger's "stop on reply", and
+/// fails (a harness race, not a verdict) if it sent anything after the stop line: the
+/// trigger's `kill(self, SIGSTOP)` has let libvirtd go on for milliseconds (seen in a pause
+/// scenario: `query-jobs`, `job-dismiss` and the rest of the pivot sent to a live QEMU
+/// after the stop line, which made the scenario a plain pivot).
+fn stopped_at_reply(work: &Work, daemon_pid: i32, log_from: u64, what: &str) -> Result<()> {
+    wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
+        let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
+        let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+        (state == "T" || state == "t").then_some(())
+    })?;
+    let log = fs::read(work.qmp_log())?;
+    let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
+    let after = tail.split("! stop on reply").nth(1).unwrap_or("");
+    if after.contains(" > #") {
+        bail!("libvirtd went on after the stop at {what} (a harness race, not a verdict)");
+    }
+    Ok(())
+}
+
 /// The pivot of a pause scenario: `virsh blockjob --pivot` runs while the trigger stops
 /// libvirtd at the armed reply; meanwhile the job concludes, the guest writes (LBA 1) and
 /// `disturb` strikes QEMU; then libvirtd resumes (SIGCONT) and answers. Returns virsh's
@@ -244,9 +314,18 @@ fn paused_pivot(
                         .then_some(())
                 },
             )?;
+            stopped_at_reply(work, daemon_pid, log_from, "the job-complete reply")?;
             // The converged job completes within milliseconds; give it half a second.
             std::thread::sleep(Duration::from_millis(500));
             let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+            // The scenario needs the job concluded before the write and the disturbance
+            // (libvirtd holds the monitor, so QEMU cannot be asked): a write on the target
+            // only shows that QEMU had switched to it. Otherwise the half second was too
+            // short, a harness error rather than an answer.
+            let (src, tgt) = (work.path("src.raw"), work.path("tgt.raw"));
+            if wrote && Holders::from_flags(holds(&src, 1)?, holds(&tgt, 1)?) != Holders::Target {
+                bail!("QEMU had not completed the job before the guest's write while libvirtd was stopped (a harness error, not a verdict)");
+            }
             match disturb {
                 Disturb::PowerOff => {
                     guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -356,18 +435,8 @@ fn slow_pivot(work: &Work, daemon_pid: i32, nbd: &NbdTarget, log_from: u64) -> R
             // libvirtd must really be stopped with the reply unread: once (1 run in about
             // 40) it sent job-complete in the same millisecond as the stop line, the job
             // concluded before the target was held, and a later drain hung on the held
-            // target. Wait for the stopped state and check nothing was sent after the stop.
-            wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
-                let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
-                let state = stat.rsplit(')').next()?.split_whitespace().next()?;
-                (state == "T" || state == "t").then_some(())
-            })?;
-            let log = fs::read(work.qmp_log())?;
-            let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
-            let after = tail.split("! stop on reply").nth(1).unwrap_or("");
-            if after.contains(" > #") {
-                bail!("libvirtd went on after the stop at the transaction reply (a harness race, not a verdict)");
-            }
+            // target.
+            stopped_at_reply(work, daemon_pid, log_from, "the transaction reply")?;
             nbd.signal(libc::SIGSTOP);
             if !guest(&serial, b'3', b'c', Duration::from_secs(3))? {
                 bail!("the guest did not acknowledge its write of LBA 3");
@@ -419,15 +488,20 @@ fn release(
         );
     }
     nbd.signal(libc::SIGCONT);
-    let _ = wait_for(
-        "the job to conclude and libvirt to handle it",
-        Duration::from_secs(10),
+    // Settled once QEMU has no job left: libvirt dismisses the concluded job inside its
+    // handler, which holds the domain job until its status save, and `query-jobs` through
+    // libvirt waits for that job (`qemuDomainQemuMonitorCommandWithFiles` begins a
+    // VIR_JOB_QUERY: 9.0 `qemu_driver.c:13839`, 11.3 `:13553`). libvirt's view (the
+    // mirror) is read later and compared, not waited for; no dismissal within the time is a
+    // harness error, not a verdict.
+    wait_for(
+        "the job to conclude and libvirt to dismiss it",
+        Duration::from_secs(20),
         || {
             let jobs = hmp_json(work, "query-jobs").ok()?;
-            let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
-            (jobs.as_array().is_some_and(|a| a.is_empty()) && !x.contains("<mirror")).then_some(())
+            jobs.as_array().is_some_and(|a| a.is_empty()).then_some(())
         },
-    );
+    )?;
     Ok(())
 }
 
@@ -527,7 +601,21 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     };
     let mut obs = Observation::default();
     if spec.pause.is_some() {
-        obs.answer = Some(if pivot.ok { "0" } else { "error" }.into());
+        // "error": one of the two failures libvirt gives when the monitor's EOF is handled
+        // before the pivot call moves on (`predict.rs`, the pause branch): "domain is not
+        // running" (woke from its wait to a domain being destroyed) or "End of file from
+        // qemu monitor" (`job-complete`'s reply was read, but the EOF's error was set
+        // before the call took it). Any other error is shown with its message.
+        let err = pivot.stderr.trim();
+        obs.answer = Some(if pivot.ok {
+            "0".into()
+        } else if err.contains("domain is not running")
+            || err.contains("End of file from qemu monitor")
+        {
+            "error".into()
+        } else {
+            format!("error: {err}")
+        });
     }
     let crashed = spec.crash.is_some();
     if crashed {
@@ -564,7 +652,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
     let wrote_down;
     if crashed {
-        obs.down = Some(direct_view(&monitor)?);
+        obs.down = Some(settled_view(&monitor)?);
         wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
         if spec.poweroff {
             guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -576,7 +664,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
             if let Some(r) = rec.as_mut() {
                 r.crashed(work)?;
-                r.down2 = Some(direct_view(&monitor)?);
+                r.down2 = Some(settled_view(&monitor)?);
             }
         }
         *daemon = Some(Libvirtd::start(work)?);
@@ -587,7 +675,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
                 *daemon = None;
                 if let Some(r) = rec.as_mut() {
                     r.crashed(work)?;
-                    r.down2 = Some(direct_view(&monitor)?);
+                    r.down2 = Some(settled_view(&monitor)?);
                 }
                 *daemon = Some(Libvirtd::start(work)?);
             }
@@ -615,18 +703,30 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // under load at query-jobs.reply.persistent.poweroff: running, QEMU gone).
     // A state that lasts beyond the wait is libvirt's answer, compared with the model
     // like any other (a lasting "running" without QEMU would be a finding, not an error).
+    // Each read follows a free domain job (`libvirt_settled`): seen once under load at
+    // job-complete.reply.transient, `<mirror ready='yes'>` read while the reconnect was in
+    // its concluded job's `job-dismiss`.
+    let mut settle_error = None;
     let state = match wait_for(
         "libvirt to finish the shutdown",
         Duration::from_secs(10),
         || {
+            if let Err(e) = libvirt_settled(work) {
+                settle_error = Some(e);
+                return Some(None);
+            }
             let o = virsh(work, &["domstate", DOMAIN]).ok()?;
             let state = o.stdout.trim();
             let settling = state == "in shutdown" || (state == "running" && !pid_alive(qemu_pid));
-            (!settling).then_some(o)
+            (!settling).then_some(Some(o))
         },
     ) {
-        Ok(o) => o,
-        Err(_) => virsh(work, &["domstate", DOMAIN])?,
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(settle_error.expect("set with None")),
+        Err(_) => {
+            libvirt_settled(work)?;
+            virsh(work, &["domstate", DOMAIN])?
+        }
     };
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
@@ -668,7 +768,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         );
         running = hmp_json(work, "query-status")?["status"] == "running";
     } else if alive {
-        obs.qemu = direct_view(&monitor)?;
+        obs.qemu = settled_view(&monitor)?;
         running = direct_status(&monitor)? == "running";
     }
     let wrote_after = running && guest(&serial, b'2', b'b', Duration::from_secs(3))?;

@@ -123,11 +123,20 @@ fn by<'a>(v: &'a Value, name: &str) -> &'a Value {
 /// Issue 13: libvirtd stopped at the job-complete reply; the job concludes, the guest
 /// writes (to the target), then powers off or QEMU crashes; libvirtd resumes. The concluded
 /// job cannot be queried, so libvirt aborts: config on the source, the write on the target
-/// only, and the pivot call still returns 0.
+/// only; the pivot call returns 0, or "domain is not running" / "End of file from qemu
+/// monitor" (recorded as "error"), depending on the order of libvirtd's threads
+/// (`live/src/predict.rs`, the pause branch).
 fn assert_pause_takes_the_abort_path(v: &Value) {
     for d in ["poweroff", "qemu-crash"] {
+        let answers = ["0", "error"];
         let p = by(v, &format!("job-complete.pause.persistent.{d}"));
-        assert_eq!(p["answer"], "0", "{d}");
+        // Which order libvirtd's threads took, for the run's log (reports/live-findings.md).
+        eprintln!("live suite, pause {d}: answer {}", p["answer"]);
+        assert!(
+            answers.iter().any(|a| p["answer"] == *a),
+            "{d}: {}",
+            p["answer"]
+        );
         assert_eq!(p["config_source"], "src", "{d}");
         assert_eq!(p["write_down"], "target", "{d}");
     }
