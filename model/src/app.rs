@@ -137,6 +137,8 @@ pub(crate) fn settle(cfg: &Config, w: &mut World, image: Image) {
 /// A new QEMU boots `image` for the domain: no job, a running guest, a fresh monitor;
 /// libvirt manages it as an active domain with that disk source.
 fn boot(w: &mut World, image: Image) {
+    // The new QEMU opens the images: the bitmap is in use again.
+    w.storage.bitmap = None;
     let q = &mut w.qemu;
     q.alive = true;
     q.run_state = RunState::Running;
@@ -281,8 +283,9 @@ pub fn recovery_choice(cfg: &Config, w: &World) -> Option<(Image, bool)> {
             }
         }
         Domain::Inactive => Some((l.config_source, false)),
-        // A transient domain is forgotten: the app falls back on the image it last knew.
-        Domain::Gone => Some((Image::Source, false)),
+        // A transient domain is forgotten: the app falls back on the image it last knew,
+        // unless a cleanly stored persistent bitmap (`persistent-bitmap`) names another.
+        Domain::Gone => Some((w.storage.bitmap.unwrap_or(Image::Source), false)),
     }
 }
 

@@ -321,11 +321,17 @@ pub enum Step {
     /// Reconnect, blockdev: `query-jobs`; a concluded job is handed to the `concluded`
     /// handler, a vanished tracked job is unregistered silently.
     RefreshJobs,
+    /// The seed's upstream plan (`persistent-bitmap`): when QEMU is gone, read the copy's
+    /// persistent bitmap from the images and, if a clean exit stored it, take the image it
+    /// names as the outcome. A procedure that lists this step also makes QEMU keep the
+    /// bitmap, and libvirt's stop of a domain whose QEMU is gone set the persistent config
+    /// from it. Reads the image headers, not the monitor: no QMP command.
+    ReadBitmap,
 }
 
 impl Step {
     /// Every step, in the order `scenarios/README.md` lists them.
-    pub const ALL: [Step; 24] = [
+    pub const ALL: [Step; 25] = [
         Step::Pause,
         Step::Resume,
         Step::DriveReopen,
@@ -350,6 +356,7 @@ impl Step {
         Step::FinishShutdown,
         Step::RefreshJobsLegacy,
         Step::RefreshJobs,
+        Step::ReadBitmap,
     ];
 
     /// The name used in scenario files.
@@ -379,6 +386,7 @@ impl Step {
             Step::FinishShutdown => "finish-shutdown",
             Step::RefreshJobsLegacy => "refresh-jobs-legacy",
             Step::RefreshJobs => "refresh-jobs",
+            Step::ReadBitmap => "read-bitmap",
         }
     }
 
@@ -410,7 +418,8 @@ impl Step {
             | Step::SaveStatusIfQueried
             | Step::SaveStatusUnloadableIfQueried
             | Step::SaveConfig
-            | Step::ReplyApp => return None,
+            | Step::ReplyApp
+            | Step::ReadBitmap => return None,
         })
     }
 }
@@ -493,6 +502,16 @@ pub struct Procedures {
     pub concluded: Vec<Step>,
     pub shutdown_kill: ShutdownKill,
     pub job: JobOptions,
+}
+
+impl Procedures {
+    /// The copy keeps a persistent bitmap (`persistent-bitmap`): some procedure reads it.
+    /// QEMU stores its word only then, so every other preset keeps its state space.
+    pub fn reads_bitmap(&self) -> bool {
+        [&self.pivot, &self.reconnect, &self.concluded]
+            .iter()
+            .any(|list| list.contains(&Step::ReadBitmap))
+    }
 }
 
 /// Everything that stays fixed during one search.

@@ -204,6 +204,14 @@ pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
         ("qemu", "run state", run_state(q.run_state).into()),
         ("qemu", "active", q.active.to_string()),
     ];
+    if cfg.procedures.reads_bitmap() {
+        // Only where the copy keeps a persistent bitmap, so other traces read as before.
+        let word = match w.storage.bitmap {
+            Some(image) => format!("stored, names the {image}"),
+            None => "in use (no word)".into(),
+        };
+        out.insert(2, ("storage", "persistent bitmap", word));
+    }
     let job = match &q.job {
         None => "none".to_string(),
         Some(j) => format!(

@@ -37,6 +37,7 @@ impl Step {
             Step::ReplyApp => "Answers the app: pivoted, failed, or an error that tells nothing (QEMU gone).",
             Step::FinishShutdown => "Reconnect: if the guest powered off, kills QEMU and skips the rest of the reconnect.",
             Step::RefreshJobsLegacy => "Reconnect before -blockdev: a ready job marks the mirror ready; a vanished job is ignored.",
+            Step::ReadBitmap => "When QEMU is gone: read the copy's persistent bitmap from the images and, if QEMU stored it on a clean exit, take the image it names as the outcome (an unclean exit leaves it in use, unreadable). Listing it anywhere also makes libvirt set the config from the bitmap when it stops a domain whose QEMU is gone.",
             Step::RefreshJobs => "Reconnect with -blockdev: a concluded job goes to the `concluded` handler with the outcome read from this reply (its `query-concluded` is skipped); a ready job libvirtd had not marked ready is marked and the status XML saved; a vanished tracked job is unregistered and its `<mirror>` stays.",
         }
     }
@@ -57,6 +58,7 @@ pub fn preset_doc(name: &str) -> Option<&'static str> {
         "paused-wait" => "Pause the guest until the job has concluded, then save; the seed's `query-block` recovery.",
         "libvirt-9.0" => "Real libvirt 9.0 as `pivotcheck live` measured it: blockdev-modern plus the unloadable status XML written after `job-dismiss` (W2b) and two `blockdev-del`s.",
         "libvirt-11.3" => "Real libvirt 11.3 as `pivotcheck live --libvirt 11.3` measured it: libvirt-9.0's order with a loadable status XML after `job-dismiss` (no W2b; W2 instead) and one `blockdev-del`.",
+        "persistent-bitmap" => "The seed's upstream plan, never built: complete-legacy's order without the pause, QEMU storing the copy's persistent bitmap in the images on a clean exit, and libvirt (and the app) taking the outcome from it whenever QEMU is gone (`read-bitmap`).",
         _ => return None,
     })
 }

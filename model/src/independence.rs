@@ -47,6 +47,11 @@ pub const LIBVIRTD: Parts = 1 << 11;
 pub const APP: Parts = 1 << 12;
 /// The ghost facts (`World::ghost`) and fault counters.
 pub const GHOST: Parts = 1 << 13;
+/// The persistent bitmap's word in the images (`Storage::bitmap`): written by QEMU's clean
+/// exit (libvirtd's kill, a power-off: both `Footprint::ALL`) and a new QEMU's boot (an
+/// app step, `ALL`); read by libvirtd's `read-bitmap`, its stop of a domain and the
+/// properties `observe` checks for its steps.
+pub const BITMAP: Parts = 1 << 14;
 
 /// What a step reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +105,7 @@ pub fn footprint(_cfg: &Config, w: &World, action: Action) -> Footprint {
         // reconnect's finish-shutdown step. `observe` reads QEMU and libvirtd and writes
         // ghost facts.
         Action::Libvirtd(l) if l != LibvirtdAction::Kill && !reads_shutdown(w) => Footprint {
-            reads: QEMU | MONITOR | LIBVIRTD | APP | GHOST,
+            reads: QEMU | MONITOR | LIBVIRTD | APP | GHOST | BITMAP,
             writes: MONITOR | LIBVIRTD | APP | GHOST,
         },
         // The app's steps, QEMU's monitor and job transitions (which read every block

@@ -433,7 +433,8 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         | Step::SaveStatusIfQueried
         | Step::SaveStatusUnloadableIfQueried
         | Step::SaveConfig
-        | Step::ReplyApp => unreachable!("{step} sends no command"),
+        | Step::ReplyApp
+        | Step::ReadBitmap => unreachable!("{step} sends no command"),
     }
     advance(cfg, w);
 }
@@ -472,6 +473,18 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
         }
         w.qemu.inbox = Some(cmd);
         w.libvirtd.awaiting = Some(cmd);
+        return;
+    }
+    if step == Step::ReadBitmap {
+        // Only a gone QEMU's cleanly stored word speaks; a live QEMU holds the bitmap in
+        // use (its monitor is the source then), and a crashed one left it inconsistent.
+        if let (false, Some(image)) = (w.qemu.alive, w.storage.bitmap) {
+            w.libvirtd.outcome = match image {
+                Image::Target => Outcome::Pivoted,
+                Image::Source => Outcome::Failed,
+            };
+        }
+        advance(cfg, w);
         return;
     }
     let l = &mut w.libvirtd;
@@ -593,7 +606,19 @@ fn rewrite_status(l: &mut Libvirtd) {
     }
 }
 
-pub(crate) fn stop_domain(_cfg: &Config, w: &mut World) {
+pub(crate) fn stop_domain(cfg: &Config, w: &mut World) {
+    // persistent-bitmap: stopping a domain whose QEMU is gone, libvirt reads the copy's
+    // bitmap (as `read-bitmap` does) and writes the image it names into the config, so
+    // the next boot uses the newer image whatever the status XML said.
+    if let (true, false, Some(image)) = (
+        cfg.procedures.reads_bitmap(),
+        w.qemu.alive,
+        w.storage.bitmap,
+    ) {
+        if w.libvirtd.defined {
+            w.libvirtd.config_source = image;
+        }
+    }
     let l = &mut w.libvirtd;
     l.status = None;
     l.status_unloadable = false;

@@ -393,6 +393,9 @@ pub fn pack(s: &World) -> Packed {
     for &kind in &FaultKind::ALL {
         w.put(u64::from(g.faults_used[kind]), 4);
     }
+    // Last, so that a state without a bitmap word packs (and fingerprints) as before.
+    w.flag(s.storage.bitmap.is_some());
+    w.put(image(s.storage.bitmap.unwrap_or(Image::Source)), 1);
     Packed(w.finish())
 }
 
@@ -401,9 +404,10 @@ pub fn unpack(p: &Packed) -> World {
         words: &p.0,
         bit: 0,
     };
-    let storage = Storage {
+    let mut storage = Storage {
         source: r.get(4) as u8,
         target: r.get(4) as u8,
+        bitmap: None,
     };
     let alive = r.flag();
     let run_state = RUN_STATES[r.get(2) as usize];
@@ -495,6 +499,9 @@ pub fn unpack(p: &Packed) -> World {
     let mut faults_used = crate::config::PerFault::default();
     for &kind in &FaultKind::ALL {
         faults_used[kind] = r.get(4) as u8;
+    }
+    if r.flag() {
+        storage.bitmap = Some(to_image(r.get(1)));
     }
     let ghost = Ghost {
         pivot_sent: flags[0],

@@ -12,7 +12,7 @@ use crate::config::{
 use Step::*;
 
 /// Preset names, in the order the README lists them.
-pub const PRESET_NAMES: [&str; 10] = [
+pub const PRESET_NAMES: [&str; 11] = [
     "reopen-unpaused",
     "reopen-paused-2012",
     "reopen-paused",
@@ -23,6 +23,7 @@ pub const PRESET_NAMES: [&str; 10] = [
     "paused-wait",
     "libvirt-9.0",
     "libvirt-11.3",
+    "persistent-bitmap",
 ];
 
 /// The 2012 era's reconnect: finish a pending guest shutdown; nothing about block jobs
@@ -338,6 +339,31 @@ pub fn preset(name: &str) -> Option<Procedures> {
             ],
             shutdown_kill: ShutdownKill::SaveImmediate,
             job: KEEP,
+        },
+        // The seed's upstream plan (drive-reopen-safer.txt; domain.md §5): "with the newer
+        // 'block-job-complete', we need to use a persistent bitmap to make things safe; so
+        // for now, we just blindly pause the guest" (LV2013's qemuDomainBlockPivot). Never
+        // built; here as the follow-up to the code of its time: complete-legacy's order,
+        // no pause, QEMU keeping the copy's bitmap in the images (stored on a clean exit
+        // only, qcow2's `in_use` flag otherwise), and libvirt deciding from it whenever
+        // QEMU is gone: `read-bitmap` before the outcome is applied, and the stop of a
+        // domain whose QEMU is gone (the app's recovery reads it for a forgotten domain).
+        "persistent-bitmap" => Procedures {
+            pivot: vec![
+                MarkPivoting,
+                SaveStatus,
+                JobComplete,
+                WaitConcluded,
+                ReadBitmap,
+                ApplyOutcome,
+                SaveStatus,
+                SaveConfig,
+                ReplyApp,
+            ],
+            reconnect: vec![FinishShutdown, RefreshJobsLegacy],
+            concluded: vec![ReadBitmap, ApplyOutcome, SaveStatus, SaveConfig],
+            shutdown_kill: ShutdownKill::Immediate,
+            job: AUTO,
         },
         _ => return None,
     };

@@ -313,14 +313,18 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
             Some(Command::JobDismiss | Command::JobCancel) => concluded(),
             _ => false,
         },
-        Action::Libvirtd(LibvirtdAction::Kill) => true,
+        // libvirtd's kill is a clean exit (SIGTERM): with a persistent bitmap QEMU stores
+        // its image in the bitmap as it goes, so the evidence moves into the images.
+        Action::Libvirtd(LibvirtdAction::Kill) => !cfg.procedures.reads_bitmap(),
         Action::Libvirtd(LibvirtdAction::Read) => {
             let l = &w.libvirtd;
-            matches!(
-                w.qemu.outbox.first(),
-                Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
-                    if l.awaiting == Some(*cmd)
-            ) && l.current_step(&cfg.procedures) == Some(Step::FinishShutdown)
+            !cfg.procedures.reads_bitmap()
+                && matches!(
+                    w.qemu.outbox.first(),
+                    Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
+                        if l.awaiting == Some(*cmd)
+                )
+                && l.current_step(&cfg.procedures) == Some(Step::FinishShutdown)
         }
         _ => false,
     }
@@ -348,15 +352,27 @@ fn no_lost_writes(cfg: &Config, w: &World) -> bool {
     }
     match w.app.phase {
         AppPhase::Settled(image) => holds_all(cfg, w, image),
-        _ if !w.qemu.alive => {
-            let next_boot = if w.libvirtd.defined {
-                w.libvirtd.config_source
-            } else {
-                Image::Source
-            };
-            holds_all(cfg, w, next_boot)
-        }
+        _ if !w.qemu.alive => holds_all(cfg, w, next_boot(cfg, w)),
         _ => true,
+    }
+}
+
+/// The image the next boot of a domain whose QEMU is gone uses: the persistent config, or
+/// the app's original image for a transient domain. With a persistent bitmap
+/// (`persistent-bitmap`) that a clean exit stored, libvirt writes the bitmap's image into
+/// the config when it stops the domain, before anything can boot it, and the app reads it
+/// for a forgotten transient domain: until that stop the config file is stale, but no
+/// boot can read it.
+pub fn next_boot(cfg: &Config, w: &World) -> Image {
+    let l = &w.libvirtd;
+    match w.storage.bitmap {
+        Some(image)
+            if cfg.procedures.reads_bitmap() && !(l.defined && l.domain != Domain::Active) =>
+        {
+            image
+        }
+        _ if l.defined => l.config_source,
+        _ => Image::Source,
     }
 }
 
@@ -391,7 +407,7 @@ fn libvirt_state_matches(cfg: &Config, w: &World) -> bool {
 /// libvirtd restarted after sending a pivot command, the app has not settled yet, and
 /// neither the status XML nor a live QEMU's job list tells the outcome. This is the
 /// window the seed patch is about.
-pub fn uncertain(_cfg: &Config, w: &World) -> bool {
+pub fn uncertain(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     if !(w.ghost.pivot_sent && w.ghost.amnesia && l.up) {
         return false;
@@ -399,13 +415,14 @@ pub fn uncertain(_cfg: &Config, w: &World) -> bool {
     if matches!(w.app.phase, AppPhase::Settled(_)) {
         return false;
     }
-    let durable_tells = match (l.domain, l.status) {
-        (Domain::Active, Some(status)) => status.mirror.is_none(),
-        // The domain stopped: a persistent config is libvirt's durable word.
-        (Domain::Inactive, _) => true,
-        (Domain::Active, None) => l.defined,
-        (Domain::Gone, _) => false,
-    };
+    let durable_tells =
+        match (l.domain, l.status) {
+            (Domain::Active, Some(status)) => status.mirror.is_none(),
+            // The domain stopped: a persistent config is libvirt's durable word.
+            (Domain::Inactive, _) => true,
+            (Domain::Active, None) => l.defined,
+            (Domain::Gone, _) => false,
+        } || (cfg.procedures.reads_bitmap() && !w.qemu.alive && w.storage.bitmap.is_some());
     let pivoting_recorded = l
         .status
         .is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));
@@ -441,7 +458,7 @@ fn uncertainty_keeps_qemu(cfg: &Config, w: &World) -> bool {
 /// A persistent domain whose QEMU is gone boots next from its config; that image must
 /// hold every acknowledged write (libvirt gitlab #240 is this going wrong).
 fn config_holds_data(cfg: &Config, w: &World) -> bool {
-    !w.libvirtd.defined || w.qemu.alive || holds_all(cfg, w, w.libvirtd.config_source)
+    !w.libvirtd.defined || w.qemu.alive || holds_all(cfg, w, next_boot(cfg, w))
 }
 
 /// Whenever QEMU runs, libvirt manages it: the domain is active in libvirt. An unmanaged

@@ -125,6 +125,11 @@ pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
     q.inflight = None;
     q.alive = false;
     q.inbox = None;
+    if cfg.procedures.reads_bitmap() {
+        // A clean exit stores the persistent bitmap: it names the image QEMU used last,
+        // which holds every acknowledged write.
+        w.storage.bitmap = Some(w.qemu.active);
+    }
 }
 
 #[inline]

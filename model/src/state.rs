@@ -3,6 +3,7 @@
 //! | part | survives a libvirtd crash | survives QEMU's death | survives a host crash | survives the app's crash |
 //! |---|---|---|---|---|
 //! | storage (images) | yes | yes | yes | yes |
+//! | the persistent bitmap's word (in the images) | yes | written on a clean exit; in use (no word) after a crash | no word (in use) | yes |
 //! | QEMU (run state, job, monitor queues) | yes, but the monitor queues are dropped | no | no | yes |
 //! | libvirtd volatile (program, live definition) | no | yes | no | yes |
 //! | libvirtd status XML (`/run`) | yes | deleted when libvirtd stops the domain | no | yes |
@@ -31,6 +32,16 @@ pub const OUTBOX_CAPACITY: usize = 8;
 pub struct Storage {
     pub source: u8,
     pub target: u8,
+    /// The persistent dirty bitmap's word on the images (`persistent-bitmap`): which image
+    /// holds the newest data, as the last QEMU left it. `None` while a QEMU has the images
+    /// open (qcow2 sets the bitmap's `in_use` flag when it opens it read-write) and after
+    /// an unclean death, which leaves that flag set ("the bitmap was not saved correctly
+    /// and may be inconsistent", QEMU `docs/interop/qcow2.txt`): only a clean close
+    /// (`qcow2_store_persistent_dirty_bitmaps` on inactivation) writes a word a reader may
+    /// trust. Writes go only to the active image (or to both), so the per-block bits all
+    /// name the image QEMU used last: one word per disk is exact. Always `None` when the
+    /// procedures do not read the bitmap, so other presets keep their states.
+    pub bitmap: Option<Image>,
 }
 
 impl Storage {

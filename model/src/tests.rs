@@ -65,7 +65,8 @@ fn initial_state_is_a_running_copy_with_an_empty_target() {
         w.storage,
         Storage {
             source: 1,
-            target: 0
+            target: 0,
+            bitmap: None,
         }
     );
     assert_eq!(
@@ -129,7 +130,8 @@ fn write_blocking_mode_writes_both_images_once_synced() {
         w.storage,
         Storage {
             source: 1,
-            target: 1
+            target: 1,
+            bitmap: None,
         }
     );
     assert_eq!(w.qemu.dirty, 0);
@@ -401,6 +403,9 @@ fn preset_state_counts_are_pinned() {
             ("paused-wait", 10990),
             ("libvirt-9.0", 13870),
             ("libvirt-11.3", 13074),
+            // complete-legacy's order plus `read-bitmap`: the bitmap's word and the two
+            // outcomes it gives a gone QEMU.
+            ("persistent-bitmap", 9336),
         ]
     );
 }
@@ -605,6 +610,9 @@ fn packing_round_trips_every_reachable_state() {
             ("libvirt-9.0".to_string(), 4, 274859),
             ("libvirt-11.3".to_string(), 2, 57040),
             ("libvirt-11.3".to_string(), 4, 256237),
+            // Walks every fault, so the bitmap's word (stored, or in use) is packed both ways.
+            ("persistent-bitmap".to_string(), 2, 47336),
+            ("persistent-bitmap".to_string(), 4, 198432),
         ]
     );
 }
@@ -1387,5 +1395,63 @@ fn packing_round_trips_every_state_of_nova() {
             ("libvirt-9.0", 453786),
             ("write-ahead", 769882)
         ]
+    );
+}
+
+/// The seed's upstream plan: the persistent bitmap a clean exit stores is what lets
+/// libvirt's stop write the newer image into the config. The same order without its
+/// effect (no `read-bitmap`, so QEMU keeps no bitmap: complete-legacy's lists) loses block
+/// 0 when libvirt kills the powered-off QEMU after a restart; with it that path ends with
+/// the bitmap naming the target and no write lost. An unclean death (a QEMU crash) leaves
+/// the bitmap in use, with no word, and the loss comes back.
+#[test]
+fn a_stored_persistent_bitmap_keeps_the_writes_and_an_unclean_death_loses_it() {
+    let cfg = config("persistent-bitmap");
+    assert!(cfg.procedures.reads_bitmap());
+    assert!(shortest_violation(cfg.clone(), "no-lost-writes").is_none());
+
+    let mut without = cfg.clone();
+    for list in [
+        &mut without.procedures.pivot,
+        &mut without.procedures.concluded,
+    ] {
+        list.retain(|&s| s != Step::ReadBitmap);
+    }
+    assert!(!without.procedures.reads_bitmap());
+    let (path, lost) = shortest_violation(without, "no-lost-writes").expect("the loss");
+    assert_eq!(path.len(), 18);
+    assert_eq!(path.last(), Some(&Action::Libvirtd(LibvirtdAction::Kill)));
+    assert_eq!(
+        (lost.storage.bitmap, lost.libvirtd.config_source),
+        (None, Image::Source)
+    );
+
+    let w = run(&cfg, &path);
+    assert_eq!(w.storage.bitmap, Some(Image::Target));
+    let no_lost_writes = crate::properties::property("no-lost-writes").expect("known");
+    assert!((no_lost_writes.condition)(&cfg, &w));
+    // Once libvirtd is idle and the monitor closed, its stop writes the word into the config.
+    let mut w = w;
+    while !enabled(&cfg, &w).contains(&Action::Libvirtd(LibvirtdAction::StopDomain)) {
+        let next = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_)))
+            .expect("libvirtd finishes its reconnect");
+        w = step(&cfg, &w, next);
+    }
+    let w = step(&cfg, &w, Action::Libvirtd(LibvirtdAction::StopDomain));
+    assert_eq!(
+        (w.libvirtd.domain, w.libvirtd.config_source),
+        (Domain::Inactive, Image::Target)
+    );
+
+    let mut crashing = cfg;
+    crashing.faults = crashing.faults.with(FaultKind::QemuCrash, Fault::Unbounded);
+    let (path, lost) = shortest_violation(crashing, "no-lost-writes").expect("the loss");
+    assert_eq!(path.len(), 14);
+    assert_eq!(path.last(), Some(&Action::Fault(FaultKind::QemuCrash)));
+    assert_eq!(
+        (lost.storage.bitmap, lost.libvirtd.config_source),
+        (None, Image::Source)
     );
 }

@@ -29,6 +29,7 @@ pub fn init(cfg: &Config) -> World {
         storage: Storage {
             source: all,
             target: 0,
+            bitmap: None,
         },
         qemu: Qemu {
             alive: true,
