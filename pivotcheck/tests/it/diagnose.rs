@@ -357,7 +357,13 @@ fn freshly_recorded_live_logs_are_diagnosed_as_measured() {
             ],
             &root,
         );
-        assert_eq!(o.status.code(), Some(0), "{v}: {}", crate::stderr_of(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{v}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            crate::stderr_of(&o)
+        );
         let mut seen = 0;
         for name in [
             "job-complete.reply.persistent",
