@@ -48,7 +48,9 @@ fn natural_rank(a: Action) -> Option<u8> {
         Action::Guest(_)
         | Action::App(AppAction::RequestPivot)
         | Action::Libvirtd(LibvirtdAction::Restart)
-        | Action::Fault(_) => return None,
+        | Action::Fault(_)
+        // Scripts drive one disk.
+        | Action::Disk(..) => return None,
     })
 }
 

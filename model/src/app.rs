@@ -130,7 +130,7 @@ fn app_can_recover(cfg: &Config, w: &World) -> bool {
 /// multiply states by the fault counter).
 #[inline]
 pub fn app_crash_enabled(w: &World) -> bool {
-    w.app.phase == AppPhase::Waiting
+    w.app.phase == AppPhase::Waiting || w.others.iter().any(|p| p.app.phase == AppPhase::Waiting)
 }
 
 /// The app dies and restarts at once: libvirt's answer to the call it had in flight has
@@ -140,5 +140,10 @@ pub fn app_crash_enabled(w: &World) -> bool {
 pub fn app_crashed(w: &mut World) {
     if w.app.phase == AppPhase::Waiting {
         w.app.phase = AppPhase::Recovering;
+    }
+    for p in w.others.iter_mut() {
+        if p.app.phase == AppPhase::Waiting {
+            p.app.phase = AppPhase::Recovering;
+        }
     }
 }

@@ -43,6 +43,8 @@ pub mod symmetry;
 pub mod world;
 
 #[cfg(test)]
+mod disk_tests;
+#[cfg(test)]
 mod tests;
 
 pub use action::{Action, Actor, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};

@@ -15,6 +15,8 @@ use crate::PivotModel;
 fn config(variant: &str) -> Config {
     Config {
         blocks: 1,
+        disks: 1,
+        app_order: crate::config::AppOrder::Sequential,
         copy_mode: CopyMode::Background,
         no_shutdown: true,
         quit_cancel: QuitCancel::Force,
@@ -555,7 +557,7 @@ fn packing_round_trips_every_reachable_state() {
             };
             // Every generated state is checked before it is looked up, so a packing that
             // merged two states would fail on the second, not hide it.
-            let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+            let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
             let mut queue = vec![world::init(&cfg)];
             while let Some(s) = queue.pop() {
                 let p = pack(&s);
@@ -1065,7 +1067,7 @@ fn app_crash_loses_the_answer_and_the_app_recovers_from_its_record() {
 /// exactly (the app's crash counter included).
 fn reachable(cfg: &Config) -> Vec<World> {
     use crate::packed::{pack, unpack};
-    let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+    let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
     let mut out = Vec::new();
     let mut queue = vec![world::init(cfg)];
     while let Some(s) = queue.pop() {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use model::properties::{self, Kind};
 use model::FaultKind;
 use model::{
-    presets, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel, Recovery,
-    ShutdownKill, Step,
+    presets, AppOrder, Config, CopyMode, Fault, Faults, JobOptions, Procedures, QuitCancel,
+    Recovery, ShutdownKill, Step,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -48,6 +48,7 @@ pub struct Scenario {
 struct File {
     variant: Option<Spanned<String>>,
     blocks: Option<Spanned<i64>>,
+    disks: Option<Spanned<i64>>,
     #[serde(default)]
     qemu: QemuSection,
     #[serde(default)]
@@ -111,6 +112,14 @@ enum FaultValue {
 #[serde(deny_unknown_fields)]
 struct AppSection {
     recovery: Option<RecoveryName>,
+    order: Option<AppOrderName>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum AppOrderName {
+    Sequential,
+    Concurrent,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -323,6 +332,23 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         }
     };
 
+    let disks = match &raw.disks {
+        None => 1,
+        Some(d) => {
+            let n = *d.get_ref();
+            if !(1..=i64::from(Config::MAX_DISKS)).contains(&n) {
+                return Err(ctx.at(
+                    Some(d.span()),
+                    format!(
+                        "disks = {n}: expected 1 to {} (the disks whose copies are pivoted)",
+                        Config::MAX_DISKS
+                    ),
+                ));
+            }
+            n as u8
+        }
+    };
+
     let fault = |v: &Option<Spanned<FaultValue>>, key: &str| -> Result<Fault, ScenarioError> {
         Ok(match v.as_ref().map(|s| (*s.get_ref(), s.span())) {
             None | Some((FaultValue::Switch(false), _)) => Fault::Off,
@@ -352,6 +378,11 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
 
     let config = Config {
         blocks,
+        disks,
+        app_order: match raw.app.order.unwrap_or(AppOrderName::Sequential) {
+            AppOrderName::Sequential => AppOrder::Sequential,
+            AppOrderName::Concurrent => AppOrder::Concurrent,
+        },
         copy_mode: match raw.qemu.copy_mode.unwrap_or(CopyModeName::Background) {
             CopyModeName::Background => CopyMode::Background,
             CopyModeName::WriteBlocking => CopyMode::WriteBlocking,
@@ -474,6 +505,10 @@ impl Scenario {
             root.insert("variant".into(), Value::from(self.variant.as_str()));
         }
         root.insert("blocks".into(), Value::Integer(i64::from(c.blocks)));
+        // Written only for several disks, so one-disk scenarios read as they always did.
+        if c.disks > 1 {
+            root.insert("disks".into(), Value::Integer(i64::from(c.disks)));
+        }
         root.insert(
             "qemu".into(),
             table(vec![
@@ -507,17 +542,18 @@ impl Scenario {
                     .collect(),
             ),
         );
-        root.insert(
-            "app".into(),
-            table(vec![(
-                "recovery",
-                Value::from(match c.recovery {
-                    Recovery::Seed => "seed",
-                    Recovery::TrustLibvirt => "trust-libvirt",
-                    Recovery::Vdsm => "vdsm",
-                }),
-            )]),
-        );
+        let mut app = vec![(
+            "recovery",
+            Value::from(match c.recovery {
+                Recovery::Seed => "seed",
+                Recovery::TrustLibvirt => "trust-libvirt",
+                Recovery::Vdsm => "vdsm",
+            }),
+        )];
+        if c.disks > 1 {
+            app.push(("order", Value::from(c.app_order.name())));
+        }
+        root.insert("app".into(), table(app));
         let p = &c.procedures;
         root.insert(
             "procedure".into(),
