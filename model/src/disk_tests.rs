@@ -264,6 +264,12 @@ fn packing_round_trips_states_of_several_disks() {
                 queue.push(world::next_state(&cfg, &s, a).expect("successor"));
             }
         }
+        // No two of these states share a fingerprint.
+        let fingerprints: BTreeSet<u64> = seen
+            .iter()
+            .map(|&w| crate::packed::Packed(w).fingerprint())
+            .collect();
+        assert_eq!(fingerprints.len(), seen.len(), "{name}");
         counts.push((name, seen.len()));
     }
     assert_eq!(
@@ -301,4 +307,31 @@ fn packing_round_trips_states_of_several_disks() {
         longest_outbox >= 4,
         "the walks fill the monitor: {longest_outbox}"
     );
+}
+
+/// Two reachable two-disk states (write-ahead, concurrent app) whose packed forms differ
+/// only in the top bits of word 0 and two bits of word 1: the fingerprint before issue 16
+/// (one multiply and a shift by 32 per word) gave them the same value, and the liveness
+/// search's cross-check of its exact graph against the breadth-first count failed on it.
+#[test]
+fn a_difference_in_a_words_top_bits_is_not_cancelled_by_the_next_word() {
+    let a = crate::packed::Packed([
+        0x7011_ef02_1801_9d11,
+        0x4100_0004_8d0d_1812,
+        0x00d1_f8c4_0040_0044,
+        0,
+        0,
+        0,
+    ]);
+    let b = crate::packed::Packed([
+        0xb011_ef02_1801_9d11,
+        0x0100_0004_cd0d_1812,
+        0x00d1_f8c4_0040_0044,
+        0,
+        0,
+        0,
+    ]);
+    assert_eq!(unpack(&a).disks(), 2);
+    assert_ne!(unpack(&a), unpack(&b));
+    assert_ne!(a.fingerprint(), b.fingerprint());
 }

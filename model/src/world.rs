@@ -203,6 +203,13 @@ fn actions_multi(cfg: &Config, w: &World, out: &mut Vec<Action>) {
         if cfg.app_order == AppOrder::Sequential && !earlier_settled {
             mine.retain(|a| *a != Action::App(AppAction::RequestPivot));
         }
+        // Sequentially, the app resumes a guest it left paused before it goes on to the
+        // next disk; once it has, disk d is behind it. Concurrent workers resume whenever
+        // their own disk is settled, whichever disk's pivot paused the guest.
+        let later_untouched = views[d + 1..].iter().all(|e| e.app.phase == AppPhase::Idle);
+        if cfg.app_order == AppOrder::Sequential && !later_untouched {
+            mine.retain(|a| *a != Action::App(AppAction::Resume));
+        }
         on_disk(d, &mut mine, out);
     }
     faults::enabled(cfg, w, out);
