@@ -593,7 +593,12 @@ mod tests {
     fn scenario_files() -> Vec<PathBuf> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let mut files = Vec::new();
-        for sub in [dir.clone(), dir.join("live"), dir.join("large")] {
+        for sub in [
+            dir.clone(),
+            dir.join("live"),
+            dir.join("large"),
+            dir.join("disks"),
+        ] {
             for e in std::fs::read_dir(&sub).unwrap() {
                 let p = e.unwrap().path();
                 if p.extension().is_some_and(|x| x == "toml") {
