@@ -67,5 +67,5 @@ fn the_disk_scenarios_load_and_carry_their_verdicts() {
         names.push(s.name);
     }
     names.sort();
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), 8, "{names:?}");
 }
