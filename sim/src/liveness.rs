@@ -22,11 +22,11 @@
 //! renaming, 24 for four blocks) closes a concrete cycle, which is what the trace holds.
 //!
 //! Cost: the graph is stored exactly (no fingerprints: a collision here could invent an
-//! edge and so a cycle): 32 bytes per state, its number in an index of 4-byte slots
-//! (found by the fingerprint, confirmed against the state), BFS links, owed classes and
-//! goals (14 bytes), and 6 bytes per owed edge; the tables are sized from the
-//! breadth-first search's counts. The states are dropped before the cycle search, whose
-//! own tables (9 bytes per state) then take their place.
+//! edge and so a cycle): 48 bytes per state (`packed::WORDS` words), its number in an
+//! index of 4-byte slots (found by the fingerprint, confirmed against the state), BFS
+//! links, owed classes and goals (14 bytes), and 6 bytes per owed edge; the tables are
+//! sized from the breadth-first search's counts. The states are dropped before the cycle
+//! search, whose own tables (9 bytes per state) then take their place.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
