@@ -7,31 +7,20 @@ use std::collections::BTreeSet;
 use crate::action::*;
 use crate::config::*;
 use crate::packed::{pack, unpack, WORDS};
-use crate::presets::preset;
 use crate::state::*;
+use crate::tests::enabled;
 use crate::world;
 
+/// The one-disk tests' configuration with `disks` disks, the app's `order`, and one
+/// libvirtd crash and one power-off (bounded, so that the walks below stay small).
 fn config(variant: &str, disks: u8, order: AppOrder) -> Config {
-    Config {
-        blocks: 1,
-        disks,
-        app_order: order,
-        copy_mode: CopyMode::Background,
-        no_shutdown: true,
-        quit_cancel: QuitCancel::Force,
-        persistent: true,
-        faults: Faults::OFF
-            .with(FaultKind::LibvirtdCrash, Fault::AtMost(1))
-            .with(FaultKind::GuestPowerOff, Fault::AtMost(1)),
-        recovery: Recovery::Seed,
-        procedures: preset(variant).expect("known preset"),
-    }
-}
-
-fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
-    let mut out = Vec::new();
-    world::actions(cfg, w, &mut out);
-    out
+    let mut cfg = crate::tests::config(variant);
+    cfg.disks = disks;
+    cfg.app_order = order;
+    cfg.faults = Faults::OFF
+        .with(FaultKind::LibvirtdCrash, Fault::AtMost(1))
+        .with(FaultKind::GuestPowerOff, Fault::AtMost(1));
+    cfg
 }
 
 fn run(cfg: &Config, actions: &[Action]) -> World {

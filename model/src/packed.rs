@@ -325,13 +325,7 @@ pub fn pack(s: &World) -> Packed {
     w.put(image(q.active), 1);
     put_job(&mut w, &q.job);
     w.put(u64::from(q.dirty), 4);
-    w.flag(q.inflight.is_some());
-    let c = q.inflight.unwrap_or(InflightCopy {
-        block: 0,
-        fresh: false,
-    });
-    w.put(u64::from(c.block), 2);
-    w.flag(c.fresh);
+    put_inflight(&mut w, q.inflight);
     w.flag(q.synced);
     w.flag(q.monitor);
     put_command(&mut w, q.inbox);
@@ -389,6 +383,24 @@ pub fn pack(s: &World) -> Packed {
         }
     }
     Packed(w.finish())
+}
+
+fn put_inflight(w: &mut Writer, inflight: Option<InflightCopy>) {
+    w.flag(inflight.is_some());
+    let c = inflight.unwrap_or(InflightCopy {
+        block: 0,
+        fresh: false,
+    });
+    w.put(u64::from(c.block), 2);
+    w.flag(c.fresh);
+}
+fn get_inflight(r: &mut Reader) -> Option<InflightCopy> {
+    let some = r.flag();
+    let copy = InflightCopy {
+        block: r.get(2) as u8,
+        fresh: r.flag(),
+    };
+    some.then_some(copy)
 }
 
 fn put_job(w: &mut Writer, job: &Option<Job>) {
@@ -481,13 +493,7 @@ fn put_parts(w: &mut Writer, d: &DiskParts) {
     w.put(image(d.active), 1);
     put_job(w, &d.job);
     w.put(u64::from(d.dirty), 4);
-    w.flag(d.inflight.is_some());
-    let c = d.inflight.unwrap_or(InflightCopy {
-        block: 0,
-        fresh: false,
-    });
-    w.put(u64::from(c.block), 2);
-    w.flag(c.fresh);
+    put_inflight(w, d.inflight);
     w.flag(d.synced);
     w.put(index_of(&OUTCOMES, &d.outcome), 3);
     put_view(w, d.job_seen);
@@ -509,11 +515,7 @@ fn get_parts(r: &mut Reader) -> DiskParts {
     let active = to_image(r.get(1));
     let job = get_job(r);
     let dirty = r.get(4) as u8;
-    let has_copy = r.flag();
-    let copy = InflightCopy {
-        block: r.get(2) as u8,
-        fresh: r.flag(),
-    };
+    let inflight = get_inflight(r);
     let synced = r.flag();
     let outcome = OUTCOMES[r.get(3) as usize];
     let job_seen = get_view(r);
@@ -531,7 +533,7 @@ fn get_parts(r: &mut Reader) -> DiskParts {
         active,
         job,
         dirty,
-        inflight: has_copy.then_some(copy),
+        inflight,
         synced,
         outcome,
         job_seen,
@@ -560,11 +562,7 @@ pub fn unpack(p: &Packed) -> World {
     let active = to_image(r.get(1));
     let job = get_job(&mut r);
     let dirty = r.get(4) as u8;
-    let has_copy = r.flag();
-    let copy = InflightCopy {
-        block: r.get(2) as u8,
-        fresh: r.flag(),
-    };
+    let inflight = get_inflight(&mut r);
     let synced = r.flag();
     let monitor = r.flag();
     let inbox = get_command(&mut r);
@@ -579,7 +577,7 @@ pub fn unpack(p: &Packed) -> World {
         active,
         job,
         dirty,
-        inflight: has_copy.then_some(copy),
+        inflight,
         synced,
         monitor,
         inbox,

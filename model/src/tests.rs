@@ -12,7 +12,7 @@ use crate::state::*;
 use crate::world;
 use crate::PivotModel;
 
-fn config(variant: &str) -> Config {
+pub(crate) fn config(variant: &str) -> Config {
     Config {
         blocks: 1,
         disks: 1,
@@ -29,7 +29,7 @@ fn config(variant: &str) -> Config {
     }
 }
 
-fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
+pub(crate) fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
     let mut out = Vec::new();
     world::actions(cfg, w, &mut out);
     out
