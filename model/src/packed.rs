@@ -626,7 +626,7 @@ pub fn unpack(p: &Packed) -> World {
         ghost.faults_used[kind] = r.get(4) as u8;
     }
     let mut qemu = qemu;
-    let mut others = arrayvec::ArrayVec::new();
+    let mut others = Vec::new();
     let n_others = r.get(2);
     if n_others > 0 {
         program.disk = r.get(2) as u8;

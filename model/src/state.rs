@@ -356,8 +356,10 @@ pub struct World {
     pub libvirtd: Libvirtd,
     pub app: App,
     pub ghost: Ghost,
-    /// Disks 1 and up; empty with one disk.
-    pub others: ArrayVec<DiskParts, { crate::config::Config::MAX_DISKS as usize - 1 }>,
+    /// Disks 1 and up; empty with one disk. A `Vec`, not inline: an empty one is three
+    /// words that copy without allocating, so a one-disk state stays small to clone (the
+    /// search clones one per successor); several disks pay an allocation per clone.
+    pub others: Vec<DiskParts>,
     /// The disk whose parts are in the fields: 0 between steps, `d` while a step of disk
     /// `d` runs (QEMU tags the events it emits with it).
     pub focus: u8,

@@ -68,7 +68,7 @@ pub fn init(cfg: &Config) -> World {
             phase: AppPhase::Idle,
         },
         ghost: Ghost::default(),
-        others: ArrayVec::new(),
+        others: Vec::new(),
         focus: 0,
     };
     // Every disk starts as disk 0 does: copying, its own job running.
