@@ -545,8 +545,17 @@ impl Run<'_> {
             | Action::Libvirtd(LibvirtdAction::StopDomain)
             | Action::App(AppAction::RequestPivot)
             | Action::App(AppAction::Recover)
+            // The app's own steps are libvirt API calls on definitions, not QMP.
+            | Action::App(AppAction::Step)
             // The app is not a process here: its crash touches no QEMU.
             | Action::Fault(FaultKind::AppCrash) => {}
+            // A second QEMU process is outside what conformance drives: refused, not
+            // silently skipped.
+            Action::App(AppAction::HardReboot) | Action::App(AppAction::VirshStart) => {
+                return Err(Failure::Harness(HarnessError::Tool(format!(
+                    "step {n} ({label}): booting a new QEMU is not replayed by conform"
+                ))));
+            }
         }
         self.model_events_push(w0, w1, a);
         Ok(())

@@ -43,10 +43,13 @@ fn natural_rank(a: Action) -> Option<u8> {
         Action::Libvirtd(LibvirtdAction::StopDomain) => 12,
         Action::App(AppAction::Recover) => 13,
         Action::App(AppAction::Resume) => 14,
+        Action::App(AppAction::Step) => 15,
         // The guest, the app's request, faults and restarts happen only where a script
         // says so.
         Action::Guest(_)
         | Action::App(AppAction::RequestPivot)
+        | Action::App(AppAction::HardReboot)
+        | Action::App(AppAction::VirshStart)
         | Action::Libvirtd(LibvirtdAction::Restart)
         | Action::Fault(_)
         // Scripts drive one disk.

@@ -31,10 +31,12 @@ const TRIGGER_C: &str = include_str!("trigger.c");
 const GUEST_ASM: &str = include_str!("guest.asm");
 
 /// Tools the live suite needs, with the Debian package that has each.
-pub const TOOLS: [(&str, &str); 7] = [
+pub const TOOLS: [(&str, &str); 8] = [
     ("libvirtd", "libvirt-daemon-driver-qemu"),
     ("virsh", "libvirt-clients"),
     ("qemu-system-x86_64", "qemu-system-x86 (bookworm-backports)"),
+    // The slow scenarios' copy target (real::NbdTarget).
+    ("qemu-nbd", "qemu-utils (bookworm-backports)"),
     ("nasm", "nasm"),
     ("cc", "gcc"),
     ("unshare", "util-linux"),

@@ -103,6 +103,9 @@ pub struct ScenarioResult {
     pub error: Option<String>,
     pub differences: Vec<String>,
     pub verdict: Verdict,
+    /// The harness errors of earlier attempts at this scenario, oldest first (see
+    /// [`ATTEMPTS`]); empty when the first attempt gave the result.
+    pub retried: Vec<String>,
     pub millis: u128,
     pub reproduce: String,
 }
@@ -126,8 +129,9 @@ fn selected(args: &Args, libvirt: matrix::Libvirt) -> Vec<Spec> {
             args.all
                 || !args.only.is_empty()
                 || !args.exact.is_empty()
-                || s.persistent == s.poweroff
+                || (s.persistent == s.poweroff && !s.slow)
                 || s.pause.is_some()
+                || (s.slow && s.persistent)
         })
         .filter(|s| args.only.is_empty() || args.only.iter().any(|o| s.name.contains(o.as_str())))
         .filter(|s| args.exact.is_empty() || args.exact.contains(&s.name))
@@ -323,7 +327,25 @@ fn run_suite(
         observer.progress(results.len(), specs.len(), failed);
         let model = predict::predict(spec)?;
         let started = Instant::now();
-        let real = run_with_timeout(&work, &mut daemon, spec, args.scenario_timeout);
+        let mut retried = Vec::new();
+        let real = loop {
+            match run_with_timeout(&work, &mut daemon, spec, args.scenario_timeout) {
+                Err(e) if run_again(&e, retried.len() + 1) => {
+                    observer.line(&format!(
+                        "{:9} {}: attempt {} failed in the harness ({e:#}); running it again",
+                        Verdict::Error,
+                        spec.name,
+                        retried.len() + 1
+                    ));
+                    retried.push(format!("{e:#}"));
+                    let _ = real::clean_slate(&work, &daemon);
+                    if let Some(d) = daemon.take() {
+                        let _ = d.stop();
+                    }
+                }
+                other => break other,
+            }
+        };
         let millis = started.elapsed().as_millis();
         let mut r = ScenarioResult {
             name: spec.name.clone(),
@@ -334,6 +356,7 @@ fn run_suite(
             error: None,
             differences: vec![],
             verdict: Verdict::Pending,
+            retried,
             millis,
             reproduce: spec.command_line(),
         };
@@ -412,6 +435,34 @@ fn run_suite(
 
 /// Runs one scenario; past the timeout the scenario is abandoned: libvirtd is stopped and
 /// the scenario's QEMU reaped, so nothing is left running.
+/// How many times a scenario runs at most when the harness, not the comparison, fails.
+///
+/// A harness error says the experiment did not happen as designed: libvirtd went on past
+/// the trigger's stop (a stop signal raced with libvirtd's other threads), a `virsh` call
+/// timed out on the loaded machine. Running the scenario again repeats the same
+/// experiment; it cannot turn a disagreement into an agreement, because a disagreement is
+/// a result and is never run again. Every retry is printed and kept in the JSON
+/// (`retried`), and a scenario whose every attempt fails is an error.
+pub const ATTEMPTS: usize = 3;
+
+/// A scenario over its time budget is not run again: a hang would only hang again, and
+/// three budgets would stretch the suite.
+#[derive(Debug)]
+struct OverBudget(String);
+
+impl std::fmt::Display for OverBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OverBudget {}
+
+/// Whether attempt `failed` (1-based), which ended in `error`, is followed by another.
+fn run_again(error: &anyhow::Error, failed: usize) -> bool {
+    failed < ATTEMPTS && error.downcast_ref::<OverBudget>().is_none()
+}
+
 fn run_with_timeout(
     work: &harness::Work,
     daemon: &mut Option<harness::Libvirtd>,
@@ -423,10 +474,11 @@ fn run_with_timeout(
     let t = Instant::now();
     let r = real::run(work, daemon, spec);
     if t.elapsed() > deadline {
-        anyhow::bail!(
+        return Err(OverBudget(format!(
             "scenario took {:?}, over its {timeout} s budget",
             t.elapsed()
-        );
+        ))
+        .into());
     }
     r
 }
@@ -460,7 +512,26 @@ fn result_lines(r: &ScenarioResult) -> Vec<String> {
 
 #[cfg(test)]
 mod verdict_tests {
-    use super::Verdict;
+    use super::{run_again, OverBudget, Verdict, ATTEMPTS};
+
+    #[test]
+    fn only_harness_errors_within_the_attempts_are_run_again() {
+        let harness = anyhow::anyhow!("libvirtd went on after the trigger's stop");
+        assert!(run_again(&harness, 1));
+        assert!(run_again(&harness, ATTEMPTS - 1));
+        assert!(
+            !run_again(&harness, ATTEMPTS),
+            "the last attempt's error stands"
+        );
+        let hang = anyhow::Error::from(OverBudget("scenario took 61 s".into()));
+        assert!(
+            !run_again(&hang, 1),
+            "a scenario over its budget is not run again"
+        );
+        // Wrapped in context, as `?` with `.context(..)` would leave it, it is still seen.
+        let wrapped = anyhow::Error::from(OverBudget("over".into())).context("pivot");
+        assert!(!run_again(&wrapped, 1));
+    }
 
     /// `live --json` keeps the words it wrote when the verdict was a string.
     #[test]

@@ -264,6 +264,22 @@ pub const DOUBLE_CRASHES_11_3: [DoubleCrash; 4] = [
     },
 ];
 
+/// What a slow scenario's restarted libvirt sends when the job concludes after the
+/// reconnect (libvirt's `JOB_STATUS_CHANGE` path, the same on 9.0 and 11.3 as logged):
+/// `query-jobs`, `job-dismiss`, then the `blockdev-del`s of the mirror chain (QEMU refuses
+/// them: it already runs on that chain). The trigger is armed after the reconnect.
+pub const CONCLUDED_AFTER_RESTART: &[&str] = &["query-jobs", "job-dismiss", "blockdev-del"];
+
+/// The slow scenario's second crash: before the first `blockdev-del` of that path, after
+/// the status save that follows `job-dismiss` (9.0's unloadable one: W2b after a restart).
+pub const SLOW_DOUBLE: DoubleCrash = DoubleCrash {
+    first: (2, When::Reply),
+    reconnect: CONCLUDED_AFTER_RESTART,
+    second: (3, When::Before),
+    step: model::Step::BlockdevDel,
+    nth: 1,
+};
+
 /// A crash point in the model's `concluded` handler: at its `nth` `step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandlerPoint {
@@ -321,6 +337,12 @@ pub struct Spec {
     /// command arrives, the guest writes, then the disturbance strikes, then libvirtd
     /// resumes (issue 13: the abort path when the concluded job cannot be queried).
     pub pause: Option<(u8, Disturb)>,
+    /// The job concludes only after the restart (issue 13: "restart before the job
+    /// concludes"): before the pivot the harness throttles the copy to 1 byte/s and leaves
+    /// a dirty chunk behind, so QEMU accepts `job-complete` but cannot converge; libvirtd is
+    /// killed at that reply, restarted, and only then is the job given its speed back, so
+    /// that it concludes under the restarted libvirtd (its `JOB_STATUS_CHANGE` path).
+    pub slow: bool,
 }
 
 /// What strikes QEMU while libvirtd is stopped in a pause scenario.
@@ -363,8 +385,53 @@ pub fn pause_specs(libvirt: Libvirt) -> Vec<Spec> {
             persistent: true,
             poweroff: false,
             pause: Some((k, d)),
+            slow: false,
         })
         .collect()
+}
+
+/// The restart-before-the-job-concludes scenarios of a version: the W1 crash point (the
+/// `job-complete` reply) with the job held back until libvirtd has restarted, transient and
+/// persistent; and the same with a second crash in the concluded-job path that runs when
+/// the job concludes ([`SLOW_DOUBLE`]).
+pub fn slow_specs(libvirt: Libvirt) -> Vec<Spec> {
+    let commands = libvirt.pivot_commands();
+    let k = commands
+        .iter()
+        .position(|c| c.0 == "job-complete")
+        .expect("every pivot sends job-complete") as u8
+        + 1;
+    let mut out = Vec::new();
+    for second in [None, Some(SLOW_DOUBLE.second)] {
+        for persistent in [false, true] {
+            let first = point_name(commands, k, When::Reply);
+            let first = match second {
+                None => first,
+                Some((k2, w2)) => format!(
+                    "{first}+concluded.{}",
+                    command_point_name(CONCLUDED_AFTER_RESTART, k2, w2)
+                ),
+            };
+            out.push(Spec {
+                name: format!(
+                    "{first}.{}.slow",
+                    if persistent {
+                        "persistent"
+                    } else {
+                        "transient"
+                    }
+                ),
+                libvirt,
+                crash: Some((k, When::Reply)),
+                second,
+                persistent,
+                poweroff: false,
+                pause: None,
+                slow: true,
+            });
+        }
+    }
+    out
 }
 
 impl Spec {
@@ -376,6 +443,9 @@ impl Spec {
     /// The double crash this scenario is, if it is one.
     pub fn double(&self) -> Option<&'static DoubleCrash> {
         let second = self.second?;
+        if self.slow {
+            return Some(&SLOW_DOUBLE);
+        }
         self.libvirt
             .double_crashes()
             .iter()
@@ -422,8 +492,9 @@ fn point_name(commands: &[PivotCommand], k: u8, when: When) -> String {
 
 /// The whole matrix of one version. libvirt 9.0: 17 points (16 crash points and the
 /// control) times transient or persistent times with or without a power-off: 68
-/// scenarios; plus 8 double crashes (4 kinds, transient and persistent): 76. libvirt 11.3
-/// sends two commands fewer: 13 points, 52 + 8 = 60.
+/// scenarios; plus 8 double crashes (4 kinds, transient and persistent): 76; plus the two
+/// pause and the four slow scenarios: 82. libvirt 11.3 sends two commands fewer: 13
+/// points, 52 + 8 + 2 + 4 = 66.
 pub fn all(libvirt: Libvirt) -> Vec<Spec> {
     let commands = libvirt.pivot_commands();
     let mut points: Vec<Option<(u8, When)>> = vec![None];
@@ -456,6 +527,7 @@ pub fn all(libvirt: Libvirt) -> Vec<Spec> {
                     persistent,
                     poweroff,
                     pause: None,
+                    slow: false,
                 });
             }
         }
@@ -482,10 +554,12 @@ pub fn all(libvirt: Libvirt) -> Vec<Spec> {
                 persistent,
                 poweroff: false,
                 pause: None,
+                slow: false,
             });
         }
     }
     out.extend(pause_specs(libvirt));
+    out.extend(slow_specs(libvirt));
     out
 }
 
@@ -496,11 +570,13 @@ mod tests {
     #[test]
     fn matrix_has_every_point_four_times_with_unique_names() {
         let all = all(Libvirt::V9_0);
-        assert_eq!(all.len(), 78);
+        assert_eq!(all.len(), 82);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 78);
+        assert_eq!(names.len(), 82);
+        assert!(names.contains(&"job-complete.reply.transient.slow"));
+        assert!(names.contains(&"job-complete.reply+concluded.blockdev-del.before.persistent.slow"));
         assert!(names.contains(&"job-complete.pause.persistent.poweroff"));
         assert!(names.contains(&"job-complete.pause.persistent.qemu-crash"));
         assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del1.before.transient"));
@@ -514,11 +590,11 @@ mod tests {
     #[test]
     fn the_11_3_matrix_follows_its_shorter_pivot() {
         let all = all(Libvirt::V11_3);
-        assert_eq!(all.len(), 62);
+        assert_eq!(all.len(), 66);
         let mut names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), 62);
+        assert_eq!(names.len(), 66);
         assert!(names.contains(&"blockdev-del.reply.transient"));
         assert!(names.contains(&"job-complete.reply+reconnect.blockdev-del.before.transient"));
         assert!(names.contains(&"query-jobs.before+reconnect.job-dismiss.reply.persistent"));

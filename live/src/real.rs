@@ -13,7 +13,7 @@ use crate::harness::{
     attr, disk_xml, guest, pid_alive, virsh, virsh_ok, wait_for, Libvirtd, Qmp, Work, DOMAIN,
 };
 use crate::matrix::{Disturb, Spec, When};
-use crate::observe::{Holders, Observation, QemuView};
+use crate::observe::{opt, Holders, Observation, QemuView};
 
 const SECTOR: u64 = 512;
 const IMAGE_SIZE: usize = 1 << 20;
@@ -67,7 +67,7 @@ fn holds(image: &Path, lba: u8) -> Result<bool> {
 fn image_name(path: &str) -> String {
     if path.ends_with("/src.raw") {
         "src".into()
-    } else if path.ends_with("/tgt.raw") {
+    } else if path.ends_with("/tgt.raw") || path.contains(NbdTarget::SOCKET) {
         "tgt".into()
     } else {
         path.into()
@@ -115,6 +115,28 @@ fn direct_view(mon: &Path) -> Result<QemuView> {
     Ok(qemu_view(&block, &jobs))
 }
 
+/// QEMU's truth once its job is not between two states: a job in `waiting`, `pending` or
+/// `aborting` moves on by itself within milliseconds (auto-finalize), and the model's view
+/// is taken after QEMU's own steps have run. A job still there after 5 s is a harness
+/// error. (A job told to complete that still shows `ready` cannot be told apart from one
+/// that stays `ready`, as a slow scenario's does.)
+fn settled_view(mon: &Path) -> Result<QemuView> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let v = direct_view(mon)?;
+        if !matches!(v.job.as_deref(), Some("waiting" | "pending" | "aborting")) {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "QEMU's job stayed {} for 5 s (a harness error, not a verdict)",
+                opt(&v.job)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn direct_status(mon: &Path) -> Result<String> {
     let mut q = Qmp::connect(mon)?;
     let s = q.execute("query-status")?;
@@ -132,6 +154,34 @@ fn hmp_json(work: &Work, cmd: &str) -> Result<Value> {
     )?;
     let v: Value = serde_json::from_str(out.trim()).context("qemu-monitor-command output")?;
     Ok(v["return"].clone())
+}
+
+/// Returns once no libvirt handler holds the domain's job, so that a read of libvirt's view
+/// that follows does not fall between two steps of a handler. libvirtd's `dumpxml` and
+/// `domstate` only take the domain object's lock, which a handler drops whenever it talks
+/// to QEMU; `domjobinfo` first takes the domain job (`virDomainObjBeginJob(vm,
+/// VIR_JOB_QUERY)`: libvirt 9.0 `qemu_driver.c:12455`, 11.3 `:12178`) and sends nothing to
+/// QEMU when no async job runs. The reconnect holds the job from before any API can look
+/// the domain up (the helper locks the object before it starts the thread, which begins the
+/// job: 9.0 `qemu_process.c:9200,8927`; 11.3 `:9852,9562`) through its job refresh and the
+/// concluded-job handling inside it (9.0 `:9082`, `qemu_blockjob.c:543`; 11.3 `:9729`) to
+/// `virDomainObjEndJob` (9.0 `:9143`; 11.3 `:9795`); the event handlers take it too
+/// (`processJobStatusChangeEvent`, 9.0 `qemu_driver.c:3764-3775`; 11.3 `:3832-3843`).
+/// A domain that is gone or not running has no handler left to wait for. libvirt gives up
+/// waiting for the job after 30 s ("cannot acquire state change lock"): a harness error.
+fn libvirt_settled(work: &Work) -> Result<()> {
+    let o = crate::harness::run(
+        std::process::Command::new("virsh").args(["-c", &work.uri(), "-q", "domjobinfo", DOMAIN]),
+        Duration::from_secs(45),
+    )
+    .context("waiting for libvirt's domain job to be free (a harness error, not a verdict)")?;
+    if !o.ok && o.stderr.contains("state change lock") {
+        bail!(
+            "libvirt's domain job stayed busy (a harness error, not a verdict): {}",
+            o.stderr.trim()
+        );
+    }
+    Ok(())
 }
 
 /// The commands sent while armed, from the trigger's log since `from` (a byte offset).
@@ -218,6 +268,26 @@ fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Re
     Ok(())
 }
 
+/// Waits until libvirtd is in the stopped state after the trigger's "stop on reply", and
+/// fails (a harness race, not a verdict) if it sent anything after the stop line: the
+/// trigger's `kill(self, SIGSTOP)` has let libvirtd go on for milliseconds (seen in a pause
+/// scenario: `query-jobs`, `job-dismiss` and the rest of the pivot sent to a live QEMU
+/// after the stop line, which made the scenario a plain pivot).
+fn stopped_at_reply(work: &Work, daemon_pid: i32, log_from: u64, what: &str) -> Result<()> {
+    wait_for("libvirtd to be stopped", Duration::from_secs(2), || {
+        let stat = fs::read_to_string(format!("/proc/{daemon_pid}/stat")).ok()?;
+        let state = stat.rsplit(')').next()?.split_whitespace().next()?;
+        (state == "T" || state == "t").then_some(())
+    })?;
+    let log = fs::read(work.qmp_log())?;
+    let tail = String::from_utf8_lossy(&log[(log_from as usize).min(log.len())..]);
+    let after = tail.split("! stop on reply").nth(1).unwrap_or("");
+    if after.contains(" > #") {
+        bail!("libvirtd went on after the stop at {what} (a harness race, not a verdict)");
+    }
+    Ok(())
+}
+
 /// The pivot of a pause scenario: `virsh blockjob --pivot` runs while the trigger stops
 /// libvirtd at the armed reply; meanwhile the job concludes, the guest writes (LBA 1) and
 /// `disturb` strikes QEMU; then libvirtd resumes (SIGCONT) and answers. Returns virsh's
@@ -244,9 +314,18 @@ fn paused_pivot(
                         .then_some(())
                 },
             )?;
+            stopped_at_reply(work, daemon_pid, log_from, "the job-complete reply")?;
             // The converged job completes within milliseconds; give it half a second.
             std::thread::sleep(Duration::from_millis(500));
             let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
+            // The scenario needs the job concluded before the write and the disturbance
+            // (libvirtd holds the monitor, so QEMU cannot be asked): a write on the target
+            // only shows that QEMU had switched to it. Otherwise the half second was too
+            // short, a harness error rather than an answer.
+            let (src, tgt) = (work.path("src.raw"), work.path("tgt.raw"));
+            if wrote && Holders::from_flags(holds(&src, 1)?, holds(&tgt, 1)?) != Holders::Target {
+                bail!("QEMU had not completed the job before the guest's write while libvirtd was stopped (a harness error, not a verdict)");
+            }
             match disturb {
                 Disturb::PowerOff => {
                     guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -273,6 +352,157 @@ fn paused_pivot(
             .map_err(|_| anyhow::anyhow!("the virsh thread panicked"))??;
         Ok((out, acted?))
     })
+}
+
+/// A slow scenario's copy target: `tgt.raw` served by `qemu-nbd` on a unix socket, so that
+/// the harness can hold the copy's writes (SIGSTOP the server) and let them go (SIGCONT).
+/// QEMU's mirror cannot be held by its speed once it is ready: `mirror_run` applies the
+/// rate limit only while it is not ready (QEMU 10, `block/mirror.c`; measured: a chunk
+/// dirtied after `block-job-set-speed 1` was copied at once). A held write keeps the job
+/// from converging, so QEMU accepts `job-complete` and the job stays `ready`.
+pub struct NbdTarget {
+    child: std::process::Child,
+}
+
+impl NbdTarget {
+    pub const SOCKET: &'static str = "tgt.sock";
+
+    fn start(work: &Work) -> Result<NbdTarget> {
+        fs::write(work.path("tgt.raw"), vec![0u8; IMAGE_SIZE])?;
+        let sock = work.path(Self::SOCKET);
+        let _ = fs::remove_file(&sock);
+        let child = std::process::Command::new("qemu-nbd")
+            .args(["-t", "-f", "raw", "--cache=writeback", "-k"])
+            .arg(&sock)
+            .arg(work.path("tgt.raw"))
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .context("starting qemu-nbd")?;
+        let t = NbdTarget { child };
+        wait_for("qemu-nbd's socket", Duration::from_secs(10), || {
+            sock.exists().then_some(())
+        })?;
+        Ok(t)
+    }
+
+    fn signal(&self, sig: libc::c_int) {
+        // SAFETY: our own child, not yet reaped (reaped only in `drop`).
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// The disk XML `virsh blockcopy --xml` takes.
+    fn disk_xml(work: &Work) -> String {
+        format!(
+            "<disk type='network' device='disk'>\n  <driver name='qemu' type='raw'/>\n  \
+             <source protocol='nbd'>\n    <host transport='unix' socket='{}'/>\n  </source>\n\
+             </disk>\n",
+            work.path(Self::SOCKET).display()
+        )
+    }
+}
+
+impl Drop for NbdTarget {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pivot of a slow scenario: the trigger stops libvirtd at the reply to the bitmap
+/// `transaction` (a `transaction` drains all I/O, so the copy's writes must not be held
+/// before it); the harness holds the NBD target, the guest writes LBA 3 so that the
+/// mirror's copy of that chunk hangs, the trigger is re-armed to kill libvirtd at the reply
+/// to its next command (`job-complete`), and libvirtd resumes.
+fn slow_pivot(work: &Work, daemon_pid: i32, nbd: &NbdTarget, log_from: u64) -> Result<Out> {
+    let serial = work.path("serial.sock");
+    std::thread::scope(|s| {
+        let pivot = s.spawn(|| virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"]));
+        let acted = (|| -> Result<()> {
+            wait_for(
+                "libvirtd to stop at the transaction reply",
+                Duration::from_secs(10),
+                || {
+                    let log = fs::read(work.qmp_log()).ok()?;
+                    let tail = &log[(log_from as usize).min(log.len())..];
+                    String::from_utf8_lossy(tail)
+                        .contains("! stop on reply")
+                        .then_some(())
+                },
+            )?;
+            // libvirtd must really be stopped with the reply unread: once (1 run in about
+            // 40) it sent job-complete in the same millisecond as the stop line, the job
+            // concluded before the target was held, and a later drain hung on the held
+            // target.
+            stopped_at_reply(work, daemon_pid, log_from, "the transaction reply")?;
+            nbd.signal(libc::SIGSTOP);
+            if !guest(&serial, b'3', b'c', Duration::from_secs(3))? {
+                bail!("the guest did not acknowledge its write of LBA 3");
+            }
+            // The ready mirror looks at its dirty bitmap every 100 ms.
+            std::thread::sleep(Duration::from_millis(500));
+            fs::write(work.arm_file(), "1 reply\n")?;
+            Ok(())
+        })();
+        // SAFETY: the libvirtd this harness started; it stopped itself (or is running).
+        unsafe {
+            libc::kill(daemon_pid, libc::SIGCONT);
+        }
+        let out = pivot
+            .join()
+            .map_err(|_| anyhow::anyhow!("the virsh thread panicked"))??;
+        acted?;
+        Ok(out)
+    })
+}
+
+/// A slow scenario after the restart: once the reconnect is over (`blockjob --info` waits
+/// for it), the NBD target resumes, the held write completes, the job converges, carries
+/// out the `job-complete` it accepted before the crash and concludes under the restarted
+/// libvirtd. Waits until QEMU has no job left and libvirt's live XML no mirror.
+/// With `second`, the trigger is armed first and libvirtd dies at that point of its
+/// concluded-job path ([`crate::matrix::CONCLUDED_AFTER_RESTART`]); the caller restarts it.
+fn release(
+    work: &Work,
+    daemon: &mut Libvirtd,
+    nbd: &NbdTarget,
+    second: Option<(u8, When)>,
+) -> Result<()> {
+    let _ = virsh(work, &["blockjob", DOMAIN, "vda", "--info"])?;
+    if let Some((k, when)) = second {
+        let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
+        fs::write(work.arm_file(), format!("{k} {}\n", when.name()))?;
+        nbd.signal(libc::SIGCONT);
+        let dead = daemon.wait_dead(Duration::from_secs(10));
+        let _ = fs::remove_file(work.arm_file());
+        if !dead {
+            bail!("the trigger did not kill libvirtd in its concluded-job path");
+        }
+        return check_sent(
+            &sent_since(work, log_from),
+            crate::matrix::CONCLUDED_AFTER_RESTART,
+            usize::from(k),
+            "when the job concluded after the restart",
+        );
+    }
+    nbd.signal(libc::SIGCONT);
+    // Settled once QEMU has no job left: libvirt dismisses the concluded job inside its
+    // handler, which holds the domain job until its status save, and `query-jobs` through
+    // libvirt waits for that job (`qemuDomainQemuMonitorCommandWithFiles` begins a
+    // VIR_JOB_QUERY: 9.0 `qemu_driver.c:13839`, 11.3 `:13553`). libvirt's view (the
+    // mirror) is read later and compared, not waited for; no dismissal within the time is a
+    // harness error, not a verdict.
+    wait_for(
+        "the job to conclude and libvirt to dismiss it",
+        Duration::from_secs(20),
+        || {
+            let jobs = hmp_json(work, "query-jobs").ok()?;
+            jobs.as_array().is_some_and(|a| a.is_empty()).then_some(())
+        },
+    )?;
+    Ok(())
 }
 
 /// Runs one scenario. `daemon` is a running libvirtd with the trigger disarmed; on return
@@ -305,18 +535,38 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             .ok()
             .filter(|&ok| ok)
     })?;
-    virsh_ok(
-        work,
-        &[
-            "blockcopy",
-            DOMAIN,
-            "vda",
-            &work.path("tgt.raw").display().to_string(),
-            "--format",
-            "raw",
-            "--transient-job",
-        ],
-    )?;
+    let nbd = if spec.slow {
+        let t = NbdTarget::start(work)?;
+        fs::write(work.path("tgt.xml"), NbdTarget::disk_xml(work))?;
+        let xml = work.path("tgt.xml").display().to_string();
+        virsh_ok(
+            work,
+            &[
+                "blockcopy",
+                DOMAIN,
+                "vda",
+                "--xml",
+                &xml,
+                "--transient-job",
+                "--reuse-external",
+            ],
+        )?;
+        Some(t)
+    } else {
+        virsh_ok(
+            work,
+            &[
+                "blockcopy",
+                DOMAIN,
+                "vda",
+                &work.path("tgt.raw").display().to_string(),
+                "--format",
+                "raw",
+                "--transient-job",
+            ],
+        )?;
+        None
+    };
     wait_for("the copy to be ready", Duration::from_secs(20), || {
         let x = virsh_ok(work, &["dumpxml", DOMAIN]).ok()?;
         attr(disk_xml(&x)?, "mirror", "ready")
@@ -328,6 +578,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     let log_from = fs::metadata(work.qmp_log()).map(|m| m.len()).unwrap_or(0);
     let arm = match (spec.crash, spec.pause) {
         (_, Some((k, _))) => format!("{k} pause\n"),
+        (Some(_), None) if spec.slow => "1 pause\n".to_string(),
         (None, None) => "0 before\n".to_string(),
         (Some((k, w)), None) => format!("{k} {}\n", w.name()),
     };
@@ -340,11 +591,31 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
             paused_write = Some(wrote);
             out
         }
-        None => virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?,
+        None => match &nbd {
+            Some(t) => {
+                let pid = daemon.as_ref().expect("started above").pid() as i32;
+                slow_pivot(work, pid, t, log_from)?
+            }
+            None => virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"])?,
+        },
     };
     let mut obs = Observation::default();
     if spec.pause.is_some() {
-        obs.answer = Some(if pivot.ok { "0" } else { "error" }.into());
+        // "error": one of the two failures libvirt gives when the monitor's EOF is handled
+        // before the pivot call moves on (`predict.rs`, the pause branch): "domain is not
+        // running" (woke from its wait to a domain being destroyed) or "End of file from
+        // qemu monitor" (`job-complete`'s reply was read, but the EOF's error was set
+        // before the call took it). Any other error is shown with its message.
+        let err = pivot.stderr.trim();
+        obs.answer = Some(if pivot.ok {
+            "0".into()
+        } else if err.contains("domain is not running")
+            || err.contains("End of file from qemu monitor")
+        {
+            "error".into()
+        } else {
+            format!("error: {err}")
+        });
     }
     let crashed = spec.crash.is_some();
     if crashed {
@@ -381,7 +652,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // While libvirtd is down: QEMU's truth, a guest write, maybe a power-off.
     let wrote_down;
     if crashed {
-        obs.down = Some(direct_view(&monitor)?);
+        obs.down = Some(settled_view(&monitor)?);
         wrote_down = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
         if spec.poweroff {
             guest(&serial, b'P', b'p', Duration::from_secs(3))?;
@@ -389,14 +660,26 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
                 (direct_status(&monitor).ok()? == "shutdown").then_some(())
             })?;
         }
-        if let Some(d) = spec.double() {
+        if let Some(d) = spec.double().filter(|_| !spec.slow) {
             crash_reconnect(work, d.reconnect, d.second.0, d.second.1)?;
             if let Some(r) = rec.as_mut() {
                 r.crashed(work)?;
-                r.down2 = Some(direct_view(&monitor)?);
+                r.down2 = Some(settled_view(&monitor)?);
             }
         }
         *daemon = Some(Libvirtd::start(work)?);
+        if let Some(t) = &nbd {
+            let d = daemon.as_mut().expect("started above");
+            release(work, d, t, spec.second)?;
+            if spec.second.is_some() {
+                *daemon = None;
+                if let Some(r) = rec.as_mut() {
+                    r.crashed(work)?;
+                    r.down2 = Some(settled_view(&monitor)?);
+                }
+                *daemon = Some(Libvirtd::start(work)?);
+            }
+        }
     } else if let Some(wrote) = paused_write {
         wrote_down = wrote;
     } else {
@@ -420,18 +703,30 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     // under load at query-jobs.reply.persistent.poweroff: running, QEMU gone).
     // A state that lasts beyond the wait is libvirt's answer, compared with the model
     // like any other (a lasting "running" without QEMU would be a finding, not an error).
+    // Each read follows a free domain job (`libvirt_settled`): seen once under load at
+    // job-complete.reply.transient, `<mirror ready='yes'>` read while the reconnect was in
+    // its concluded job's `job-dismiss`.
+    let mut settle_error = None;
     let state = match wait_for(
         "libvirt to finish the shutdown",
         Duration::from_secs(10),
         || {
+            if let Err(e) = libvirt_settled(work) {
+                settle_error = Some(e);
+                return Some(None);
+            }
             let o = virsh(work, &["domstate", DOMAIN]).ok()?;
             let state = o.stdout.trim();
             let settling = state == "in shutdown" || (state == "running" && !pid_alive(qemu_pid));
-            (!settling).then_some(o)
+            (!settling).then_some(Some(o))
         },
     ) {
-        Ok(o) => o,
-        Err(_) => virsh(work, &["domstate", DOMAIN])?,
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(settle_error.expect("set with None")),
+        Err(_) => {
+            libvirt_settled(work)?;
+            virsh(work, &["domstate", DOMAIN])?
+        }
     };
     obs.domain = if state.ok {
         state.stdout.trim().to_string()
@@ -442,7 +737,9 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
     if managed_running {
         let x = virsh_ok(work, &["dumpxml", DOMAIN])?;
         let disk = disk_xml(&x).context("no vda in the live XML")?;
-        obs.live_source = attr(disk, "source", "file").map(|f| image_name(&f));
+        obs.live_source = attr(disk, "source", "file")
+            .or_else(|| attr(disk, "host", "socket"))
+            .map(|f| image_name(&f));
         obs.mirror = Some(if disk.contains("<mirror") {
             attr(disk, "mirror", "ready").unwrap_or_else(|| "no".into())
         } else {
@@ -471,7 +768,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         );
         running = hmp_json(work, "query-status")?["status"] == "running";
     } else if alive {
-        obs.qemu = direct_view(&monitor)?;
+        obs.qemu = settled_view(&monitor)?;
         running = direct_status(&monitor)? == "running";
     }
     let wrote_after = running && guest(&serial, b'2', b'b', Duration::from_secs(3))?;
@@ -506,6 +803,7 @@ pub fn run(work: &Work, daemon: &mut Option<Libvirtd>, spec: &Spec) -> Result<Re
         let _ = virsh(work, &["undefine", DOMAIN]);
     }
     reap_lost_qemu(work, Some(qemu_pid))?;
+    drop(nbd);
     let _ = fs::remove_file(work.path("src.raw"));
     let _ = fs::remove_file(work.path("tgt.raw"));
     Ok(RealRun {

@@ -118,6 +118,17 @@ pub enum AppAction {
     Recover,
     /// The app resumes a guest left paused, once it has settled.
     Resume,
+    /// The app runs the current step of its own procedure (`Config::app.steps`, e.g.
+    /// Nova's undefine, redefine, database update) other than the pivot call itself.
+    Step,
+    /// The app's hard reboot from its own record (Nova's `_hard_reboot`): any QEMU is
+    /// destroyed, the domain is defined again from the app's database and booted on the
+    /// image that record names.
+    HardReboot,
+    /// The operator's `virsh start` of a shut-off persistent domain: a new QEMU boots the
+    /// image libvirt's config names (drawn on the app's lane: it is the user of libvirt's
+    /// API that acts, not libvirtd).
+    VirshStart,
 }
 
 /// The faults a scenario can switch on, in the order of [`FaultKind::ALL`], which is the
@@ -187,7 +198,7 @@ impl Actor {
 
 /// The kinds of step with their names, parameters (which block) folded into one kind:
 /// the rows of a coverage report, in this fixed order.
-pub const KINDS: [&str; 23] = [
+pub const KINDS: [&str; 26] = [
     "GuestWrite",
     "GuestPowerOff",
     "QemuExecute",
@@ -211,6 +222,9 @@ pub const KINDS: [&str; 23] = [
     "QemuCrash",
     "HostCrash",
     "AppCrash",
+    "AppStep",
+    "AppHardReboot",
+    "AppVirshStart",
 ];
 
 impl Action {
@@ -285,6 +299,9 @@ impl Action {
                 AppAction::RequestPivot => 15,
                 AppAction::Recover => 16,
                 AppAction::Resume => 17,
+                AppAction::Step => 23,
+                AppAction::HardReboot => 24,
+                AppAction::VirshStart => 25,
             },
             Action::Fault(FaultKind::LibvirtdCrash) => 18,
             Action::Fault(FaultKind::QemuCrash) => 20,
@@ -370,6 +387,9 @@ impl Action {
             ("QemuCrash", None) => Action::Fault(FaultKind::QemuCrash),
             ("HostCrash", None) => Action::Fault(FaultKind::HostCrash),
             ("AppCrash", None) => Action::Fault(FaultKind::AppCrash),
+            ("AppStep", None) => Action::App(AppAction::Step),
+            ("AppHardReboot", None) => Action::App(AppAction::HardReboot),
+            ("AppVirshStart", None) => Action::App(AppAction::VirshStart),
             _ => return None,
         };
         Some(a)
@@ -434,6 +454,16 @@ impl Action {
         out.push(Action::Fault(FaultKind::QemuCrash));
         out.push(Action::Fault(FaultKind::HostCrash));
         out.push(Action::Fault(FaultKind::AppCrash));
+        // The app's own procedure and the operator's moves came last (issue 15): kinds
+        // keep their numbers, so coverage tables and traces written before still read.
+        out.extend(
+            [
+                AppAction::Step,
+                AppAction::HardReboot,
+                AppAction::VirshStart,
+            ]
+            .map(Action::App),
+        );
         out
     }
 }
@@ -482,6 +512,9 @@ mod tests {
                 "QemuCrash",
                 "HostCrash",
                 "AppCrash",
+                "AppStep",
+                "AppHardReboot",
+                "AppVirshStart",
             ]
         );
     }

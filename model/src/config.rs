@@ -56,8 +56,90 @@ pub enum Recovery {
     /// in its `finally` and leaves the drive on the source; the engine retries a failed
     /// finish, which pivots again only if `blockJobInfo` still shows the job with
     /// `cur == end`, waits while it does not, and gives up on the source ("replication
-    /// job not found") once the job is gone. Never asks which image QEMU uses.
+    /// job not found") once the job is gone. Never asks which image QEMU uses. Current
+    /// vdsm (`lib/vdsm/virt/vm.py` at fd4b0df) keeps the replica record after a raising
+    /// `blockJobAbort`, so its retried finish reaches `blockJobInfo` again: the same rule.
     Vdsm,
+    /// OpenStack Nova's `_swap_volume` (`nova/virt/libvirt/driver.py`): any error from
+    /// `abort_job(pivot=True)`, a lost answer included, becomes `VolumeRebaseFailed`; the
+    /// `finally` redefines the saved inactive XML (the source) and the compute manager
+    /// rolls the swap back, so the app keeps the source in its block device mapping.
+    /// Never asks which image QEMU uses.
+    Nova,
+}
+
+/// The steps of the management app's own procedure around libvirt's pivot call (its
+/// `[app] steps`). An empty list is the plain app: ask for the pivot once the copy is
+/// ready, take the answer, apply the recovery rule. `scenarios/README.md` documents
+/// each step with its source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppStep {
+    /// `guest.delete_configuration()` (virDomainUndefineFlags): Nova undefines a
+    /// persistent domain because libvirt refuses a copy on one; the domain runs on as a
+    /// transient one, and if it stops now libvirt forgets it.
+    Undefine,
+    /// Poll `is_job_complete` (the job at `cur == end`, or no job at all) and call
+    /// `abort_job(pivot=True)` (virDomainBlockJobAbort PIVOT). A job already gone makes
+    /// the call fail at once ("no job"), which the app handles like any failure.
+    Pivot,
+    /// The `finally` of `_swap_volume`: `write_instance_config(xml)` defines the domain
+    /// again, from the live XML read after a pivot that returned (its disk source is
+    /// libvirt's live source), else from the inactive XML saved before the undefine (the
+    /// source). Lost when libvirtd is down: the `finally` itself raises.
+    Redefine,
+    /// The compute manager's `bdm.save()` after the driver returned: the app's durable
+    /// record (the block device mapping) names the new volume. Skipped after a failure
+    /// (the manager's rollback keeps the old volume).
+    RecordDb,
+}
+
+/// The longest app procedure a scenario may give (the packed state keeps its place in
+/// 3 bits).
+pub const MAX_APP_STEPS: usize = 7;
+
+impl AppStep {
+    pub const ALL: [AppStep; 4] = [
+        AppStep::Undefine,
+        AppStep::Pivot,
+        AppStep::Redefine,
+        AppStep::RecordDb,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppStep::Undefine => "undefine",
+            AppStep::Pivot => "pivot",
+            AppStep::Redefine => "redefine",
+            AppStep::RecordDb => "record-db",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AppStep> {
+        AppStep::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for AppStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The management app's procedure and the operator's next moves after it: the steps
+/// that play a wrong record out until the guest boots from it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct AppProcedure {
+    /// The app's steps; empty for the plain app (see [`AppStep`]).
+    pub steps: Vec<AppStep>,
+    /// The app's hard reboot (Nova's `_hard_reboot`): once its procedure ended or was
+    /// abandoned and the guest is down (or the app gave up on it), the app destroys any
+    /// QEMU, regenerates the domain XML from its own record (not from libvirt's config),
+    /// defines it and boots the image the record names.
+    pub hard_reboot: bool,
+    /// The operator's `virsh start` of a shut-off persistent domain: a new QEMU boots the
+    /// image libvirt's config names, which may be the stale one.
+    pub virsh_start: bool,
 }
 
 /// When libvirtd kills a QEMU whose guest powered off (`-no-shutdown` leaves it in run
@@ -455,6 +537,8 @@ pub struct Config {
     pub faults: Faults,
     pub recovery: Recovery,
     pub procedures: Procedures,
+    /// The app's own procedure and the operator's moves after it (issue 15).
+    pub app: AppProcedure,
 }
 
 impl Config {

@@ -240,6 +240,7 @@ mod tests {
             faults: Faults::OFF.with(FaultKind::LibvirtdCrash, Fault::Unbounded),
             recovery: Recovery::Seed,
             procedures: presets::preset("reopen-unpaused").unwrap(),
+            app: AppProcedure::default(),
         };
         let m = PivotModel::new(cfg);
         let mut w = m.init_state();

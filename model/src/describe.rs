@@ -130,7 +130,7 @@ fn step_label_one(cfg: &Config, last: &World, action: Action, next: &World) -> S
         Action::Libvirtd(LibvirtdAction::Eof) => "libvirtd sees the monitor close (QEMU gone)".into(),
         Action::Libvirtd(LibvirtdAction::Kill) => "libvirtd's SHUTDOWN handler kills QEMU".into(),
         Action::Libvirtd(LibvirtdAction::StopDomain) => {
-            if cfg.persistent {
+            if last.libvirtd.defined {
                 "libvirtd marks the domain shut off; status XML removed".into()
             } else {
                 "libvirtd forgets the transient domain; status XML removed".into()
@@ -145,6 +145,9 @@ fn step_label_one(cfg: &Config, last: &World, action: Action, next: &World) -> S
             {
                 format!("app recovers: query-block says {i}; settles on the {i}")
             }
+            AppPhase::Settled(i) if cfg.recovery == Recovery::Nova => format!(
+                "app (Nova) gets an error from abort_job(pivot=True): VolumeRebaseFailed, keeps the {i}"
+            ),
             AppPhase::Settled(i) if cfg.recovery == Recovery::Vdsm => format!(
                 "app (VDSM) finds no replication job: deletes its replica record, keeps the {i}"
             ),
@@ -157,6 +160,15 @@ fn step_label_one(cfg: &Config, last: &World, action: Action, next: &World) -> S
             _ => "app recovers".into(),
         },
         Action::App(AppAction::Resume) => "app resumes the paused guest".into(),
+        Action::App(AppAction::Step) => app_step_label(cfg, last, next),
+        Action::App(AppAction::HardReboot) => format!(
+            "app hard-reboots the instance from its record: domain defined and booted on the {}",
+            next.qemu.active
+        ),
+        Action::App(AppAction::VirshStart) => format!(
+            "operator runs virsh start: a new QEMU boots the {} (libvirt's config)",
+            next.qemu.active
+        ),
         Action::Fault(FaultKind::LibvirtdCrash) => {
             "FAULT libvirtd crashes (connection and queued messages lost)".into()
         }
@@ -385,7 +397,7 @@ fn fields_one(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
     out.push((
         "libvirtd",
         "persistent config",
-        if cfg.persistent {
+        if l.defined {
             short(l.config_source).into()
         } else {
             "transient".into()
@@ -401,7 +413,42 @@ fn fields_one(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, Strin
         AppPhase::Waiting => "waiting for libvirt's answer".to_string(),
         AppPhase::Recovering => "answer lost, recovering".to_string(),
         AppPhase::Settled(i) => format!("settled on the {i}"),
+        AppPhase::Abandoned => "gone (procedure abandoned)".to_string(),
     };
     out.push(("app", "phase", app));
+    if !cfg.app.steps.is_empty() {
+        let step = match (w.app.phase, crate::app::current_step(cfg, w)) {
+            (AppPhase::Abandoned, _) => "none (abandoned)".to_string(),
+            (_, Some(s)) => s.to_string(),
+            (_, None) => "done".to_string(),
+        };
+        out.push(("app", "step", step));
+        out.push(("app", "record", w.app.record.to_string()));
+    }
     out
+}
+
+/// The label of the app's own step, from what it changed.
+fn app_step_label(cfg: &Config, last: &World, next: &World) -> String {
+    use crate::config::AppStep;
+    let Some(step) = crate::app::current_step(cfg, last) else {
+        return "app runs a step".into();
+    };
+    match step {
+        AppStep::Undefine if !next.libvirtd.defined => {
+            "app undefines the domain (it runs on as a transient one)".into()
+        }
+        AppStep::Undefine => "app finds the domain stopped: the swap fails before it starts".into(),
+        AppStep::Pivot => {
+            "app finds no block job: abort_job(pivot) fails, the swap rolls back".into()
+        }
+        AppStep::Redefine if next.libvirtd.defined => format!(
+            "app's finally redefines the domain: config names the {}",
+            next.libvirtd.config_source
+        ),
+        AppStep::Redefine => {
+            "app's finally cannot reach libvirtd: redefine lost, the swap rolls back".into()
+        }
+        AppStep::RecordDb => format!("app records the {} in its database", next.app.record),
+    }
 }

@@ -61,6 +61,28 @@ pub fn preset_doc(name: &str) -> Option<&'static str> {
     })
 }
 
+impl crate::config::AppStep {
+    /// What the app does when it runs this step, as `scenarios/README.md`'s "App
+    /// procedures" table says it (a test compares them).
+    pub fn doc(self) -> &'static str {
+        use crate::config::AppStep;
+        match self {
+            AppStep::Undefine => "deletes the domain's persistent config (the copy then runs on a transient domain; if it stops now, libvirt forgets it); waits for an idle libvirtd",
+            AppStep::Pivot => "polls until libvirt shows the mirror ready, then calls virDomainBlockJobAbort(PIVOT); if no job is left (the domain stopped, or a restarted libvirtd dropped it) the call fails at once. \"pivoted\" moves on; \"failed\", or a lost answer, goes through the `recovery` rule",
+            AppStep::Redefine => "the `finally`: defines the domain again, from the live XML after a pivot that returned (libvirt's live source), else from the XML saved before the undefine (the source); when libvirtd is down the redefine is lost, the swap counts as failed and the app keeps the source",
+            AppStep::RecordDb => "writes the image the app settled on into its own database (the record its hard reboot boots)",
+        }
+    }
+}
+
+/// One app preset in a line; `None` for an unknown name.
+pub fn app_preset_doc(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "nova" => "OpenStack Nova's swap of a volume on a running instance (`_swap_volume`): undefine, pivot, redefine in a `finally`, then the block device mapping; a failed or lost pivot answer rolls back to the old volume; hard reboot from the mapping.",
+        _ => return None,
+    })
+}
+
 impl FaultKind {
     /// One line: the comment `pivotcheck new` writes beside the fault's key.
     pub fn summary(self) -> &'static str {

@@ -28,7 +28,9 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     if (q.alive || l.up) && f[FaultKind::HostCrash].allows(g.faults_used[FaultKind::HostCrash]) {
         out.push(Action::Fault(FaultKind::HostCrash));
     }
-    if app_crash_enabled(w) && f[FaultKind::AppCrash].allows(g.faults_used[FaultKind::AppCrash]) {
+    if app_crash_enabled(cfg, w)
+        && f[FaultKind::AppCrash].allows(g.faults_used[FaultKind::AppCrash])
+    {
         out.push(Action::Fault(FaultKind::AppCrash));
     }
 }
@@ -52,6 +54,6 @@ pub fn apply(cfg: &Config, w: &mut World, fault: FaultKind) {
             w.libvirtd.status = None;
             w.libvirtd.status_unloadable = false;
         }
-        FaultKind::AppCrash => app_crashed(w),
+        FaultKind::AppCrash => app_crashed(cfg, w),
     }
 }

@@ -32,6 +32,7 @@ pub mod describe;
 pub mod docs;
 pub mod faults;
 pub mod guest;
+pub mod independence;
 pub mod libvirtd;
 pub mod liveness;
 pub mod packed;
@@ -63,6 +64,16 @@ impl PivotModel {
             (1..=Config::MAX_BLOCKS).contains(&config.blocks),
             "blocks must be 1 to {}, the scenario loader checks this",
             Config::MAX_BLOCKS
+        );
+        assert!(
+            (1..=Config::MAX_DISKS).contains(&config.disks),
+            "disks must be 1 to {}, the scenario loader checks this",
+            Config::MAX_DISKS
+        );
+        assert!(
+            config.disks == 1
+                || (config.app.steps.is_empty() && !config.app.hard_reboot && !config.app.virsh_start),
+            "the app's own steps, hard reboot and virsh start are modelled for one disk, the scenario loader checks this"
         );
         PivotModel { config }
     }

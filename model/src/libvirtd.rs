@@ -292,15 +292,15 @@ fn advance(cfg: &Config, w: &mut World) {
 
 /// libvirtd answers the app's pivot call, and the app takes the answer (whether it was
 /// true is judged by `properties::observe`).
-fn answer_app(w: &mut World, answer: Answer) {
+fn answer_app(cfg: &Config, w: &mut World, answer: Answer) {
     if w.app.phase != AppPhase::Waiting {
         return;
     }
-    w.app.phase = match answer {
-        Answer::Pivoted => AppPhase::Settled(Image::Target),
-        Answer::Failed => AppPhase::Settled(Image::Source),
-        Answer::Unknown => AppPhase::Recovering,
-    };
+    match answer {
+        Answer::Pivoted => crate::app::settle(cfg, w, Image::Target),
+        Answer::Failed => crate::app::settle(cfg, w, Image::Source),
+        Answer::Unknown => w.app.phase = AppPhase::Recovering,
+    }
 }
 
 fn answer_of(outcome: Outcome) -> Answer {
@@ -339,7 +339,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                     } else {
                         Answer::Failed
                     };
-                    answer_app(w, answer);
+                    answer_app(cfg, w, answer);
                 }
                 return;
             }
@@ -355,6 +355,24 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
         Step::JobComplete
             if l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
                 && matches!(reply, Some(Reply::Error)) => {}
+        // qemuDomainBlockPivot: when the monitor command fails (QEMU refused job-complete,
+        // or the monitor closed) it returns -1 at once ("The pivot failed. The block job
+        // in QEMU remains in the synchronised state"): no `pivoting` mark, no save, no
+        // wait; qemuDomainBlockJobAbort ends its job and the API fails.
+        Step::JobComplete
+            if l.program.is_some_and(|p| p.kind == ProgramKind::Pivot)
+                && reply != Some(Reply::Ok) =>
+        {
+            l.outcome = if reply.is_none() {
+                Outcome::Unknown
+            } else {
+                Outcome::Failed
+            };
+            l.program = None;
+            let answer = answer_of(l.outcome);
+            answer_app(cfg, w, answer);
+            return;
+        }
         Step::DriveReopen | Step::JobComplete => {
             l.outcome = match (step, reply) {
                 (Step::DriveReopen, Some(Reply::Ok)) => Outcome::Pivoted,
@@ -554,14 +572,14 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
             }
         }
         Step::SaveConfig => {
-            if cfg.persistent {
+            if l.defined {
                 l.config_source = l.live.source;
             }
         }
         Step::ReplyApp => {
             if w.libvirtd.program.map(|p| p.kind) == Some(ProgramKind::Pivot) {
                 let answer = answer_of(w.libvirtd.outcome);
-                answer_app(w, answer);
+                answer_app(cfg, w, answer);
             }
         }
         _ => unreachable!("{step} sends a command"),
@@ -637,24 +655,23 @@ fn save_other_disks(w: &mut World) {
     }
 }
 
-pub(crate) fn stop_domain(cfg: &Config, w: &mut World) {
+pub(crate) fn stop_domain(_cfg: &Config, w: &mut World) {
     let l = &mut w.libvirtd;
     l.status = None;
     l.status_unloadable = false;
     for p in w.others.iter_mut() {
         p.status = None;
     }
-    l.domain = if cfg.persistent {
+    l.domain = if l.defined {
         Domain::Inactive
     } else {
         Domain::Gone
     };
 }
 
-pub(crate) fn forget(w: &mut World) {
-    let l = &mut w.libvirtd;
-    l.up = false;
-    l.program = None;
+/// libvirtd's memory of a QEMU's pivot and job, emptied: after its own crash, and when a
+/// new QEMU boots for the domain (which has no job to remember).
+pub(crate) fn forget_the_job(l: &mut Libvirtd) {
     l.awaiting = None;
     l.outcome = Outcome::None;
     l.job_seen = None;
@@ -662,6 +679,13 @@ pub(crate) fn forget(w: &mut World) {
     l.refreshed = false;
     l.outcome_from_refresh = false;
     l.shutdown_seen = false;
+}
+
+pub(crate) fn forget(w: &mut World) {
+    let l = &mut w.libvirtd;
+    l.up = false;
+    l.program = None;
+    forget_the_job(l);
     l.live = FORGOTTEN;
     let q = &mut w.qemu;
     q.monitor = false;

@@ -16,7 +16,10 @@
 //! - libvirtd's procedure steps, its reading of replies and events, its EOF handling, its
 //!   kill of a powered-off QEMU, its stopping of a domain whose QEMU is gone, and its
 //!   restart after a crash (systemd restarts it);
-//! - the management app (asking for the pivot, recovering, resuming a paused guest).
+//! - the management app (asking for the pivot, recovering, resuming a paused guest, the
+//!   steps of its own procedure).
+//!
+//! Its hard reboot and the operator's `virsh start` are choices, not progress: never owed.
 //!
 //! Never owed, and never allowed to repeat for ever on a violating cycle: faults (libvirtd,
 //! QEMU and host crashes, unbounded ones included) and the guest (writes and power-off).
@@ -65,12 +68,15 @@ pub fn fairness_class(action: Action) -> Option<u8> {
             AppAction::RequestPivot => 14,
             AppAction::Recover => 15,
             AppAction::Resume => 16,
+            AppAction::Step => 17,
+            // Choices of the operator, not progress anyone owes: a run may stop before them.
+            AppAction::HardReboot | AppAction::VirshStart => return None,
         },
     })
 }
 
 /// The fairness classes' names, by index of [`fairness_class`].
-pub const CLASSES: [&str; 17] = [
+pub const CLASSES: [&str; 18] = [
     "QEMU executes a command",
     "QEMU's copy reads",
     "QEMU's copy writes",
@@ -88,6 +94,7 @@ pub const CLASSES: [&str; 17] = [
     "the app asks for the pivot",
     "the app recovers",
     "the app resumes the guest",
+    "the app runs a step of its own procedure",
 ];
 
 /// The set of owed classes enabled among `enabled`, one bit per class.
@@ -155,7 +162,7 @@ fn libvirt_agrees_disk(cfg: &Config, w: &World) -> bool {
     if w.qemu.alive {
         l.up && l.domain == Domain::Active && l.live.source == w.qemu.active
     } else {
-        let next_boot = if cfg.persistent {
+        let next_boot = if w.libvirtd.defined {
             l.config_source
         } else {
             Image::Source

@@ -191,6 +191,11 @@ const KINDS: [ProgramKind; 3] = [
 ];
 const DOMAINS: [Domain; 3] = [Domain::Active, Domain::Inactive, Domain::Gone];
 
+/// Bits of the app's place in its own procedure: a procedure has at most
+/// [`crate::config::MAX_APP_STEPS`] steps, and `pc` runs to one past the last.
+const APP_PC_BITS: u32 = 3;
+const _: () = assert!(crate::config::MAX_APP_STEPS < (1 << APP_PC_BITS));
+
 #[inline]
 fn index_of<T: PartialEq + std::fmt::Debug>(all: &[T], v: &T) -> u64 {
     all.iter()
@@ -363,7 +368,8 @@ pub fn pack(s: &World) -> Packed {
     );
     w.flag(l.status_unloadable);
     w.put(image(l.config_source), 1);
-    put_phase(&mut w, s.app.phase);
+    w.flag(l.defined);
+    put_app(&mut w, &s.app);
     let g = &s.ghost;
     put_ghost_flags(&mut w, g);
     for &kind in &FaultKind::ALL {
@@ -433,23 +439,30 @@ const NO_DISK: DiskDef = DiskDef {
     paused_by_libvirt: false,
 };
 
-fn put_phase(w: &mut Writer, phase: AppPhase) {
-    let (p, img) = match phase {
+fn put_app(w: &mut Writer, app: &App) {
+    let (p, img) = match app.phase {
         AppPhase::Idle => (0, Image::Source),
         AppPhase::Waiting => (1, Image::Source),
         AppPhase::Recovering => (2, Image::Source),
         AppPhase::Settled(i) => (3, i),
+        AppPhase::Abandoned => (4, Image::Source),
     };
-    w.put(p, 2);
+    w.put(p, 3);
     w.put(image(img), 1);
+    w.put(u64::from(app.pc), APP_PC_BITS);
+    w.put(image(app.record), 1);
 }
-fn get_phase(r: &mut Reader) -> AppPhase {
-    match (r.get(2), to_image(r.get(1))) {
+fn get_app(r: &mut Reader) -> App {
+    let phase = match (r.get(3), to_image(r.get(1))) {
         (0, _) => AppPhase::Idle,
         (1, _) => AppPhase::Waiting,
         (2, _) => AppPhase::Recovering,
-        (_, i) => AppPhase::Settled(i),
-    }
+        (3, i) => AppPhase::Settled(i),
+        _ => AppPhase::Abandoned,
+    };
+    let pc = r.get(APP_PC_BITS) as u8;
+    let record = to_image(r.get(1));
+    App { phase, pc, record }
 }
 
 fn put_ghost_flags(w: &mut Writer, g: &Ghost) {
@@ -504,7 +517,7 @@ fn put_parts(w: &mut Writer, d: &DiskParts) {
     w.flag(d.status.is_some());
     put_disk(w, &d.status.unwrap_or(NO_DISK));
     w.put(image(d.config_source), 1);
-    put_phase(w, d.app.phase);
+    put_app(w, &d.app);
     put_ghost_flags(w, &d.ghost);
 }
 fn get_parts(r: &mut Reader) -> DiskParts {
@@ -526,7 +539,7 @@ fn get_parts(r: &mut Reader) -> DiskParts {
     let has_status = r.flag();
     let status = get_disk(r);
     let config_source = to_image(r.get(1));
-    let phase = get_phase(r);
+    let app = get_app(r);
     let ghost = get_ghost_flags(r);
     DiskParts {
         storage,
@@ -543,7 +556,7 @@ fn get_parts(r: &mut Reader) -> DiskParts {
         live,
         status: has_status.then_some(status),
         config_source,
-        app: App { phase },
+        app,
         ghost,
     }
 }
@@ -604,6 +617,7 @@ pub fn unpack(p: &Packed) -> World {
     let status = get_disk(&mut r);
     let status_unloadable = r.flag();
     let config_source = to_image(r.get(1));
+    let defined = r.flag();
     let libvirtd = Libvirtd {
         up,
         program: has_program.then_some(program),
@@ -619,8 +633,9 @@ pub fn unpack(p: &Packed) -> World {
         status: has_status.then_some(status),
         status_unloadable,
         config_source,
+        defined,
     };
-    let phase = get_phase(&mut r);
+    let app = get_app(&mut r);
     let mut ghost = get_ghost_flags(&mut r);
     for &kind in &FaultKind::ALL {
         ghost.faults_used[kind] = r.get(4) as u8;
@@ -641,7 +656,7 @@ pub fn unpack(p: &Packed) -> World {
         storage,
         qemu,
         libvirtd,
-        app: App { phase },
+        app,
         ghost,
         others,
         focus: 0,

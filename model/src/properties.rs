@@ -267,7 +267,7 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
         let active = last.qemu.active;
         let l = &last.libvirtd;
         let status_ok = l.status.is_some_and(|s| s.source == active);
-        let config_ok = !cfg.persistent || l.config_source == active;
+        let config_ok = !l.defined || l.config_source == active;
         if !(status_ok && config_ok) {
             next.ghost.evidence_destroyed_early = true;
         }
@@ -365,11 +365,25 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
 /// image the next boot would use (the persistent config, or the source of a transient
 /// domain), and that image must hold every acknowledged write. Data loss is the one
 /// outcome users cannot repair, which is why this is the headline property.
+///
+/// A running QEMU's own image holds every acknowledged write too: only the copy's switch
+/// changes it, and only once the target caught up, so this can fail only where a new
+/// QEMU boots a stale image (the app's hard reboot from a wrong record, the operator's
+/// `virsh start` on a stale config): the loss, at the moment it happens.
 fn no_lost_writes_disk(cfg: &Config, w: &World) -> bool {
+    if w.qemu.alive && !holds_all(cfg, w, w.qemu.active) {
+        return false;
+    }
+    // An app that reboots the guest from its own record (Nova) uses an image only when it
+    // boots it: a wrong record, or a stale config under a dead QEMU, is judged at that
+    // boot by the line above, so the counterexample plays the story out to the loss.
+    if cfg.app.hard_reboot {
+        return true;
+    }
     match w.app.phase {
         AppPhase::Settled(image) => holds_all(cfg, w, image),
         _ if !w.qemu.alive => {
-            let next_boot = if cfg.persistent {
+            let next_boot = if w.libvirtd.defined {
                 w.libvirtd.config_source
             } else {
                 Image::Source
@@ -411,7 +425,7 @@ fn libvirt_state_matches_disk(cfg: &Config, w: &World) -> bool {
 /// libvirtd restarted after sending a pivot command, the app has not settled yet, and
 /// neither the status XML nor a live QEMU's job list tells the outcome. This is the
 /// window the seed patch is about.
-pub fn uncertain(cfg: &Config, w: &World) -> bool {
+pub fn uncertain(_cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     if !(w.ghost.pivot_sent && w.ghost.amnesia && l.up) {
         return false;
@@ -423,7 +437,7 @@ pub fn uncertain(cfg: &Config, w: &World) -> bool {
         (Domain::Active, Some(status)) => status.mirror.is_none(),
         // The domain stopped: a persistent config is libvirt's durable word.
         (Domain::Inactive, _) => true,
-        (Domain::Active, None) => cfg.persistent,
+        (Domain::Active, None) => l.defined,
         (Domain::Gone, _) => false,
     };
     let pivoting_recorded = l
@@ -461,7 +475,7 @@ fn uncertainty_keeps_qemu_disk(cfg: &Config, w: &World) -> bool {
 /// A persistent domain whose QEMU is gone boots next from its config; that image must
 /// hold every acknowledged write (libvirt gitlab #240 is this going wrong).
 fn config_holds_data_disk(cfg: &Config, w: &World) -> bool {
-    !cfg.persistent || w.qemu.alive || holds_all(cfg, w, w.libvirtd.config_source)
+    !w.libvirtd.defined || w.qemu.alive || holds_all(cfg, w, w.libvirtd.config_source)
 }
 
 /// Whenever QEMU runs, libvirt manages it: the domain is active in libvirt. An unmanaged

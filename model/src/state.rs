@@ -8,7 +8,7 @@
 //! | libvirtd status XML (`/run`) | yes | deleted when libvirtd stops the domain | no | yes |
 //! | libvirtd persistent config | yes | yes | yes | yes |
 //! | management app's record (asked for a pivot; the image it settled on) | yes | yes | yes | yes |
-//! | management app's call in flight | no (its pending answer is lost) | yes | yes | no |
+//! | management app's call in flight, its step in its own procedure | no (its pending answer is lost) | yes | yes | no |
 //!
 //! The app runs on another host than the domain (as Nova's and oVirt's engines do), so a
 //! host crash does not touch it.
@@ -274,6 +274,10 @@ pub struct Libvirtd {
     /// domain and leaves its QEMU unmanaged. Always `false` while `status` is `None`.
     pub status_unloadable: bool,
     pub config_source: Image,
+    /// The domain has a persistent config (`virsh list --all` keeps it when it stops).
+    /// Starts as the scenario's `persistent`; the app's `undefine` and `redefine` and its
+    /// hard reboot change it.
+    pub defined: bool,
 }
 
 impl Libvirtd {
@@ -309,11 +313,21 @@ pub enum AppPhase {
     Recovering,
     /// The app has settled on an image and will use it from now on.
     Settled(Image),
+    /// The app's process died inside its own procedure and, restarted, does not resume
+    /// it (nova-compute has no recovery for an interrupted swap): its durable record
+    /// stands as it was, and only a later hard reboot acts on it.
+    Abandoned,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct App {
     pub phase: AppPhase,
+    /// Volatile: the index of the app's current step in `Config::app.steps` (0 for the
+    /// plain app, which has none).
+    pub pc: u8,
+    /// Durable: the image the app's own database names for the disk (Nova's block device
+    /// mapping); what its hard reboot boots. Written only by its `record-db` step.
+    pub record: Image,
 }
 
 /// Facts no actor knows, recorded for the properties (history variables, as in TLA+).

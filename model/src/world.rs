@@ -63,9 +63,12 @@ pub fn init(cfg: &Config) -> World {
             status: Some(live),
             status_unloadable: false,
             config_source: Image::Source,
+            defined: cfg.persistent,
         },
         app: App {
             phase: AppPhase::Idle,
+            pc: 0,
+            record: Image::Source,
         },
         ghost: Ghost::default(),
         others: Vec::new(),

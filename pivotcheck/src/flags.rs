@@ -22,6 +22,15 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(s).map_err(|_| expected)
 }
 
+/// A switch: `on` or `off`.
+pub fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("expected on or off".into()),
+    }
+}
+
 /// A number of search threads, 1 to [`MAX_THREADS`].
 pub fn threads(text: &str) -> Result<usize, String> {
     count(text, MAX_THREADS as u64, "threads").map(|n| n as usize)

@@ -4,7 +4,7 @@
 //! the explorer).
 
 use model::action::{AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
-use model::config::Step;
+use model::config::{AppStep, Step};
 use model::describe;
 use model::state::QmpMessage;
 use model::{Action, Config, World};
@@ -157,6 +157,33 @@ fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shap
                 reply: false,
             },
             "resume".into(),
+        ),
+        Action::App(AppAction::Step) => match model::app::current_step(cfg, last) {
+            Some(AppStep::RecordDb) | None => (Local("app"), "record in its database".into()),
+            Some(step) => (
+                Message {
+                    from: "app",
+                    to: "libvirtd",
+                    reply: false,
+                },
+                step.name().to_string(),
+            ),
+        },
+        Action::App(AppAction::HardReboot) => (
+            Message {
+                from: "app",
+                to: "qemu",
+                reply: false,
+            },
+            format!("hard reboot on the {}", next.qemu.active),
+        ),
+        Action::App(AppAction::VirshStart) => (
+            Message {
+                from: "app",
+                to: "qemu",
+                reply: false,
+            },
+            format!("virsh start on the {}", next.qemu.active),
         ),
         Action::Fault(FaultKind::LibvirtdCrash) => (Fault("libvirtd"), "crash".into()),
         Action::Libvirtd(LibvirtdAction::Restart) => (Local("libvirtd"), "restart".into()),
@@ -419,6 +446,7 @@ mod tests {
                 .with(FaultKind::GuestPowerOff, Fault::Unbounded),
             recovery: Recovery::Seed,
             procedures: model::presets::preset("reopen-unpaused").unwrap(),
+            app: AppProcedure::default(),
         }
     }
 

@@ -117,15 +117,35 @@ fn whole_searches(c: &mut Criterion) {
                             threads,
                             exact: false,
                             symmetry: true,
+                            por: false,
                         },
                         &Limits::default(),
                     )
                 })
             });
         }
-        // The fair-cycle search of the same scenario (issue 11): graph, Tarjan per
-        // liveness property, lassos.
-        g.bench_function(format!("{name}, liveness"), |b| {
+        // The search with the partial-order reduction (sleep sets), 2 threads.
+        let opts = |por| Options {
+            threads: 2,
+            exact: false,
+            symmetry: true,
+            por,
+        };
+        g.bench_function(format!("{name}, 2 thread(s), por"), |b| {
+            b.iter(|| bfs::explore(&model, &opts(true), &Limits::default()))
+        });
+        // The whole check with liveness, as `check` runs it (issue 16): the search
+        // records the graph, then Tarjan per liveness property and lassos.
+        g.bench_function(format!("{name}, 2 thread(s), with liveness"), |b| {
+            b.iter(|| {
+                let (_, graph) =
+                    bfs::explore_with_graph(&model, &opts(false), &Limits::default(), &mut |_| {});
+                sim::liveness::explore_graph(&model, true, graph.expect("complete"))
+            })
+        });
+        // The fair-cycle search's own exploration over whole states (before issue 16,
+        // the second exploration the check ran; now the cross-check).
+        g.bench_function(format!("{name}, liveness by its own exploration"), |b| {
             b.iter(|| sim::liveness::explore(&model, true, &Limits::default(), Default::default()))
         });
     }

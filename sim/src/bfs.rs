@@ -18,15 +18,24 @@
 //! states, so that no fingerprint collision can hide a state. With `symmetry`, states are
 //! stored as the representative of their class under renaming of blocks
 //! (`model::symmetry`); paths are mapped back to concrete actions.
+//!
+//! For the fair-cycle search the search records the graph of owed edges as it goes
+//! (`explore_with_graph`): the visited set then keeps each state's number beside its
+//! fingerprint, so an edge to a known state gets its number. With `por` it skips the
+//! second edge of diamonds of independent steps (sleep sets; ARCHITECTURE.md says why
+//! every state keeps its depth).
 
-use std::collections::HashSet;
+use std::collections::hash_map::{Entry, HashMap};
 use std::time::{Duration, Instant};
 
 use model::coverage::Coverage;
+use model::independence::{self, ActionSet, Footprint};
 use model::packed::{pack, unpack, Packed};
 use model::properties::{self, Kind, PROPERTIES};
 use model::symmetry;
 use model::{Action, PivotModel, World};
+
+use crate::liveness;
 
 /// The fingerprint of a state, as the search computes it: packed, then mixed
 /// (`Packed::fingerprint`, where its collision argument is).
@@ -56,15 +65,23 @@ fn state_hasher() -> ahash::RandomState {
 /// (profiled: the probes were 80 % of the expansion's time).
 struct FingerprintTable {
     slots: Vec<u64>,
+    /// The number of the state in each slot, kept only when the search records the
+    /// liveness graph (empty otherwise, so the gate's safety search pays nothing for it).
+    ids: Vec<u32>,
     len: usize,
     /// 64 minus log2 of the number of slots.
     shift: u32,
 }
 
 impl FingerprintTable {
-    fn new() -> FingerprintTable {
+    fn new(numbered: bool) -> FingerprintTable {
         FingerprintTable {
             slots: vec![0; 1 << 10],
+            ids: if numbered {
+                vec![0; 1 << 10]
+            } else {
+                Vec::new()
+            },
             len: 0,
             shift: 64 - 10,
         }
@@ -77,7 +94,11 @@ impl FingerprintTable {
 
     #[inline]
     fn prefetch(&self, fp: u64) {
-        prefetch_slot(&self.slots[self.home(fp)]);
+        let home = self.home(fp);
+        prefetch_slot(&self.slots[home]);
+        if let Some(id) = self.ids.get(home) {
+            prefetch_slot(id);
+        }
     }
 
     /// The slot holding `fp`, or the empty slot where it would go.
@@ -95,41 +116,65 @@ impl FingerprintTable {
         }
     }
 
+    /// The number of the state with fingerprint `fp` (`UNNUMBERED` when numbers are not
+    /// kept), if it is stored.
     #[inline]
-    fn contains(&self, fp: u64) -> bool {
-        self.slots[self.find(fp)] == fp
+    fn get(&self, fp: u64) -> Option<u32> {
+        let i = self.find(fp);
+        (self.slots[i] == fp).then(|| self.ids.get(i).copied().unwrap_or(UNNUMBERED))
     }
 
-    fn insert(&mut self, fp: u64) -> bool {
+    /// Stores `fp` as state `id`, or gives the number of the state stored under it.
+    fn insert(&mut self, fp: u64, id: u32) -> Result<(), u32> {
         let i = self.find(fp);
         if self.slots[i] == fp {
-            return false;
+            return Err(self.ids.get(i).copied().unwrap_or(UNNUMBERED));
         }
-        if (self.len + 1) * 8 > self.slots.len() * 7 {
+        let i = if (self.len + 1) * 8 > self.slots.len() * 7 {
             self.grow();
-            let i = self.find(fp);
-            self.slots[i] = fp;
+            self.find(fp)
         } else {
-            self.slots[i] = fp;
+            i
+        };
+        self.slots[i] = fp;
+        if let Some(slot) = self.ids.get_mut(i) {
+            *slot = id;
         }
         self.len += 1;
-        true
+        Ok(())
     }
 
     fn grow(&mut self) {
         let doubled = vec![0; self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, doubled);
+        let old_ids = if self.ids.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::replace(&mut self.ids, vec![0; self.slots.len()])
+        };
         self.shift -= 1;
-        for fp in old.into_iter().filter(|&fp| fp != 0) {
+        for (k, fp) in old.into_iter().enumerate().filter(|&(_, fp)| fp != 0) {
             let i = self.find(fp);
             self.slots[i] = fp;
+            if let Some(&id) = old_ids.get(k) {
+                self.ids[i] = id;
+            }
         }
     }
 
+    /// Bytes of the visited set proper (the fingerprints).
     fn bytes(&self) -> usize {
         self.slots.len() * std::mem::size_of::<u64>()
     }
+
+    /// Bytes of the state numbers (kept for the liveness graph or the reduction).
+    fn id_bytes(&self) -> usize {
+        self.ids.len() * std::mem::size_of::<u32>()
+    }
 }
+
+/// The number a visited set reports for a stored state whose number it does not keep.
+const UNNUMBERED: u32 = u32::MAX;
 
 /// Asks the processor to bring `slot`'s cache line in (a hint: no effect on results).
 #[inline(always)]
@@ -151,6 +196,9 @@ pub struct Options {
     pub exact: bool,
     /// Store one representative per class of block renamings.
     pub symmetry: bool,
+    /// Partial-order reduction: skip the second edge of diamonds of independent steps
+    /// (sleep sets, `model::independence`); every state keeps its depth.
+    pub por: bool,
 }
 
 impl Default for Options {
@@ -159,6 +207,7 @@ impl Default for Options {
             threads: 1,
             exact: false,
             symmetry: true,
+            por: false,
         }
     }
 }
@@ -191,6 +240,8 @@ pub struct Exploration {
     pub unique_states: usize,
     /// Transitions generated (successor states computed, duplicates included).
     pub states: usize,
+    /// Transitions the partial-order reduction skipped (not computed, not in `states`).
+    pub pruned: usize,
     /// Transitions that fairness owes (`model::liveness::fairness_class`): the edges of
     /// the fair-cycle search's graph, counted here so that it can size its tables.
     pub owed_edges: usize,
@@ -208,22 +259,30 @@ pub struct Exploration {
 
 enum Visited {
     Fingerprints(FingerprintTable),
-    /// Whole states, packed (packing is exact: see `model::packed`).
-    States(HashSet<Packed, ahash::RandomState>),
+    /// Whole states, packed (packing is exact: see `model::packed`), with their numbers.
+    States(HashMap<Packed, u32, ahash::RandomState>),
 }
 
 impl Visited {
-    fn insert(&mut self, state: &Packed, fp: u64) -> bool {
+    /// Stores `state` as number `id`, or gives the number it was stored under.
+    fn insert(&mut self, state: &Packed, fp: u64, id: u32) -> Result<(), u32> {
         match self {
-            Visited::Fingerprints(t) => t.insert(fp),
-            Visited::States(s) => s.insert(*state),
+            Visited::Fingerprints(t) => t.insert(fp, id),
+            Visited::States(s) => match s.entry(*state) {
+                Entry::Occupied(e) => Err(*e.get()),
+                Entry::Vacant(e) => {
+                    e.insert(id);
+                    Ok(())
+                }
+            },
         }
     }
 
-    fn contains(&self, state: &Packed, fp: u64) -> bool {
+    /// The number of a stored state (`UNNUMBERED` for fingerprints without numbers).
+    fn get(&self, state: &Packed, fp: u64) -> Option<u32> {
         match self {
-            Visited::Fingerprints(t) => t.contains(fp),
-            Visited::States(s) => s.contains(state),
+            Visited::Fingerprints(t) => t.get(fp),
+            Visited::States(s) => s.get(state).copied(),
         }
     }
 
@@ -238,7 +297,15 @@ impl Visited {
         match self {
             Visited::Fingerprints(t) => t.bytes(),
             // hashbrown: one control byte per bucket besides the entry.
-            Visited::States(s) => s.capacity() * (std::mem::size_of::<Packed>() + 1),
+            Visited::States(s) => s.capacity() * (std::mem::size_of::<(Packed, u32)>() + 1),
+        }
+    }
+
+    /// Bytes of the fingerprints' state numbers (kept for the liveness graph or the reduction).
+    fn id_bytes(&self) -> usize {
+        match self {
+            Visited::Fingerprints(t) => t.id_bytes(),
+            Visited::States(_) => 0,
         }
     }
 }
@@ -247,40 +314,94 @@ impl Visited {
 struct Part {
     /// (parent number, action index, successor, fingerprint), in parent then action order.
     successors: Vec<(u32, u8, Packed, u64)>,
+    /// When the graph is recorded, each successor's owed edge: its position in
+    /// `graph.edges` (`NOT_OWED` when it has none); read when the successor is probed.
+    edge_of: Vec<u32>,
     /// For each property, the lowest-numbered state of the part that discovers it.
     discoveries: Vec<Option<u32>>,
     /// Successors computed, including those already visited.
     generated: usize,
+    /// Transitions skipped by the partial-order reduction.
+    pruned: usize,
     owed: usize,
     coverage: Coverage,
+    /// The part's share of the liveness graph, when the search records it.
+    graph: PartGraph,
+    /// With the reduction: each successor's sleep set (beside `successors`), and the
+    /// arrivals at states already numbered in this level (their sleep sets shrink).
+    sleeps: Vec<ActionSet>,
+    arrivals: Vec<(u32, ActionSet)>,
 }
+
+/// The liveness graph's rows of a part's states, in their order: goals and owed edges, whose targets are state numbers or, for successors first seen
+/// in this level, `PENDING` plus their position among the part's kept successors (the merge
+/// numbers those).
+#[derive(Default)]
+struct PartGraph {
+    goals: Vec<u8>,
+    /// The end of each state's edges in `edges`.
+    edge_ends: Vec<u32>,
+    /// (target, fairness class, action index).
+    edges: Vec<(u32, u8, u8)>,
+}
+
+const NOT_OWED: u32 = u32::MAX;
+/// Marks an edge target that is a kept successor's position, not yet a state number.
+const PENDING: u32 = 1 << 31;
 
 /// Successors computed ahead of their probe of the visited set: enough for a probe's
 /// prefetch to arrive from memory before the probe (a few states' worth of work).
 const PROBE_LAG: usize = 32;
 
+/// The states of a level to expand and what the search knows of them.
+#[derive(Clone, Copy)]
+struct Frontier<'a> {
+    states: &'a [(u32, Packed)],
+    /// Each state's sleep set (empty without the reduction).
+    sleeps: &'a [ActionSet],
+    /// The number of the next level's first state: an arrival at a state numbered from
+    /// here on is one along a shortest path.
+    next_level: u32,
+}
+
 fn expand(
     model: &PivotModel,
     opts: &Options,
+    graph: bool,
     done: &[bool],
     visited: &Visited,
-    part: &[(u32, Packed)],
+    part: Frontier,
 ) -> Part {
     let mut out = Part {
-        successors: Vec::with_capacity(part.len() * 4),
+        successors: Vec::with_capacity(part.states.len() * 4),
         discoveries: vec![None; PROPERTIES.len()],
         generated: 0,
         owed: 0,
         coverage: Coverage::default(),
+        graph: PartGraph::default(),
+        edge_of: Vec::new(),
+        pruned: 0,
+        sleeps: Vec::new(),
+        arrivals: Vec::new(),
     };
     let mut enabled = Vec::new();
+    let mut footprints: Vec<Footprint> = Vec::new();
     // Every successor is pushed with its slot prefetched; `probed` trails the end by
     // `PROBE_LAG`, and those not yet visited are kept (moved down to `kept`), in order.
     let (mut probed, mut kept) = (0, 0);
-    for (id, packed) in part {
+    for (k, (id, packed)) in part.states.iter().enumerate() {
         let state = &unpack(packed);
         enabled.clear();
         model::world::actions(&model.config, state, &mut enabled);
+        let asleep = part.sleeps.get(k).copied().unwrap_or(0);
+        if opts.por {
+            footprints.clear();
+            footprints.extend(
+                enabled
+                    .iter()
+                    .map(|&a| independence::footprint(&model.config, state, a)),
+            );
+        }
         for (p, found) in PROPERTIES.iter().enumerate() {
             if done[p] || out.discoveries[p].is_some() {
                 continue;
@@ -295,46 +416,97 @@ fn expand(
                 out.discoveries[p] = Some(*id);
             }
         }
-        out.generated += enabled.len();
+        if graph {
+            out.graph.goals.push(liveness::goals(&model.config, state));
+        }
         for (i, &a) in enabled.iter().enumerate() {
             out.coverage.record(state, a);
-            out.owed += usize::from(model::liveness::fairness_class(a).is_some());
+            let class = model::liveness::fairness_class(a);
+            out.owed += usize::from(class.is_some());
+            // Asleep: the same successor is reached, at the same depth, along the other
+            // side of a diamond. Owed steps stay when the liveness graph needs their edges.
+            if asleep != 0 && asleep & independence::bit(a) != 0 && !(graph && class.is_some()) {
+                out.pruned += 1;
+                continue;
+            }
+            out.generated += 1;
             let mut succ = model.step(state, a);
-            if opts.symmetry {
-                symmetry::canonicalize(&model.config, &mut succ);
+            let renaming = if opts.symmetry {
+                symmetry::canonicalize(&model.config, &mut succ)
+            } else {
+                symmetry::Renaming::identity()
+            };
+            if opts.por {
+                // The steps before `a` here that commute with it: after `a` they need not
+                // be taken (their diamond's other side takes `a` after them), named as
+                // in the successor's representative.
+                let sleep = (0..i)
+                    .filter(|&j| !footprints[i].conflicts(footprints[j]))
+                    .fold(0, |z, j| z | independence::bit(renaming.action(enabled[j])));
+                out.sleeps.push(sleep);
             }
             let succ = pack(&succ);
             let fp = succ.fingerprint();
             visited.prefetch(fp);
+            if graph {
+                out.edge_of.push(match class {
+                    Some(class) => {
+                        out.graph.edges.push((PENDING, class, i as u8));
+                        (out.graph.edges.len() - 1) as u32
+                    }
+                    None => NOT_OWED,
+                });
+            }
             out.successors.push((*id, i as u8, succ, fp));
+        }
+        if graph {
+            out.graph.edge_ends.push(out.graph.edges.len() as u32);
         }
         // The visited set is only read while a level expands: most successors were seen
         // in earlier levels and need not wait for the merge.
         while probed + PROBE_LAG < out.successors.len() {
-            keep_unvisited(&mut out.successors, visited, probed, &mut kept);
+            keep_unvisited(&mut out, visited, probed, &mut kept, part.next_level);
             probed += 1;
         }
     }
     while probed < out.successors.len() {
-        keep_unvisited(&mut out.successors, visited, probed, &mut kept);
+        keep_unvisited(&mut out, visited, probed, &mut kept, part.next_level);
         probed += 1;
     }
     out.successors.truncate(kept);
+    out.sleeps.truncate(kept);
     out
 }
 
-/// Moves successor `i` down to position `kept` if it was not visited before this level.
+/// Moves successor `i` down to position `kept` if it was not visited before this level;
+/// its owed edge gets the visited state's number, or its position among the kept ones.
+/// With the reduction, an arrival at a state of the next level already numbered is kept
+/// for its sleep set.
 #[inline]
-fn keep_unvisited(
-    successors: &mut [(u32, u8, Packed, u64)],
-    visited: &Visited,
-    i: usize,
-    kept: &mut usize,
-) {
-    let (_, _, succ, fp) = &successors[i];
-    if !visited.contains(succ, *fp) {
-        successors[*kept] = successors[i];
-        *kept += 1;
+fn keep_unvisited(out: &mut Part, visited: &Visited, i: usize, kept: &mut usize, next_level: u32) {
+    let (_, _, succ, fp) = &out.successors[i];
+    let edge = out.edge_of.get(i).copied().unwrap_or(NOT_OWED);
+    match visited.get(succ, *fp) {
+        Some(id) => {
+            if edge != NOT_OWED {
+                out.graph.edges[edge as usize].0 = id;
+            }
+            if let Some(&sleep) = out.sleeps.get(i) {
+                if id >= next_level && id != UNNUMBERED {
+                    out.arrivals.push((id, sleep));
+                }
+            }
+        }
+        None => {
+            if edge != NOT_OWED {
+                out.graph.edges[edge as usize].0 = PENDING | *kept as u32;
+            }
+            out.successors[*kept] = out.successors[i];
+            if let Some(&sleep) = out.sleeps.get(i) {
+                out.sleeps[*kept] = sleep;
+            }
+            *kept += 1;
+        }
     }
 }
 
@@ -379,6 +551,30 @@ pub fn explore_observed(
     limits: &Limits,
     observer: &mut dyn FnMut(&Progress),
 ) -> Exploration {
+    search(model, opts, limits, observer, false).0
+}
+
+/// [`explore_observed`], also recording the graph of owed edges that the fair-cycle
+/// search runs on (`crate::liveness`), numbered as this search numbers its states: no
+/// second exploration. With fingerprints the graph is keyed by them (the collision
+/// argument is in ARCHITECTURE.md); with `exact`, by whole states. `None` when the search
+/// stopped early.
+pub fn explore_with_graph(
+    model: &PivotModel,
+    opts: &Options,
+    limits: &Limits,
+    observer: &mut dyn FnMut(&Progress),
+) -> (Exploration, Option<liveness::Graph>) {
+    search(model, opts, limits, observer, true)
+}
+
+fn search(
+    model: &PivotModel,
+    opts: &Options,
+    limits: &Limits,
+    observer: &mut dyn FnMut(&Progress),
+    graph: bool,
+) -> (Exploration, Option<liveness::Graph>) {
     let started = Instant::now();
     let mut coverage = Coverage::default();
     let threads = opts.threads.max(1);
@@ -387,22 +583,35 @@ pub fn explore_observed(
         init = symmetry::canonical(&model.config, &init).0;
     }
     let mut visited = if opts.exact {
-        Visited::States(HashSet::with_hasher(state_hasher()))
+        Visited::States(HashMap::with_hasher(state_hasher()))
     } else {
-        Visited::Fingerprints(FingerprintTable::new())
+        // Numbered for the graph's edges, and for the reduction, which must tell the
+        // next level's states from older ones.
+        Visited::Fingerprints(FingerprintTable::new(graph || opts.por))
     };
     let init = pack(&init);
-    visited.insert(&init, init.fingerprint());
+    visited
+        .insert(&init, init.fingerprint(), 0)
+        .expect("an empty visited set");
     // State n was reached from parents[n] by its action number actions[n].
     let mut parents: Vec<u32> = vec![u32::MAX];
     let mut actions: Vec<u8> = vec![0];
+    let mut g = liveness::Graph::default();
+    if graph {
+        g.edge_start.push(0);
+    }
     let mut discoveries: Vec<Option<u32>> = vec![None; PROPERTIES.len()];
     let mut level: Vec<(u32, Packed)> = vec![(0, init)];
+    // With the reduction, the sleep set of each state of `level` (the initial state's is
+    // empty): the intersection over its arrivals along shortest paths.
+    let mut sleeps: Vec<ActionSet> = if opts.por { vec![0] } else { Vec::new() };
+    let mut pruned = 0usize;
     let mut generated = 0usize;
     let mut owed_edges = 0usize;
     let mut depth = 0usize;
     let mut stopped = None;
     let mut peak_frontier = 0usize;
+    let mut kept_ids: Vec<u32> = Vec::new();
 
     while !level.is_empty() {
         peak_frontier = peak_frontier.max(level.capacity() * std::mem::size_of::<(u32, Packed)>());
@@ -426,19 +635,37 @@ pub fn explore_observed(
         // The next level, in exact-size pieces (one per block), joined at the end of the
         // level so that no doubling growth leaves slack behind.
         let mut pieces: Vec<Vec<(u32, Packed)>> = Vec::new();
+        let next_level = u32::try_from(parents.len()).expect("fewer than 4 billion states");
+        let mut next_sleeps: Vec<ActionSet> = Vec::new();
         // A level is expanded in blocks, in order, so that the successors waiting for the
         // merge never outgrow a block; numbering stays the same as with one block.
-        for block in level.chunks(BLOCK_STATES * threads) {
+        for (b, block) in level.chunks(BLOCK_STATES * threads).enumerate() {
             let chunk = block.len().div_ceil(threads);
+            let start = b * BLOCK_STATES * threads;
+            let sleeps = &sleeps;
+            let frontier = move |from: usize, states| Frontier {
+                states,
+                sleeps: sleeps.get(from..from + <[_]>::len(states)).unwrap_or(&[]),
+                next_level,
+            };
             let parts: Vec<Part> = if threads == 1 || block.len() < 64 {
-                vec![expand(model, opts, &done, &visited, block)]
+                vec![expand(
+                    model,
+                    opts,
+                    graph,
+                    &done,
+                    &visited,
+                    frontier(start, block),
+                )]
             } else {
                 std::thread::scope(|s| {
                     let handles: Vec<_> = block
                         .chunks(chunk)
-                        .map(|c| {
+                        .enumerate()
+                        .map(|(c, states)| {
                             let (done, visited) = (&done, &visited);
-                            s.spawn(move || expand(model, opts, done, visited, c))
+                            let part = frontier(start + c * chunk, states);
+                            s.spawn(move || expand(model, opts, graph, done, visited, part))
                         })
                         .collect();
                     handles
@@ -460,19 +687,44 @@ pub fn explore_observed(
                     }
                 }
                 generated += part.generated;
+                pruned += part.pruned;
                 owed_edges += part.owed;
                 coverage.add(&part.coverage);
                 let successors = &part.successors;
+                kept_ids.clear();
                 for (k, &(parent, action, succ, fp)) in successors.iter().enumerate() {
                     if let Some(ahead) = successors.get(k + PROBE_LAG) {
                         visited.prefetch(ahead.3);
                     }
-                    if visited.insert(&succ, fp) {
-                        let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
-                        parents.push(parent);
-                        actions.push(action);
-                        piece.push((id, succ));
+                    let id = u32::try_from(parents.len()).expect("fewer than 4 billion states");
+                    match visited.insert(&succ, fp, id) {
+                        Ok(()) => {
+                            parents.push(parent);
+                            actions.push(action);
+                            piece.push((id, succ));
+                            if graph {
+                                kept_ids.push(id);
+                            }
+                            if let Some(&sleep) = part.sleeps.get(k) {
+                                next_sleeps.push(sleep);
+                            }
+                        }
+                        Err(known) => {
+                            if graph {
+                                kept_ids.push(known);
+                            }
+                            if let Some(&sleep) = part.sleeps.get(k) {
+                                // Found in this level: one more shortest arrival.
+                                next_sleeps[(known - next_level) as usize] &= sleep;
+                            }
+                        }
                     }
+                }
+                for &(id, sleep) in &part.arrivals {
+                    next_sleeps[(id - next_level) as usize] &= sleep;
+                }
+                if graph {
+                    add_rows(&mut g, &part.graph, &kept_ids);
                 }
             }
             piece.shrink_to_fit();
@@ -488,6 +740,11 @@ pub fn explore_observed(
             depth += 1;
         }
         level = next;
+        sleeps = next_sleeps;
+        assert!(
+            !graph || parents.len() < PENDING as usize,
+            "the liveness graph numbers fewer than 2^31 states"
+        );
         observer(&Progress {
             states: generated,
             unique_states: parents.len(),
@@ -501,12 +758,22 @@ pub fn explore_observed(
         .map(|d| d.map(|id| concrete_path(model, opts, &parents, &actions, id)))
         .collect();
     let unique = parents.len();
-    let stored = visited.bytes() + parents.capacity() * 4 + actions.capacity();
-    Exploration {
-        complete: stopped.is_none(),
+    // The state numbers belong to the search when the reduction needs them, else to the
+    // liveness graph alone.
+    let (search_ids, graph_bytes) = if opts.por {
+        (visited.id_bytes(), 0)
+    } else {
+        (0, visited.id_bytes())
+    };
+    let stored = visited.bytes() + search_ids + parents.capacity() * 4 + actions.capacity();
+    drop(visited);
+    let complete = stopped.is_none();
+    let exploration = Exploration {
+        complete,
         stopped,
         unique_states: unique,
         states: generated,
+        pruned,
         owed_edges,
         max_depth: depth,
         discoveries: paths,
@@ -514,6 +781,42 @@ pub fn explore_observed(
         peak_frontier_bytes: peak_frontier,
         elapsed: started.elapsed(),
         coverage,
+    };
+    let graph = (graph && complete).then(|| {
+        g.parent = parents;
+        g.action = actions;
+        g.index_bytes = graph_bytes;
+        assert_eq!(
+            (g.goals.len(), g.edge_to.len()),
+            (unique, owed_edges),
+            "the graph has a row per state and an edge per owed step"
+        );
+        g
+    });
+    (exploration, graph)
+}
+
+/// Appends a part's rows to the graph, its pending edge targets numbered by `kept_ids`
+/// (the number of each kept successor, new or found in this level).
+fn add_rows(g: &mut liveness::Graph, part: &PartGraph, kept_ids: &[u32]) {
+    let base = g.edge_to.len() as u32;
+    reserve_links(&mut g.goals, part.goals.len());
+    reserve_links(&mut g.edge_start, part.edge_ends.len());
+    reserve_links(&mut g.edge_to, part.edges.len());
+    reserve_links(&mut g.edge_class, part.edges.len());
+    reserve_links(&mut g.edge_action, part.edges.len());
+    g.goals.extend_from_slice(&part.goals);
+    g.edge_start
+        .extend(part.edge_ends.iter().map(|&end| base + end));
+    for &(to, class, action) in &part.edges {
+        let to = if to & PENDING != 0 {
+            kept_ids[(to & !PENDING) as usize]
+        } else {
+            to
+        };
+        g.edge_to.push(to);
+        g.edge_class.push(class);
+        g.edge_action.push(action);
     }
 }
 

@@ -54,6 +54,8 @@ pub struct ScenarioResult {
     pub peak_frontier_bytes: usize,
     pub unique_states: usize,
     pub states: usize,
+    /// Transitions the partial-order reduction skipped (0 without it).
+    pub pruned: usize,
     pub max_depth: usize,
     pub elapsed: Duration,
     pub properties: Vec<PropertyResult>,
@@ -66,6 +68,8 @@ pub struct LivenessStats {
     pub unique_states: usize,
     /// Owed edges stored (steps that fairness may require).
     pub edges: usize,
+    /// Bytes of the graph and the cycle search's tables, beside the breadth-first search's.
+    pub bytes: usize,
     pub elapsed: Duration,
 }
 
@@ -151,32 +155,21 @@ pub fn check_scenario_observed(
 ) -> (ScenarioResult, Coverage) {
     let model = PivotModel::new(scenario.config.clone());
     let started = Instant::now();
-    let exploration = bfs::explore_observed(
-        &model,
-        &opts.search,
-        &Limits {
-            max_states: opts.max_states,
-            timeout: opts.timeout,
-            max_memory: opts.max_memory,
-        },
-        observer,
-    );
     let limits = Limits {
         max_states: opts.max_states,
-        timeout: opts.timeout.map(|t| t.saturating_sub(started.elapsed())),
+        timeout: opts.timeout,
         max_memory: opts.max_memory,
     };
-    let live = (!opts.skip_liveness && exploration.complete).then(|| {
-        liveness::explore(
-            &model,
-            opts.search.symmetry,
-            &limits,
-            liveness::GraphSize {
-                states: exploration.unique_states,
-                owed_edges: exploration.owed_edges,
-            },
-        )
-    });
+    // The fair-cycle search runs on the graph the breadth-first search records as it goes
+    // (no second exploration); a search cut short gives no graph and no liveness verdict.
+    let (exploration, live) = if opts.skip_liveness {
+        let exploration = bfs::explore_observed(&model, &opts.search, &limits, observer);
+        (exploration, None)
+    } else {
+        let (exploration, graph) = bfs::explore_with_graph(&model, &opts.search, &limits, observer);
+        let live = graph.map(|g| liveness::explore_graph(&model, opts.search.symmetry, g));
+        (exploration, live)
+    };
     let elapsed = started.elapsed();
     let complete = exploration.complete && live.as_ref().is_none_or(|l| l.complete);
     let stopped = exploration
@@ -299,12 +292,14 @@ pub fn check_scenario_observed(
         bytes_per_state: exploration.bytes_per_state,
         peak_frontier_bytes: exploration.peak_frontier_bytes,
         states,
+        pruned: exploration.pruned,
         max_depth: exploration.max_depth,
         elapsed,
         properties,
         liveness: live.as_ref().map(|l| LivenessStats {
             unique_states: l.unique_states,
             edges: l.edges,
+            bytes: l.bytes,
             elapsed: l.elapsed,
         }),
     };

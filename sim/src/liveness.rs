@@ -21,12 +21,14 @@
 //! that returns to a renaming of its start; repeating it (at most the order of the
 //! renaming, 24 for four blocks) closes a concrete cycle, which is what the trace holds.
 //!
-//! Cost: the graph is stored exactly (no fingerprints: a collision here could invent an
-//! edge and so a cycle): 48 bytes per state (`packed::WORDS` words), its number in an
-//! index of 4-byte slots (found by the fingerprint, confirmed against the state), BFS
-//! links, owed classes and goals (14 bytes), and 6 bytes per owed edge; the tables are
-//! sized from the breadth-first search's counts. The states are dropped before the cycle
-//! search, whose own tables (9 bytes per state) then take their place.
+//! The graph: the breadth-first search records it as it goes (`bfs::explore_with_graph`):
+//! per state its goals (1 byte) and the start of its owed edges (4 bytes), per owed edge
+//! its target, class and action number (6 bytes), numbered as that search numbers its
+//! states and keyed as it keys them (fingerprints in the gate's mode, whole states under
+//! `--exact`; ARCHITECTURE.md gives the collision argument). The owed classes enabled in
+//! a state are its edges' classes, so they are not stored. This module's own exploration
+//! over whole states (`exact_graph`) builds the same graph a second way, for the test
+//! that compares the two.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -63,25 +65,45 @@ pub struct LivenessExploration {
     pub unique_states: usize,
     /// Owed edges stored.
     pub edges: usize,
+    /// Bytes the graph and the cycle search held (rows, edges, numbering), beside the
+    /// breadth-first search's own.
+    pub bytes: usize,
     /// For each property of `LIVENESS`, a violating lasso (`None`: it holds, if complete).
     pub violations: Vec<Option<Lasso>>,
     pub elapsed: Duration,
 }
 
-struct Graph {
-    states: Vec<Packed>,
+/// The graph the cycle search runs on: per state its goals and owed classes, its owed
+/// edges in compressed rows, and the breadth-first tree for stems. Built by the
+/// breadth-first search itself (`bfs::explore_with_graph`), or by [`explore`]'s own
+/// exploration over whole states (kept to cross-check the first: a test compares them).
+#[derive(Default)]
+pub struct Graph {
+    /// The states, only while [`explore`]'s own exploration runs (the index reads them).
+    pub(crate) states: Vec<Packed>,
     /// BFS tree: state n was first reached from parent[n] by its action number action[n].
-    parent: Vec<u32>,
-    action: Vec<u8>,
+    pub(crate) parent: Vec<u32>,
+    pub(crate) action: Vec<u8>,
     /// Owed edges of state n: edge_start[n]..edge_start[n+1].
-    edge_start: Vec<u32>,
-    edge_to: Vec<u32>,
-    edge_class: Vec<u8>,
-    edge_action: Vec<u8>,
-    /// Owed classes enabled in each state, one bit per class.
-    enabled: Vec<u32>,
+    pub(crate) edge_start: Vec<u32>,
+    pub(crate) edge_to: Vec<u32>,
+    pub(crate) edge_class: Vec<u8>,
+    pub(crate) edge_action: Vec<u8>,
     /// For each state, one bit per property of `LIVENESS`: its goal holds.
-    goals: Vec<u8>,
+    pub(crate) goals: Vec<u8>,
+    /// Bytes the breadth-first search held only to number the edges' targets.
+    pub(crate) index_bytes: usize,
+}
+
+/// One bit per property of `LIVENESS`: whether its goal holds in `state`.
+pub(crate) fn goals(config: &model::Config, state: &World) -> u8 {
+    LIVENESS.iter().enumerate().fold(0u8, |m, (i, p)| {
+        if (p.goal)(config, state) {
+            m | 1 << i
+        } else {
+            m
+        }
+    })
 }
 
 /// The graph's index from a state to its number: open addressing with linear probing
@@ -187,8 +209,8 @@ fn build(
         edge_to: Vec::with_capacity(expected.owed_edges),
         edge_class: Vec::with_capacity(expected.owed_edges),
         edge_action: Vec::with_capacity(expected.owed_edges),
-        enabled: Vec::with_capacity(expected_states),
         goals: Vec::with_capacity(expected_states),
+        index_bytes: 0,
     };
     g.states.push(init);
     g.parent.push(u32::MAX);
@@ -221,17 +243,9 @@ fn build(
             }
         }
         let state = unpack(&g.states[next]);
-        let goals = LIVENESS.iter().enumerate().fold(0u8, |m, (i, p)| {
-            if (p.goal)(&model.config, &state) {
-                m | 1 << i
-            } else {
-                m
-            }
-        });
-        g.goals.push(goals);
+        g.goals.push(goals(&model.config, &state));
         enabled.clear();
         model::world::actions(&model.config, &state, &mut enabled);
-        g.enabled.push(liveness::owed(&enabled));
         generated += enabled.len();
         // All successors first, their slots prefetched, then the states those slots name,
         // then the lookups: the cache misses of a state's successors overlap.
@@ -285,6 +299,12 @@ impl Graph {
     fn edges(&self, n: u32) -> std::ops::Range<usize> {
         self.edge_start[n as usize] as usize..self.edge_start[n as usize + 1] as usize
     }
+
+    /// The owed classes enabled in state `n`, one bit per class: every enabled owed step
+    /// is an edge, so its classes are its edges' (not stored: 4 bytes a state saved).
+    fn enabled(&self, n: u32) -> u32 {
+        self.edges(n).fold(0, |m, e| m | 1 << self.edge_class[e])
+    }
 }
 
 /// A violating component or end state of one property: its states (lowest number first).
@@ -316,7 +336,7 @@ fn find_bad(g: &Graph, p: usize) -> Option<Bad> {
             continue;
         }
         // A stuttering end: nothing owed is enabled.
-        if g.enabled[root as usize] == 0 {
+        if g.enabled(root) == 0 {
             if best.as_ref().is_none_or(|b| root < b.states[0]) {
                 best = Some(Bad {
                     states: vec![root],
@@ -394,7 +414,7 @@ fn fair(g: &Graph, component: &[u32], bad: &dyn Fn(u32) -> bool) -> Option<Bad> 
     let mut taken = 0u32;
     let mut internal = false;
     for &s in &members {
-        always &= g.enabled[s as usize];
+        always &= g.enabled(s);
         for e in g.edges(s) {
             let t = g.edge_to[e];
             if bad(t) && inside(t) {
@@ -458,7 +478,7 @@ fn lasso_numbers(g: &Graph, bad: &Bad) -> (Vec<u8>, Vec<u8>) {
         i = g.parent[i as usize];
     }
     stem.reverse();
-    if bad.always_enabled == 0 && bad.states.len() == 1 && g.enabled[entry as usize] == 0 {
+    if bad.always_enabled == 0 && bad.states.len() == 1 && g.enabled(entry) == 0 {
         return (stem, Vec::new());
     }
     let members = &bad.states;
@@ -467,7 +487,7 @@ fn lasso_numbers(g: &Graph, bad: &Bad) -> (Vec<u8>, Vec<u8>) {
     let mut at = entry;
     // Waypoints: an internal edge of each class enabled everywhere, and a state where each
     // other owed class is disabled; then back to the entry.
-    let some_enabled = members.iter().fold(0u32, |m, &s| m | g.enabled[s as usize]);
+    let some_enabled = members.iter().fold(0u32, |m, &s| m | g.enabled(s));
     for class in 0..liveness::CLASSES.len() as u8 {
         let bit = 1u32 << class;
         if bad.always_enabled & bit != 0 {
@@ -483,7 +503,7 @@ fn lasso_numbers(g: &Graph, bad: &Bad) -> (Vec<u8>, Vec<u8>) {
             cycle.push(e);
             at = g.edge_to[e];
         } else if some_enabled & bit != 0 {
-            let (path, s) = path_inside(g, members, at, &|s| g.enabled[s as usize] & bit == 0);
+            let (path, s) = path_inside(g, members, at, &|s| g.enabled(s) & bit == 0);
             cycle.extend(path);
             at = s;
         }
@@ -509,40 +529,69 @@ fn concretize(
     symmetric: bool,
     state: &mut World,
     numbers: &[u8],
-) -> Vec<Action> {
+) -> Option<Vec<Action>> {
     let mut out = Vec::with_capacity(numbers.len());
     for &n in numbers {
         let action = if symmetric {
             let (rep, renaming) = symmetry::canonical(&model.config, state);
-            let a = model.enabled(&rep)[n as usize];
+            let a = *model.enabled(&rep).get(n as usize)?;
             renaming.inverse(model.config.blocks).action(a)
         } else {
-            model.enabled(state)[n as usize]
+            *model.enabled(state).get(n as usize)?
         };
         *state = model.step(state, action);
         out.push(action);
     }
-    out
+    Some(out)
 }
 
-fn lasso(model: &PivotModel, symmetric: bool, g: &Graph, bad: &Bad) -> Lasso {
+/// The concrete lasso through `bad`, re-checked on concrete states (`check_lasso`): it
+/// must replay, close and violate property `p`. It cannot fail on an exact graph; on a
+/// graph keyed by fingerprints, a collision that invented an edge fails it here, and the
+/// search then says so instead of reporting the lasso (ARCHITECTURE.md).
+fn lasso(
+    model: &PivotModel,
+    symmetric: bool,
+    g: &Graph,
+    bad: &Bad,
+    p: usize,
+) -> Result<Lasso, String> {
+    let unsound = |why: &str| {
+        format!(
+            "the lasso found for {} {why} on concrete states (a fingerprint collision?): check again with --exact",
+            LIVENESS[p].name
+        )
+    };
     let (stem_numbers, cycle_numbers) = lasso_numbers(g, bad);
     let mut state = model.init_state();
-    let stem = concretize(model, symmetric, &mut state, &stem_numbers);
+    let stem = concretize(model, symmetric, &mut state, &stem_numbers)
+        .ok_or_else(|| unsound("does not replay"))?;
     let start = state.clone();
     let mut cycle = Vec::new();
     if !cycle_numbers.is_empty() {
         // The representative cycle returns to a renaming of `start`; repeat it until the
         // concrete state itself comes back (a renaming's order is at most 24).
         for _ in 0..24 {
-            cycle.extend(concretize(model, symmetric, &mut state, &cycle_numbers));
+            cycle.extend(
+                concretize(model, symmetric, &mut state, &cycle_numbers)
+                    .ok_or_else(|| unsound("does not replay"))?,
+            );
             if state == start {
                 break;
             }
         }
-        assert!(state == start, "a lifted cycle closes within 24 rounds");
     }
-    Lasso { stem, cycle }
+    let lasso = Lasso { stem, cycle };
+    let (actions, cycle_start) = lasso.actions();
+    let mut states = vec![model.init_state()];
+    for &a in &actions {
+        let next = model.step(states.last().expect("the initial state"), a);
+        states.push(next);
+    }
+    match check_lasso(model, &LIVENESS[p], &actions, &states, cycle_start) {
+        LassoCheck::Violates => Ok(lasso),
+        other => Err(unsound(&format!("fails ({})", other.words()))),
+    }
 }
 
 /// Builds the reachable graph of `model` and searches a violating lasso for each liveness
@@ -561,26 +610,93 @@ pub fn explore(
             stopped: Some(why),
             unique_states: 0,
             edges: 0,
+            bytes: 0,
             violations: vec![None; LIVENESS.len()],
             elapsed: started.elapsed(),
         },
         Ok(mut g) => {
-            let unique_states = g.states.len();
             // The cycle search reads only the edges: the states (the largest table) go
             // before its own tables come, so they do not add to the peak.
             g.states = Vec::new();
-            let violations = (0..LIVENESS.len())
-                .map(|p| find_bad(&g, p).map(|b| lasso(model, symmetric, &g, &b)))
-                .collect();
-            LivenessExploration {
-                complete: true,
-                stopped: None,
-                unique_states,
-                edges: g.edge_to.len(),
-                violations,
-                elapsed: started.elapsed(),
-            }
+            let mut found = explore_graph(model, symmetric, g);
+            found.elapsed = started.elapsed();
+            found
         }
+    }
+}
+
+/// The graph built by this module's own exploration over whole states, for comparing
+/// with the one the breadth-first search records (`None` only if the model has more than
+/// 4 billion states).
+pub fn exact_graph(model: &PivotModel, symmetric: bool) -> Option<Graph> {
+    build(
+        model,
+        symmetric,
+        &Limits::default(),
+        Instant::now(),
+        GraphSize::default(),
+    )
+    .ok()
+    .map(|mut g| {
+        g.states = Vec::new();
+        g
+    })
+}
+
+/// Searches a violating lasso for each liveness property on a graph the breadth-first
+/// search recorded (`bfs::explore_with_graph`); the time reported is the cycle search's.
+pub fn explore_graph(model: &PivotModel, symmetric: bool, g: Graph) -> LivenessExploration {
+    let started = Instant::now();
+    let found: Result<Vec<_>, String> = (0..LIVENESS.len())
+        .map(|p| {
+            find_bad(&g, p)
+                .map(|b| lasso(model, symmetric, &g, &b, p))
+                .transpose()
+        })
+        .collect();
+    let (violations, stopped) = match found {
+        Ok(v) => (v, None),
+        // No verdict rather than a lasso the model does not have: the search is incomplete.
+        Err(why) => (vec![None; LIVENESS.len()], Some(why)),
+    };
+    LivenessExploration {
+        complete: stopped.is_none(),
+        stopped,
+        unique_states: g.goals.len(),
+        edges: g.edge_to.len(),
+        bytes: g.bytes(),
+        violations,
+        elapsed: started.elapsed(),
+    }
+}
+
+impl Graph {
+    /// Bytes held for the cycle search: rows, edges, the BFS's state numbers, and the
+    /// search's own tables (index, low link, on-stack: 9 bytes a state).
+    fn bytes(&self) -> usize {
+        self.goals.capacity()
+            + self.edge_start.capacity() * 4
+            + self.edge_to.capacity() * 4
+            + self.edge_class.capacity()
+            + self.edge_action.capacity()
+            + self.index_bytes
+            + self.goals.len() * 9
+    }
+
+    /// The graph as comparable rows (for the test that compares the two builders):
+    /// parents, action numbers, edge starts, edge targets, classes, action numbers, goals.
+    #[doc(hidden)]
+    pub fn rows(&self) -> Vec<Vec<u32>> {
+        let wide = |v: &[u8]| v.iter().map(|&x| u32::from(x)).collect();
+        vec![
+            self.parent.clone(),
+            wide(&self.action),
+            self.edge_start.clone(),
+            self.edge_to.clone(),
+            wide(&self.edge_class),
+            wide(&self.edge_action),
+            wide(&self.goals),
+        ]
     }
 }
 
@@ -690,25 +806,51 @@ mod tests {
             edge_to: Vec::new(),
             edge_class: Vec::new(),
             edge_action: Vec::new(),
-            enabled: Vec::new(),
             goals: (0..n).map(|s| u8::from(goal.contains(&s))).collect(),
+            index_bytes: 0,
         };
         for s in 0..n {
-            let mut mask = 0;
             for (i, &(_, to, class)) in edges.iter().filter(|e| e.0 == s).enumerate() {
                 g.edge_to.push(to);
                 g.edge_class.push(class);
                 g.edge_action.push(i as u8);
-                mask |= 1 << class;
                 if g.parent[to as usize] == u32::MAX && to != 0 {
                     g.parent[to as usize] = s;
                     g.action[to as usize] = i as u8;
                 }
             }
-            g.enabled.push(mask);
             g.edge_start.push(g.edge_to.len() as u32);
         }
         g
+    }
+
+    /// A lasso the concrete model does not have (as a fingerprint collision could invent)
+    /// is refused: the search reports it as incomplete, not as a violation.
+    #[test]
+    fn a_lasso_that_does_not_replay_is_refused() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/reopen-unpaused.toml"
+        );
+        let scenario = trace::scenario::load(std::path::Path::new(file)).expect("a scenario");
+        let model = PivotModel::new(scenario.config);
+        // State 0 (the initial state) with an owed self-loop by its action 0, which in
+        // the model leaves the initial state for good.
+        let g = graph(1, &[(0, 0, 0)], &[]);
+        let bad = find_bad(&g, 0).expect("the self-loop is a fair cycle of the graph");
+        let err = lasso(&model, true, &g, &bad, 0).expect_err("not a concrete cycle");
+        assert!(err.contains("--exact"), "{err}");
+        let found = explore_graph(&model, true, graph(1, &[(0, 0, 0)], &[]));
+        assert!(!found.complete);
+        assert_eq!(found.stopped.as_deref(), Some(err.as_str()));
+        // An action number the concrete state does not have.
+        let g = graph(2, &[(0, 1, 0), (1, 1, 0)], &[]);
+        let mut far = g;
+        far.action[1] = 200;
+        let bad = find_bad(&far, 0).expect("a fair self-loop");
+        assert!(lasso(&model, true, &far, &bad, 0)
+            .expect_err("no action 200")
+            .contains("does not replay"));
     }
 
     #[test]

@@ -221,6 +221,18 @@ pub fn explain(term: &str) -> Result<String, ScaffoldError> {
             def.meaning
         );
     }
+    if let Some(step) = model::config::AppStep::from_name(term) {
+        let _ = writeln!(out, "app step `{term}` (`[app] steps`):\n  {}", step.doc());
+    }
+    if let Some(doc) = model::docs::app_preset_doc(term) {
+        let (app, _) = presets::app_preset(term).expect("documented app presets exist");
+        let steps: Vec<&str> = app.steps.iter().map(|s| s.name()).collect();
+        let _ = writeln!(
+            out,
+            "app preset `{term}` (`[app] preset`):\n  {doc}\n  steps = {}",
+            steps.join(", ")
+        );
+    }
     if let Some(doc) = preset_doc(term) {
         let p = presets::preset(term).expect("documented presets exist");
         let _ = writeln!(

@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use model::config::{AppProcedure, AppStep, MAX_APP_STEPS};
 use model::properties::{self, Kind};
 use model::FaultKind;
 use model::{
@@ -112,6 +113,11 @@ enum FaultValue {
 #[serde(deny_unknown_fields)]
 struct AppSection {
     recovery: Option<RecoveryName>,
+    /// An app preset (`presets::app_preset`): its steps, hard reboot and recovery rule.
+    preset: Option<Spanned<String>>,
+    steps: Option<Spanned<Vec<Spanned<String>>>>,
+    hard_reboot: Option<bool>,
+    virsh_start: Option<bool>,
     order: Option<AppOrderName>,
 }
 
@@ -128,6 +134,7 @@ enum RecoveryName {
     Seed,
     TrustLibvirt,
     Vdsm,
+    Nova,
 }
 
 #[derive(Deserialize, Default)]
@@ -376,6 +383,66 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         faults[kind] = fault(value, kind.key())?;
     }
 
+    let (mut app, preset_recovery) = match &raw.app.preset {
+        None => (AppProcedure::default(), None),
+        Some(p) => {
+            let (app, recovery) = presets::app_preset(p.get_ref()).ok_or_else(|| {
+                ctx.at(
+                    Some(p.span()),
+                    format!(
+                        "unknown app preset `{}`, expected one of: {}",
+                        p.get_ref(),
+                        presets::APP_PRESET_NAMES.join(", ")
+                    ),
+                )
+            })?;
+            (app, Some(recovery))
+        }
+    };
+    if let Some(list) = &raw.app.steps {
+        let mut out = Vec::new();
+        for s in list.get_ref() {
+            out.push(AppStep::from_name(s.get_ref()).ok_or_else(|| {
+                let names: Vec<&str> = AppStep::ALL.iter().map(|s| s.name()).collect();
+                ctx.at(
+                    Some(s.span()),
+                    format!(
+                        "unknown step `{}` in app.steps, expected one of: {}",
+                        s.get_ref(),
+                        names.join(", ")
+                    ),
+                )
+            })?);
+        }
+        let pivots = out.iter().filter(|&&s| s == AppStep::Pivot).count();
+        if !out.is_empty() && (pivots != 1 || out.len() > MAX_APP_STEPS) {
+            return Err(ctx.at(
+                Some(list.span()),
+                format!(
+                    "app.steps has {} steps with {pivots} `pivot`: expected at most {MAX_APP_STEPS} steps with exactly one `pivot` (or an empty list for the plain app)",
+                    out.len()
+                ),
+            ));
+        }
+        app.steps = out;
+    }
+    if let Some(v) = raw.app.hard_reboot {
+        app.hard_reboot = v;
+    }
+    if let Some(v) = raw.app.virsh_start {
+        app.virsh_start = v;
+    }
+    // The app's own procedure, its hard reboot and the operator's `virsh start` (issue 15)
+    // act on the whole domain from one disk's record: modelled for one disk.
+    if disks > 1 && (!app.steps.is_empty() || app.hard_reboot || app.virsh_start) {
+        return Err(ctx.at(
+            raw.disks.as_ref().map(|d| d.span()),
+            format!(
+                "disks = {disks}: the app's own steps, hard_reboot and virsh_start are modelled for one disk; expected disks = 1 with them, or the plain app"
+            ),
+        ));
+    }
+
     let config = Config {
         blocks,
         disks,
@@ -394,12 +461,15 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         },
         persistent: raw.domain.persistent.unwrap_or(true),
         faults,
-        recovery: match raw.app.recovery.unwrap_or(RecoveryName::Seed) {
-            RecoveryName::Seed => Recovery::Seed,
-            RecoveryName::TrustLibvirt => Recovery::TrustLibvirt,
-            RecoveryName::Vdsm => Recovery::Vdsm,
+        recovery: match raw.app.recovery {
+            None => preset_recovery.unwrap_or(Recovery::Seed),
+            Some(RecoveryName::Seed) => Recovery::Seed,
+            Some(RecoveryName::TrustLibvirt) => Recovery::TrustLibvirt,
+            Some(RecoveryName::Vdsm) => Recovery::Vdsm,
+            Some(RecoveryName::Nova) => Recovery::Nova,
         },
         procedures,
+        app,
     };
 
     let mut expect_violated = Vec::new();
@@ -542,18 +612,31 @@ impl Scenario {
                     .collect(),
             ),
         );
-        let mut app = vec![(
-            "recovery",
-            Value::from(match c.recovery {
-                Recovery::Seed => "seed",
-                Recovery::TrustLibvirt => "trust-libvirt",
-                Recovery::Vdsm => "vdsm",
-            }),
-        )];
+        root.insert(
+            "app".into(),
+            table(vec![
+                (
+                    "recovery",
+                    Value::from(match c.recovery {
+                        Recovery::Seed => "seed",
+                        Recovery::TrustLibvirt => "trust-libvirt",
+                        Recovery::Vdsm => "vdsm",
+                        Recovery::Nova => "nova",
+                    }),
+                ),
+                (
+                    "steps",
+                    strings(&c.app.steps.iter().map(|s| s.name()).collect::<Vec<_>>()),
+                ),
+                ("hard_reboot", Value::Boolean(c.app.hard_reboot)),
+                ("virsh_start", Value::Boolean(c.app.virsh_start)),
+            ]),
+        );
         if c.disks > 1 {
-            app.push(("order", Value::from(c.app_order.name())));
+            if let Some(Value::Table(app)) = root.get_mut("app") {
+                app.insert("order".into(), Value::from(c.app_order.name()));
+            }
         }
-        root.insert("app".into(), table(app));
         let p = &c.procedures;
         root.insert(
             "procedure".into(),

@@ -46,6 +46,11 @@ pub struct Args {
     /// Skip the fair-cycle search: the liveness properties get no verdict.
     #[arg(long)]
     no_liveness: bool,
+    /// Partial-order reduction (sleep sets over `model::independence`): skip the second
+    /// edge of diamonds of independent steps. Verdicts, unique states and shortest
+    /// lengths do not depend on it; `--stats` prints the transitions skipped.
+    #[arg(long, value_name = "on|off", default_value = "off", value_parser = flags::on_off, action = clap::ArgAction::Set)]
+    por: bool,
     /// Also print the vacuity table (each always and liveness property, and a checked
     /// scenario that violates it); exit 1 if one has none.
     #[arg(long)]
@@ -90,6 +95,7 @@ pub fn run(a: Args) -> Result<Exit> {
             threads,
             exact: a.exact,
             symmetry: !a.no_symmetry,
+            por: a.por,
         },
         skip_liveness: a.no_liveness,
     };
@@ -397,9 +403,14 @@ fn print_stats(r: &ScenarioResult, opts: &CheckOptions) {
         format!("{:.1e}", n * n / 2f64.powi(65))
     };
     println!(
-        "    stats: breadth-first, {} thread(s), {storage}, symmetry {}; {} states, {} unique, {:.0} states/s, {:.1} bytes per stored state, peak frontier {:.1} MiB, peak resident {:.1} MiB, collision probability {collision}",
+        "    stats: breadth-first, {} thread(s), {storage}, symmetry {}{}; {} states, {} unique, {:.0} states/s, {:.1} bytes per stored state, peak frontier {:.1} MiB, peak resident {:.1} MiB, collision probability {collision}",
         opts.search.threads,
         if opts.search.symmetry { "on" } else { "off" },
+        if opts.search.por {
+            format!(", partial-order reduction on ({} transitions skipped)", r.pruned)
+        } else {
+            String::new()
+        },
         r.states,
         r.unique_states,
         r.states as f64 / bfs_secs,
@@ -409,9 +420,15 @@ fn print_stats(r: &ScenarioResult, opts: &CheckOptions) {
     );
     match &r.liveness {
         Some(l) => println!(
-            "    liveness: fair-cycle search over {} unique states (whole states), {} owed edges, {:.2} s of the {:.2} s",
+            "    liveness: fair-cycle search over {} unique states ({}), {} owed edges, graph recorded by the breadth-first search, {:.1} bytes per state, {:.2} s of the {:.2} s",
             l.unique_states,
+            if opts.search.exact {
+                "keyed by whole states"
+            } else {
+                "keyed by fingerprints"
+            },
             l.edges,
+            l.bytes as f64 / l.unique_states.max(1) as f64,
             l.elapsed.as_secs_f64(),
             secs
         ),

@@ -64,6 +64,11 @@ fn bad_scenarios_exit_2_naming_file_line_and_column() {
         "2:9: disks = 0: expected 1 to 3",
     );
     rejects(
+        "disks-with-app-steps",
+        "variant = \"write-ahead\"\ndisks = 2\n[app]\npreset = \"nova\"\n",
+        "2:9: disks = 2: the app's own steps, hard_reboot and virsh_start are modelled for one disk",
+    );
+    rejects(
         "bad-app-order",
         "variant = \"write-ahead\"\ndisks = 2\n[app]\norder = \"parallel\"\n",
         "4:9: unknown variant `parallel`",
@@ -312,6 +317,11 @@ fn bad_flag_values_exit_2_naming_the_flag() {
             &["check", "--threads", "0", &wa],
             "--threads",
             "from 1 to 1024",
+        ),
+        (
+            &["check", "--por", "yes", &wa],
+            "--por",
+            "expected on or off",
         ),
         (
             &["fuzz", "scenario", "--seconds", "1e20"],

@@ -14,7 +14,7 @@ fn bin() -> Command {
 
 #[test]
 fn list_prints_a_prediction_for_every_default_scenario() {
-    for (version, count) in [("9.0", 40), ("11.3", 32)] {
+    for (version, count) in [("9.0", 42), ("11.3", 34)] {
         let out = bin()
             .args(["live", "--list", "--libvirt", version])
             .output()
@@ -27,7 +27,7 @@ fn list_prints_a_prediction_for_every_default_scenario() {
     // Without --libvirt: 9.0.
     let out = bin().args(["live", "--list"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 40, "{text}");
+    assert_eq!(text.lines().count(), 42, "{text}");
     assert!(text.contains("job-complete.pause.persistent.qemu-crash"));
     assert!(text.contains("blockdev-del2.reply.transient"));
 }
@@ -123,14 +123,38 @@ fn by<'a>(v: &'a Value, name: &str) -> &'a Value {
 /// Issue 13: libvirtd stopped at the job-complete reply; the job concludes, the guest
 /// writes (to the target), then powers off or QEMU crashes; libvirtd resumes. The concluded
 /// job cannot be queried, so libvirt aborts: config on the source, the write on the target
-/// only, and the pivot call still returns 0.
+/// only; the pivot call returns 0, or "domain is not running" / "End of file from qemu
+/// monitor" (recorded as "error"), depending on the order of libvirtd's threads
+/// (`live/src/predict.rs`, the pause branch).
 fn assert_pause_takes_the_abort_path(v: &Value) {
     for d in ["poweroff", "qemu-crash"] {
+        let answers = ["0", "error"];
         let p = by(v, &format!("job-complete.pause.persistent.{d}"));
-        assert_eq!(p["answer"], "0", "{d}");
+        // Which order libvirtd's threads took, for the run's log (reports/live-findings.md).
+        eprintln!("live suite, pause {d}: answer {}", p["answer"]);
+        assert!(
+            answers.iter().any(|a| p["answer"] == *a),
+            "{d}: {}",
+            p["answer"]
+        );
         assert_eq!(p["config_source"], "src", "{d}");
         assert_eq!(p["write_down"], "target", "{d}");
     }
+}
+
+/// Issue 13's "restart before the job concludes": the copy's target writes are held (an
+/// NBD target whose server is stopped), so QEMU accepts job-complete but the job is still
+/// `ready` while libvirtd is down; it concludes after the restart, and libvirt, whose
+/// record says `ready`, takes the copy-abort path: source kept, QEMU on the target.
+fn assert_slow_concludes_after_the_restart(v: &Value) {
+    let s = by(v, "job-complete.reply.persistent.slow");
+    assert_eq!(s["down"]["job"], "ready");
+    assert_eq!(s["down"]["active"], "src");
+    assert_eq!(s["write_down"], "both");
+    assert_eq!(s["live_source"], "src");
+    assert_eq!(s["config_source"], "src");
+    assert_eq!(s["qemu"]["active"], "tgt");
+    assert_eq!(s["write_after"], "target");
 }
 
 /// The default live suite on both libvirt versions: every crash scenario agrees with the
@@ -140,8 +164,18 @@ fn live_suite_agrees_with_the_model() {
     let t = Instant::now();
     if !skip("9.0") {
         let v = run_live("9.0");
-        assert_eq!(v["scenarios"].as_array().unwrap().len(), 40);
+        assert_eq!(v["scenarios"].as_array().unwrap().len(), 42);
         assert_pause_takes_the_abort_path(&v);
+        assert_slow_concludes_after_the_restart(&v);
+        // W2b after a restart: the concluded-job path's unloadable save drops the domain.
+        let w2b = by(
+            &v,
+            "job-complete.reply+concluded.blockdev-del.before.persistent.slow",
+        );
+        assert_eq!(w2b["domain"], "shut off");
+        assert_eq!(w2b["config_source"], "src");
+        assert_eq!(w2b["qemu"]["alive"], true);
+        assert_eq!(w2b["qemu"]["active"], "tgt");
 
         // W1: libvirt reports the source while QEMU runs on the target and the data
         // follows it.
@@ -190,8 +224,18 @@ fn live_suite_agrees_with_the_model() {
     }
     if !skip("11.3") {
         let v = run_live("11.3");
-        assert_eq!(v["scenarios"].as_array().unwrap().len(), 32);
+        assert_eq!(v["scenarios"].as_array().unwrap().len(), 34);
         assert_pause_takes_the_abort_path(&v);
+        assert_slow_concludes_after_the_restart(&v);
+        // 11.3's save there loads: the domain stays managed, with the `ready` mirror the
+        // record had (the job it names is gone).
+        let twice = by(
+            &v,
+            "job-complete.reply+concluded.blockdev-del.before.persistent.slow",
+        );
+        assert_eq!(twice["domain"], "running");
+        assert_eq!(twice["mirror"], "yes");
+        assert_eq!(twice["qemu"]["active"], "tgt");
 
         // W1, W2 and W3 remain on 11.3.
         let w1 = by(&v, "job-complete.reply.transient");

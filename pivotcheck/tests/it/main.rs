@@ -54,7 +54,12 @@ pub fn scenario_path(name: &str) -> String {
 
 /// The default suite's files, sorted.
 pub fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir())
+    scenario_files_in("")
+}
+
+/// The scenario files of `scenarios/<sub>` (not its subfolders), sorted.
+pub fn scenario_files_in(sub: &str) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(scenarios_dir().join(sub))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))

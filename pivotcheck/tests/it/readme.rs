@@ -123,7 +123,7 @@ fn the_readme_stats_excerpt_is_what_check_stats_prints() {
         want, printed,
         "README's --stats excerpt vs today's output:\n{out}"
     );
-    assert!(want[0].contains("840814 unique, # states/s, 15.6 bytes per stored state"));
+    assert!(want[0].contains("828934 unique, # states/s, 15.2 bytes per stored state"));
 }
 
 /// The README's scaling table: each row's unique states with and without symmetry are

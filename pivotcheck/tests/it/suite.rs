@@ -121,6 +121,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 1,
                 exact: false,
                 symmetry: true,
+                por: false,
             },
         );
         let two = outcome(
@@ -129,6 +130,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 2,
                 exact: false,
                 symmetry: true,
+                por: false,
             },
         );
         assert_eq!(base, two, "{}: 1 vs 2 threads", s.name);
@@ -138,6 +140,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 2,
                 exact: false,
                 symmetry: true,
+                por: false,
             },
         );
         assert_eq!(two, again, "{}: repeated run", s.name);
@@ -147,6 +150,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 2,
                 exact: true,
                 symmetry: true,
+                por: false,
             },
         );
         assert_eq!(base, exact, "{}: fingerprints vs whole states", s.name);
@@ -156,6 +160,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 2,
                 exact: true,
                 symmetry: false,
+                por: false,
             },
         );
         assert_eq!(
@@ -170,6 +175,7 @@ fn search_modes_agree_on_the_whole_suite() {
                 threads: 1,
                 exact: false,
                 symmetry: false,
+                por: false,
             },
         );
         assert_eq!(
@@ -191,6 +197,7 @@ fn symmetry_shrinks_two_block_spaces() {
             threads: 1,
             exact: false,
             symmetry: true,
+            por: false,
         },
     )
     .0;
@@ -200,6 +207,7 @@ fn symmetry_shrinks_two_block_spaces() {
             threads: 1,
             exact: false,
             symmetry: false,
+            por: false,
         },
     )
     .0;
@@ -490,15 +498,8 @@ fn mutation_without_arguments_leaves_survivors() {
 #[test]
 fn every_always_and_liveness_property_is_violated_somewhere() {
     let mut files = scenario_files();
-    for sub in ["live", "history"] {
-        let mut more: Vec<_> = std::fs::read_dir(scenarios_dir().join(sub))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        more.sort();
-        files.extend(more);
-    }
+    files.extend(crate::scenario_files_in("live"));
+    files.extend(crate::scenario_files_in("history"));
     let results: Vec<_> = files
         .iter()
         .map(|f| check_scenario(&scenario::load(f).unwrap(), &full()))
@@ -648,6 +649,98 @@ fn every_mutant_round_trips_through_to_toml() {
             assert_eq!(back.config, m.scenario.config, "{}", m.id);
             assert_eq!(back.variant, m.scenario.variant, "{}", m.id);
             assert_eq!(back.to_toml(&m.id), text, "{}", m.id);
+        }
+    }
+}
+
+/// Every checked scenario (`scenarios/`, `scenarios/live`, `scenarios/apps`) and, of the
+/// large configurations, the scaling table's two-block rows up to 60,000 states (the
+/// four-block one takes minutes in a debug build).
+fn every_checked_scenario() -> Vec<Scenario> {
+    let dir = scenarios_dir();
+    let mut files = scenario_files();
+    files.extend(crate::scenario_files_in("live"));
+    files.extend(crate::scenario_files_in("apps"));
+    for large in ["write-ahead-2-blocks", "write-ahead-2-qemu"] {
+        files.push(dir.join(format!("large/scaling/{large}.toml")));
+    }
+    files.iter().map(|f| scenario::load(f).unwrap()).collect()
+}
+
+/// Issue 16's equivalence: the partial-order reduction on or off, 1 or 2 threads,
+/// fingerprints or whole states give the same unique states, the same verdicts and the
+/// same shortest lengths (liveness verdicts and lasso lengths included) on every checked
+/// scenario; the reduction only removes transitions (those it skipped plus those it
+/// computed are the transitions without it), and removes some on the suite.
+#[test]
+fn reduction_threads_and_storage_give_the_same_verdicts_on_every_checked_scenario() {
+    use sim::bfs::Options;
+    let run = |s: &Scenario, threads, exact, por| {
+        let r = check_scenario(
+            s,
+            &CheckOptions {
+                search: Options {
+                    threads,
+                    exact,
+                    symmetry: true,
+                    por,
+                },
+                ..Default::default()
+            },
+        );
+        assert!(r.complete, "{}", s.name);
+        let props: Vec<_> = r
+            .properties
+            .iter()
+            .map(|p| (p.name, p.status, p.actions.as_ref().map_or(0, Vec::len)))
+            .collect();
+        assert!(props.iter().any(|p| p.0 == "guest-eventually-runs"));
+        (r.unique_states, props, r.states, r.pruned)
+    };
+    let scenarios = every_checked_scenario();
+    assert!(scenarios.len() >= 40, "{} scenarios", scenarios.len());
+    let mut skipped = 0;
+    for s in &scenarios {
+        let off = run(s, 1, false, false);
+        assert_eq!(off.3, 0, "{}", s.name);
+        for (threads, exact) in [(1, false), (2, false), (2, true)] {
+            let on = run(s, threads, exact, true);
+            assert_eq!(
+                (on.0, &on.1),
+                (off.0, &off.1),
+                "{}: reduction on, {threads} thread(s), exact {exact}",
+                s.name
+            );
+            assert_eq!(on.2 + on.3, off.2, "{}", s.name);
+            skipped += on.3;
+        }
+        let two = run(s, 2, false, false);
+        assert_eq!(two, off, "{}: 1 vs 2 threads", s.name);
+    }
+    assert!(skipped > 0);
+}
+
+/// The liveness graph the breadth-first search records (numbered by it, keyed by
+/// fingerprints or whole states, with or without the reduction) is the graph the
+/// fair-cycle search's own exploration over whole states builds, row for row.
+#[test]
+fn the_recorded_liveness_graph_is_the_exact_one() {
+    use sim::bfs::{self, Limits, Options};
+    for s in every_checked_scenario() {
+        let model = PivotModel::new(s.config.clone());
+        let exact = sim::liveness::exact_graph(&model, true)
+            .expect("small")
+            .rows();
+        for (exact_states, por) in [(false, false), (true, false), (false, true)] {
+            let opts = Options {
+                threads: 2,
+                exact: exact_states,
+                symmetry: true,
+                por,
+            };
+            let (_, g) = bfs::explore_with_graph(&model, &opts, &Limits::default(), &mut |_| {});
+            let g = g.expect("complete").rows();
+            assert!(g == exact, "{}: {opts:?}", s.name);
         }
     }
 }
