@@ -261,9 +261,11 @@ fn packing_round_trips_states_of_several_disks() {
         assert_eq!(fingerprints.len(), seen.len(), "{name}");
         counts.push((name, seen.len()));
     }
+    // 240312 and 608305 before the merge of issue 13's refused job-complete (the pivot
+    // ends at once) and issue 15's app model.
     assert_eq!(
         counts,
-        vec![("write-ahead", 240312), ("blockdev-modern", 608305)]
+        vec![("write-ahead", 238959), ("blockdev-modern", 552388)]
     );
     // Three disks, every fault: deterministic walks (a fixed linear congruential choice).
     let mut cfg = config("blockdev-modern", 3, AppOrder::Concurrent);
