@@ -440,6 +440,13 @@ impl Run<'_> {
     ) -> Step {
         let cfg = self.cfg;
         match a {
+            // The harness drives one disk: a trace of several cannot be replayed here.
+            Action::Disk(..) => {
+                return Err(Failure::Race(format!(
+                    "{}: the conformance harness replays one disk",
+                    a.name()
+                )))
+            }
             Action::Guest(GuestAction::Write(b)) => {
                 // Hold back background copies: from `ready` on the model copies a
                 // rewritten block only in explicit steps, the real job within 100 ms.

@@ -51,7 +51,9 @@ fn natural_rank(a: Action) -> Option<u8> {
         | Action::App(AppAction::HardReboot)
         | Action::App(AppAction::VirshStart)
         | Action::Libvirtd(LibvirtdAction::Restart)
-        | Action::Fault(_) => return None,
+        | Action::Fault(_)
+        // Scripts drive one disk.
+        | Action::Disk(..) => return None,
     })
 }
 

@@ -802,6 +802,7 @@ mod tests {
         w.libvirtd.program = Some(Program {
             kind: ProgramKind::Pivot,
             pc: 10,
+            disk: 0,
         });
         let step = w.libvirtd.current_step(&cfg.procedures).unwrap();
         assert_eq!(

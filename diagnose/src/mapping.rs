@@ -154,6 +154,9 @@ pub fn shown(w: &World, a: Action, next: &World) -> Option<Shown> {
         | Action::Guest(_)
         | Action::Qemu(_)
         | Action::App(_)
+        // A further disk's own steps (guest writes, the job's progress, the app) are
+        // hidden like disk 0's; diagnose reads one disk's copy.
+        | Action::Disk(..)
         | Action::Fault(
             FaultKind::LibvirtdCrash
             | FaultKind::GuestPowerOff

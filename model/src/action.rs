@@ -18,6 +18,42 @@ pub enum Action {
     Libvirtd(LibvirtdAction),
     App(AppAction),
     Fault(FaultKind),
+    /// A step of disk 1 or 2 (issue 16). Disk 0's steps are the plain actions above, so a
+    /// one-disk model and its traces are what they were before disks existed.
+    Disk(u8, DiskStep),
+}
+
+/// The steps that belong to one disk: the guest's writes to it, its mirror job's own
+/// progress, and the app's calls about it. Everything else (QEMU's monitor, libvirtd, the
+/// faults) is the domain's, shared by every disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DiskStep {
+    Guest(GuestAction),
+    Qemu(QemuAction),
+    App(AppAction),
+}
+
+impl DiskStep {
+    /// The plain action this step is, on disk 0.
+    pub fn base(self) -> Action {
+        match self {
+            DiskStep::Guest(a) => Action::Guest(a),
+            DiskStep::Qemu(a) => Action::Qemu(a),
+            DiskStep::App(a) => Action::App(a),
+        }
+    }
+
+    /// The step of a plain per-disk action; `None` for the domain's shared steps.
+    pub fn of(action: Action) -> Option<DiskStep> {
+        match action {
+            Action::Guest(a) => Some(DiskStep::Guest(a)),
+            Action::Qemu(QemuAction::Execute) => None,
+            Action::Qemu(a) => Some(DiskStep::Qemu(a)),
+            Action::App(a) => Some(DiskStep::App(a)),
+            Action::Disk(_, s) => Some(s),
+            Action::Libvirtd(_) | Action::Fault(_) => None,
+        }
+    }
 }
 
 /// What the running guest does on its own (its power-off is a [`FaultKind`]).
@@ -192,16 +228,43 @@ pub const KINDS: [&str; 26] = [
 ];
 
 impl Action {
+    /// The action as disk 0 would take it: the step of a [`Action::Disk`], any other
+    /// action itself. What classifies steps (actor, kind, fairness, labels) reads this.
+    pub fn base(self) -> Action {
+        match self {
+            Action::Disk(_, s) => s.base(),
+            other => other,
+        }
+    }
+
+    /// The disk a per-disk step belongs to (0 for the plain actions).
+    pub fn disk(self) -> u8 {
+        match self {
+            Action::Disk(d, _) => d,
+            _ => 0,
+        }
+    }
+
+    /// The same step on disk `disk` (the plain action for disk 0); a shared step stays itself.
+    pub fn on_disk(self, disk: u8) -> Action {
+        match DiskStep::of(self) {
+            Some(s) if disk > 0 => Action::Disk(disk, s),
+            Some(s) => s.base(),
+            None => self,
+        }
+    }
+
     /// The actor that takes the step (a fault is drawn on the actor it hits; a host crash
     /// on libvirtd, whose records it wipes).
     pub fn actor(self) -> Actor {
-        match self {
+        match self.base() {
             Action::Guest(_) | Action::Fault(FaultKind::GuestPowerOff) => Actor::Guest,
             Action::Qemu(_) | Action::Fault(FaultKind::QemuCrash) => Actor::Qemu,
             Action::Libvirtd(_)
             | Action::Fault(FaultKind::LibvirtdCrash)
             | Action::Fault(FaultKind::HostCrash) => Actor::Libvirtd,
             Action::App(_) | Action::Fault(FaultKind::AppCrash) => Actor::App,
+            Action::Disk(..) => unreachable!("base() is a plain action"),
         }
     }
 
@@ -211,7 +274,7 @@ impl Action {
 
     /// The index of the action's kind in [`KINDS`].
     pub fn kind(self) -> usize {
-        match self {
+        match self.base() {
             Action::Guest(GuestAction::Write(_)) => 0,
             Action::Fault(FaultKind::GuestPowerOff) => 1,
             Action::Qemu(q) => match q {
@@ -244,29 +307,51 @@ impl Action {
             Action::Fault(FaultKind::QemuCrash) => 20,
             Action::Fault(FaultKind::HostCrash) => 21,
             Action::Fault(FaultKind::AppCrash) => 22,
+            Action::Disk(..) => unreachable!("base() is a plain action"),
         }
     }
 
     /// The block the step is about, for the steps that take one.
     fn block(self) -> Option<u8> {
-        match self {
+        match self.base() {
             Action::Guest(GuestAction::Write(b)) | Action::Qemu(QemuAction::CopyRead(b)) => Some(b),
             _ => None,
         }
     }
 
     /// The stable name a trace stores: the kind, and the block in parentheses
-    /// (`GuestWrite(0)`, `LibvirtdCrash`).
+    /// (`GuestWrite(0)`, `LibvirtdCrash`); a step of disk 1 or 2 is prefixed with its disk
+    /// (`Disk1.QemuJobReady`).
     pub fn name(self) -> String {
         let kind = KINDS[self.kind()];
-        match self.block() {
+        let plain = match self.block() {
             Some(b) => format!("{kind}({b})"),
             None => kind.to_string(),
+        };
+        match self {
+            Action::Disk(d, _) => format!("Disk{d}.{plain}"),
+            _ => plain,
         }
     }
 
     /// The action a trace's name stands for; `None` for a name no action has.
     pub fn from_name(name: &str) -> Option<Action> {
+        if let Some(rest) = name.strip_prefix("Disk") {
+            let (digits, plain) = rest.split_once('.')?;
+            if digits.len() != 1 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let disk: u8 = digits.parse().ok()?;
+            if disk == 0 || disk >= crate::config::Config::MAX_DISKS {
+                return None;
+            }
+            let step = DiskStep::of(Action::plain_from_name(plain)?)?;
+            return Some(Action::Disk(disk, step));
+        }
+        Action::plain_from_name(name)
+    }
+
+    fn plain_from_name(name: &str) -> Option<Action> {
         let (kind, block) = match name.split_once('(') {
             Some((kind, rest)) => {
                 let digits = rest.strip_suffix(')')?;
@@ -308,6 +393,20 @@ impl Action {
             _ => return None,
         };
         Some(a)
+    }
+
+    /// Every per-disk action of disks 1 and up of a model with `disks` disks of `blocks`
+    /// blocks (disk 0's are in [`Action::all`]).
+    pub fn all_disks(blocks: u8, disks: u8) -> Vec<Action> {
+        let mut out = Vec::new();
+        for d in 1..disks {
+            for a in Action::all(blocks) {
+                if DiskStep::of(a).is_some() {
+                    out.push(a.on_disk(d));
+                }
+            }
+        }
+        out
     }
 
     /// Every action of a model with `blocks` blocks, in [`KINDS`] order.

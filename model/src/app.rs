@@ -324,7 +324,8 @@ fn app_can_recover(cfg: &Config, w: &World) -> bool {
 #[inline]
 pub fn app_crash_enabled(cfg: &Config, w: &World) -> bool {
     if cfg.app.steps.is_empty() {
-        return w.app.phase == AppPhase::Waiting;
+        return w.app.phase == AppPhase::Waiting
+            || w.others.iter().any(|p| p.app.phase == AppPhase::Waiting);
     }
     match w.app.phase {
         AppPhase::Idle => w.app.pc > 0,
@@ -347,5 +348,10 @@ pub fn app_crashed(cfg: &Config, w: &mut World) {
         w.app.pc = 0;
     } else if w.app.phase == AppPhase::Waiting {
         w.app.phase = AppPhase::Recovering;
+    }
+    for p in w.others.iter_mut() {
+        if p.app.phase == AppPhase::Waiting {
+            p.app.phase = AppPhase::Recovering;
+        }
     }
 }

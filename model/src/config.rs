@@ -514,11 +514,38 @@ impl Procedures {
     }
 }
 
+/// How the management app pivots a domain's disks (issue 16): oVirt's live storage
+/// migration and Nova's volume swap each finish one disk's copy per API call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppOrder {
+    /// Disk by disk: the app asks for disk `n + 1`'s pivot only once it has settled on an
+    /// image for disk `n`.
+    Sequential,
+    /// Each disk's copy is finished by its own worker: the app asks for any ready disk's
+    /// pivot whenever libvirt takes the call (its per-domain job lock serializes them).
+    Concurrent,
+}
+
+impl AppOrder {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppOrder::Sequential => "sequential",
+            AppOrder::Concurrent => "concurrent",
+        }
+    }
+}
+
 /// Everything that stays fixed during one search.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
-    /// Number of guest blocks (1 to 4). Two blocks let a write race a copy of another block.
+    /// Number of guest blocks (1 to 4) of each disk. Two blocks let a write race a copy of
+    /// another block.
     pub blocks: u8,
+    /// Number of the domain's disks being copied and pivoted (1 to [`Config::MAX_DISKS`]),
+    /// each with its own source, target, mirror job and `<mirror>` record.
+    pub disks: u8,
+    /// The order in which the app asks for the disks' pivots (meaningless for one disk).
+    pub app_order: AppOrder,
     pub copy_mode: CopyMode,
     /// libvirt passes `-no-shutdown`: a guest power-off leaves QEMU alive in run state
     /// `shutdown` until someone kills it.
@@ -535,6 +562,9 @@ pub struct Config {
 
 impl Config {
     pub const MAX_BLOCKS: u8 = 4;
+    /// What the packed state holds (`packed.rs`), and QEMU's outbox with every disk's
+    /// READY, pending and concluded events at once.
+    pub const MAX_DISKS: u8 = 3;
 
     /// The bitmask with one bit per block: "every block holds the latest acknowledged write".
     pub fn all_blocks(&self) -> u8 {

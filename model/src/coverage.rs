@@ -231,6 +231,8 @@ mod tests {
     fn phases_of_a_pivot_in_order() {
         let cfg = Config {
             blocks: 1,
+            disks: 1,
+            app_order: crate::config::AppOrder::Sequential,
             copy_mode: CopyMode::Background,
             no_shutdown: true,
             quit_cancel: QuitCancel::Force,

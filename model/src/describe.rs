@@ -1,7 +1,9 @@
 //! Words for people: a label for each step and each actor's state as named fields, so
 //! that a trace can show what changed in which actor instead of dumping whole states.
 
-use crate::action::{Action, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
+use crate::action::{
+    Action, AppAction, DiskStep, FaultKind, GuestAction, LibvirtdAction, QemuAction,
+};
 use crate::config::{Config, Image, Recovery};
 use crate::state::*;
 
@@ -43,9 +45,32 @@ fn run_state(s: RunState) -> &'static str {
     }
 }
 
-/// A one-line description of `action` taken in `last`, leading to `next`.
+/// A one-line description of `action` taken in `last`, leading to `next`. With several
+/// disks, a step about one disk is described on that disk's view and says which disk.
 pub fn step_label(cfg: &Config, last: &World, action: Action, next: &World) -> String {
+    if last.others.is_empty() {
+        return step_label_one(cfg, last, action, next);
+    }
+    let d = crate::world::disk_of_step(cfg, last, action);
+    let label = step_label_one(cfg, &last.focused(d), action.base(), &next.focused(d));
+    let about_a_disk = DiskStep::of(action).is_some()
+        || matches!(
+            action,
+            Action::Qemu(QemuAction::Execute)
+                | Action::Libvirtd(
+                    LibvirtdAction::Step | LibvirtdAction::Read | LibvirtdAction::Eof
+                )
+        );
+    if about_a_disk {
+        format!("disk {d}: {label}")
+    } else {
+        label
+    }
+}
+
+fn step_label_one(cfg: &Config, last: &World, action: Action, next: &World) -> String {
     match action {
+        Action::Disk(..) => unreachable!("step_label hands a plain action"),
         Action::Guest(GuestAction::Write(b)) => format!("guest writes block {b} (to the {})", last.qemu.active),
         Action::Fault(FaultKind::GuestPowerOff) => {
             if cfg.no_shutdown {
@@ -193,8 +218,70 @@ fn short(i: Image) -> &'static str {
 }
 
 /// Each actor's state as (actor, field, value), in a fixed order. Reports diff two of
-/// these to say what a step changed.
+/// these to say what a step changed. With several disks, each further disk's own fields
+/// follow, named with their disk (`disk 1: job`).
 pub fn fields(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = fields_one(cfg, w);
+    for d in 1..w.disks() {
+        for (actor, field, value) in fields_one(cfg, &w.focused(d)) {
+            if let Some(name) = disk_field(d, field) {
+                out.push((actor, name, value));
+            }
+        }
+    }
+    out
+}
+
+/// The name of disk `d`'s own field `field`; `None` for the domain's shared fields.
+fn disk_field(d: u8, field: &str) -> Option<&'static str> {
+    const FIELDS: [&str; 11] = [
+        "source",
+        "target",
+        "active",
+        "job",
+        "dirty",
+        "copy in flight",
+        "outcome",
+        "live definition",
+        "status XML",
+        "persistent config",
+        "phase",
+    ];
+    const DISK1: [&str; 11] = [
+        "disk 1: source",
+        "disk 1: target",
+        "disk 1: active",
+        "disk 1: job",
+        "disk 1: dirty",
+        "disk 1: copy in flight",
+        "disk 1: outcome",
+        "disk 1: live definition",
+        "disk 1: status XML",
+        "disk 1: persistent config",
+        "disk 1: phase",
+    ];
+    const DISK2: [&str; 11] = [
+        "disk 2: source",
+        "disk 2: target",
+        "disk 2: active",
+        "disk 2: job",
+        "disk 2: dirty",
+        "disk 2: copy in flight",
+        "disk 2: outcome",
+        "disk 2: live definition",
+        "disk 2: status XML",
+        "disk 2: persistent config",
+        "disk 2: phase",
+    ];
+    let i = FIELDS.iter().position(|f| *f == field)?;
+    match d {
+        1 => Some(DISK1[i]),
+        2 => Some(DISK2[i]),
+        _ => None,
+    }
+}
+
+fn fields_one(cfg: &Config, w: &World) -> Vec<(&'static str, &'static str, String)> {
     let q = &w.qemu;
     let l = &w.libvirtd;
     let mut out = vec![

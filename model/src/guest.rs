@@ -12,6 +12,21 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     if !guest_can_run(w) {
         return;
     }
+    writes_enabled(cfg, w, out);
+    if poweroff_allowed(cfg, w) {
+        out.push(Action::Fault(FaultKind::GuestPowerOff));
+    }
+}
+
+/// Whether the scenario's bound allows one more power-off.
+#[inline]
+pub(crate) fn poweroff_allowed(cfg: &Config, w: &World) -> bool {
+    cfg.faults[FaultKind::GuestPowerOff].allows(w.ghost.faults_used[FaultKind::GuestPowerOff])
+}
+
+/// The guest's writes to the focused disk (the guest can run).
+#[inline]
+pub(crate) fn writes_enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     let q = &w.qemu;
     for b in 0..cfg.blocks {
         // Write-blocking mode serializes a guest write with an in-flight copy of the
@@ -23,9 +38,6 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
             out.push(Action::Guest(GuestAction::Write(b)));
         }
     }
-    if cfg.faults[FaultKind::GuestPowerOff].allows(w.ghost.faults_used[FaultKind::GuestPowerOff]) {
-        out.push(Action::Fault(FaultKind::GuestPowerOff));
-    }
 }
 
 #[inline]
@@ -36,7 +48,7 @@ pub fn apply(cfg: &Config, w: &mut World, action: GuestAction) {
 }
 
 #[inline]
-fn guest_can_run(w: &World) -> bool {
+pub(crate) fn guest_can_run(w: &World) -> bool {
     let q = &w.qemu;
     // Waiting/pending: QEMU drains guest I/O around the graph switch.
     q.alive

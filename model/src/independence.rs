@@ -21,7 +21,7 @@
 //! to the footprints of the steps that read or write it. Steps of different disks then
 //! commute when their footprints name only their own disk's parts.
 
-use crate::action::{Action, GuestAction, LibvirtdAction, QemuAction};
+use crate::action::{Action, DiskStep, GuestAction, LibvirtdAction, QemuAction};
 use crate::config::Config;
 use crate::state::{QmpMessage, Reply, RunState, World};
 
@@ -37,7 +37,7 @@ pub const fn block(b: u8) -> Parts {
 pub const BLOCKS: Parts = 0xff;
 /// Whether a copy is in flight at all (which block is part of that block's data).
 pub const INFLIGHT: Parts = 1 << 8;
-/// QEMU's process and job: alive, run state, active image, job, synced.
+/// QEMU's process and jobs: alive, run state, and each disk's active image, job, synced.
 pub const QEMU: Parts = 1 << 9;
 /// The monitor: connection, the command in QEMU's inbox, the replies and events queued.
 pub const MONITOR: Parts = 1 << 10;
@@ -52,6 +52,39 @@ pub const GHOST: Parts = 1 << 13;
 /// app step, `ALL`); read by libvirtd's `read-bitmap`, its stop of a domain and the
 /// properties `observe` checks for its steps.
 pub const BITMAP: Parts = 1 << 14;
+
+/// Block `b`'s data of disk `d` (1 or 2): bits 16 to 31, as [`block`] is for disk 0.
+pub const fn disk_block(d: u8, b: u8) -> Parts {
+    1 << (16 + 8 * (d as u32 - 1) + b as u32)
+}
+/// Whether disk `d` (1 or 2) has a copy in flight, as [`INFLIGHT`] is for disk 0.
+pub const fn disk_inflight(d: u8) -> Parts {
+    1 << (32 + d as u32)
+}
+
+/// The footprint of disk `d`'s own step `step` (`Action::Disk`): disk 0's footprint of
+/// the same step with disk 0's block and copy parts renamed to disk `d`'s.
+fn disk_footprint(w: &World, d: u8, step: DiskStep) -> Footprint {
+    let parts = &w.others[d as usize - 1];
+    match step {
+        DiskStep::Guest(GuestAction::Write(b)) => Footprint {
+            reads: QEMU | disk_block(d, b),
+            writes: disk_block(d, b),
+        },
+        DiskStep::Qemu(QemuAction::CopyRead(b)) => Footprint {
+            reads: QEMU | disk_inflight(d) | disk_block(d, b),
+            writes: disk_inflight(d) | disk_block(d, b),
+        },
+        DiskStep::Qemu(QemuAction::CopyWrite) => match parts.inflight {
+            Some(c) => Footprint {
+                reads: QEMU | disk_inflight(d) | disk_block(d, c.block),
+                writes: disk_inflight(d) | disk_block(d, c.block),
+            },
+            None => Footprint::ALL,
+        },
+        _ => Footprint::ALL,
+    }
+}
 
 /// What a step reads and writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +141,10 @@ pub fn footprint(_cfg: &Config, w: &World, action: Action) -> Footprint {
             reads: QEMU | MONITOR | LIBVIRTD | APP | GHOST | BITMAP,
             writes: MONITOR | LIBVIRTD | APP | GHOST,
         },
+        // A step of disk 1 or 2: its guest writes and its copy touch that disk's blocks
+        // and copy in flight (their own parts, below) and read QEMU's process and jobs,
+        // as disk 0's do; its other steps are not analysed.
+        Action::Disk(d, step) => disk_footprint(w, d, step),
         // The app's steps, QEMU's monitor and job transitions (which read every block
         // through `converged`), libvirtd's kill and the faults: not analysed.
         _ => Footprint::ALL,
@@ -173,6 +210,19 @@ pub fn bit(action: Action) -> ActionSet {
                 }
         }
         Action::Fault(f) => 2 * B + 19 + f.index() as u32,
+        // Disk 1's and 2's guest writes and copy steps, the only steps of theirs a
+        // footprint lets commute, after every plain action (bits 32 to 49). Their other
+        // steps conflict with everything (`Footprint::ALL`), so they are never put to
+        // sleep: no bit, an empty set.
+        Action::Disk(d, step) => {
+            let base = 2 * B + 24 + (u32::from(d) - 1) * (2 * B + 1);
+            match step {
+                DiskStep::Guest(GuestAction::Write(b)) => base + u32::from(b),
+                DiskStep::Qemu(QemuAction::CopyRead(b)) => base + B + u32::from(b),
+                DiskStep::Qemu(QemuAction::CopyWrite) => base + 2 * B,
+                _ => return 0,
+            }
+        }
     };
     1 << n
 }
@@ -299,5 +349,53 @@ mod tests {
         let bits: BTreeSet<ActionSet> = all.iter().map(|&a| bit(a)).collect();
         assert_eq!(bits.len(), all.len());
         assert!(all.len() > 20, "{all:?}");
+    }
+
+    /// Several disks (issue 16): steps declared independent commute in every reachable
+    /// state of two disks (two blocks each, no faults; and one block each with a libvirtd
+    /// crash and a power-off), with disk 1's writes and copies among them; the bits of
+    /// disk 1's and 2's steps that can sleep are distinct from each other and from every
+    /// plain action's, and their other steps take none.
+    #[test]
+    fn steps_of_different_disks_commute_as_declared() {
+        let mut total = 0;
+        let across = std::cell::Cell::new(0);
+        for (blocks, faulty) in [(2, false), (1, true)] {
+            let mut cfg = config("write-ahead", blocks, CopyMode::Background);
+            cfg.disks = 2;
+            cfg.app_order = crate::config::AppOrder::Concurrent;
+            cfg.faults = if faulty {
+                crate::config::Faults::OFF
+                    .with(FaultKind::LibvirtdCrash, Fault::AtMost(1))
+                    .with(FaultKind::GuestPowerOff, Fault::AtMost(1))
+            } else {
+                crate::config::Faults::OFF
+            };
+            let (pairs, bad) = check_commutation(&cfg, &|w, a, b| {
+                let yes = independent(&cfg, w, a, b);
+                if yes && a.disk() != b.disk() {
+                    across.set(across.get() + 1);
+                }
+                yes
+            });
+            assert!(bad.is_none(), "{blocks} blocks: {bad:?} do not commute");
+            total += pairs;
+        }
+        let across = across.get();
+        assert!(across > 1000, "only {across} pairs across disks");
+        assert!(total > across);
+        let plain: BTreeSet<ActionSet> = Action::all(Config::MAX_BLOCKS)
+            .into_iter()
+            .map(bit)
+            .collect();
+        let disks: Vec<ActionSet> = Action::all_disks(Config::MAX_BLOCKS, Config::MAX_DISKS)
+            .into_iter()
+            .map(bit)
+            .filter(|&b| b != 0)
+            .collect();
+        let distinct: BTreeSet<ActionSet> = disks.iter().copied().collect();
+        assert_eq!(distinct.len(), disks.len());
+        assert_eq!(disks.len(), 2 * (2 * Config::MAX_BLOCKS as usize + 1));
+        assert!(distinct.is_disjoint(&plain));
     }
 }

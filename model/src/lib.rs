@@ -44,6 +44,8 @@ pub mod symmetry;
 pub mod world;
 
 #[cfg(test)]
+mod disk_tests;
+#[cfg(test)]
 mod tests;
 
 pub use action::{Action, Actor, AppAction, FaultKind, GuestAction, LibvirtdAction, QemuAction};
@@ -62,6 +64,16 @@ impl PivotModel {
             (1..=Config::MAX_BLOCKS).contains(&config.blocks),
             "blocks must be 1 to {}, the scenario loader checks this",
             Config::MAX_BLOCKS
+        );
+        assert!(
+            (1..=Config::MAX_DISKS).contains(&config.disks),
+            "disks must be 1 to {}, the scenario loader checks this",
+            Config::MAX_DISKS
+        );
+        assert!(
+            config.disks == 1
+                || (config.app.steps.is_empty() && !config.app.hard_reboot && !config.app.virsh_start),
+            "the app's own steps, hard reboot and virsh start are modelled for one disk, the scenario loader checks this"
         );
         PivotModel { config }
     }

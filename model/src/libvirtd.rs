@@ -34,6 +34,37 @@ pub fn enabled(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     }
 }
 
+/// libvirtd's steps in a world of several disks, given each disk's focused view (`views[d]`
+/// has disk `d` in its fields): the procedure's step reads its own disk; an idle libvirtd
+/// starts the concluded handler of any disk whose job concluded; a kill that waits for
+/// idleness waits for every disk.
+pub fn enabled_multi(cfg: &Config, w: &World, views: &[World], out: &mut Vec<Action>) {
+    let q = &w.qemu;
+    let l = &w.libvirtd;
+    if !l.up {
+        return;
+    }
+    let step = match l.program {
+        Some(p) => step_enabled(cfg, &views[p.disk as usize]),
+        None => views.iter().any(|v| step_enabled(cfg, v)),
+    };
+    if step {
+        out.push(Action::Libvirtd(LibvirtdAction::Step));
+    }
+    if q.monitor && !q.outbox.is_empty() {
+        out.push(Action::Libvirtd(LibvirtdAction::Read));
+    }
+    if q.monitor && !q.alive && q.outbox.is_empty() {
+        out.push(Action::Libvirtd(LibvirtdAction::Eof));
+    }
+    if views.iter().all(|v| kill_enabled(cfg, v)) {
+        out.push(Action::Libvirtd(LibvirtdAction::Kill));
+    }
+    if l.idle() && l.domain == Domain::Active && !q.alive && !q.monitor {
+        out.push(Action::Libvirtd(LibvirtdAction::StopDomain));
+    }
+}
+
 /// libvirtd restarts only after it went down.
 #[inline]
 pub fn restart_enabled(w: &World) -> bool {
@@ -70,6 +101,11 @@ fn restart(cfg: &Config, w: &mut World) {
             Some(_) if w.libvirtd.status_unloadable => stop_domain(cfg, w),
             Some(status) if w.qemu.alive => {
                 w.libvirtd.live = status;
+                // The status XML holds every disk's record; the reconnect starts with
+                // disk 0 and goes on disk by disk (`world::chain_reconnect`).
+                for p in w.others.iter_mut() {
+                    p.live = p.status.expect("one status XML holds every disk");
+                }
                 w.qemu.monitor = true;
                 start_program(cfg, w, ProgramKind::Reconnect);
             }
@@ -139,10 +175,21 @@ fn pending_seen(w: &World) -> bool {
 /// In the reconnect, `job-complete`, `wait-pending` and `job-finalize` resume a pivot from
 /// its durable intent: they act only when the status XML just loaded records `pivoting`,
 /// and are skipped otherwise (no pivot was asked for, or its intent never became durable).
+///
+/// With several disks the reconnect runs disk by disk (`world::chain_reconnect`), and its
+/// `finish-shutdown`, which is about the domain, runs once: in disk 0's pass when it leads
+/// the list (libvirt's order: the shutdown is finished before any job is refreshed), else
+/// in the last disk's pass (after every disk's jobs, as the write-ahead design asks).
 fn intent_step_skipped(w: &World, step: Step) -> bool {
     let l = &w.libvirtd;
     if step == Step::QueryConcluded {
         return !concluded_query_due(l);
+    }
+    if let Some(p) = l.program.filter(|p| p.kind == ProgramKind::Reconnect) {
+        if step == Step::FinishShutdown && w.disks() > 1 {
+            let pass = if p.pc == 0 { 0 } else { w.disks() - 1 };
+            return p.disk != pass;
+        }
     }
     l.program.is_some_and(|p| p.kind == ProgramKind::Reconnect)
         && matches!(
@@ -226,7 +273,11 @@ pub(crate) fn start_program(cfg: &Config, w: &mut World, kind: ProgramKind) {
     w.libvirtd.program = if procedure_len(cfg, kind) == 0 {
         None
     } else {
-        Some(Program { kind, pc: 0 })
+        Some(Program {
+            kind,
+            pc: 0,
+            disk: w.focus,
+        })
     };
 }
 
@@ -364,7 +415,7 @@ fn handle_reply(cfg: &Config, w: &mut World, reply: Option<Reply>) {
                     // running in the record): qemuBlockJobEventProcess marks the mirror
                     // ready and saves the status XML.
                     l.live.mirror = Some(MirrorState::Ready);
-                    rewrite_status(l);
+                    rewrite_status(w);
                 }
             }
             Some(Reply::Jobs(None)) => {
@@ -530,6 +581,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
                     step,
                     Step::SaveStatusUnloadable | Step::SaveStatusUnloadableIfQueried
                 );
+                save_other_disks(w);
             }
         }
         Step::SaveConfig => {
@@ -551,6 +603,7 @@ fn libvirtd_step(cfg: &Config, w: &mut World) {
 #[inline]
 fn libvirtd_read(cfg: &Config, w: &mut World) {
     let msg = w.qemu.outbox.remove(0);
+    w.qemu.outbox_disks >>= 2;
     match msg {
         QmpMessage::Reply(cmd, reply) => {
             if w.libvirtd.awaiting == Some(cmd) {
@@ -563,11 +616,11 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
             match e {
                 // The lifecycle handlers rewrite the status XML (the only status writes
                 // in the 2012 pivot path).
-                Event::Stop | Event::Resume => rewrite_status(l),
+                Event::Stop | Event::Resume => rewrite_status(w),
                 Event::Shutdown => {
                     l.shutdown_seen = true;
                     if cfg.procedures.shutdown_kill == ShutdownKill::SaveImmediate {
-                        rewrite_status(l);
+                        rewrite_status(w);
                     }
                 }
                 // libvirt saves the status XML with the ready mirror (`<mirror
@@ -576,7 +629,7 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
                 Event::Ready => {
                     if l.live.mirror == Some(MirrorState::Copying) {
                         l.live.mirror = Some(MirrorState::Ready);
-                        rewrite_status(l);
+                        rewrite_status(w);
                     }
                 }
                 Event::Pending => {
@@ -600,9 +653,18 @@ fn libvirtd_read(cfg: &Config, w: &mut World) {
 
 /// An event handler's status save: the live definition, serialized with the same disk
 /// record as before, so an unloadable record stays unloadable.
-fn rewrite_status(l: &mut Libvirtd) {
-    if l.domain == Domain::Active {
-        l.status = Some(l.live);
+fn rewrite_status(w: &mut World) {
+    if w.libvirtd.domain == Domain::Active {
+        w.libvirtd.status = Some(w.libvirtd.live);
+        save_other_disks(w);
+    }
+}
+
+/// The status XML is one file for the whole domain: a save made for one disk writes
+/// every other disk's in-memory record too, half-done pivots included (issue 16).
+fn save_other_disks(w: &mut World) {
+    for p in w.others.iter_mut() {
+        p.status = Some(p.live);
     }
 }
 
@@ -622,6 +684,9 @@ pub(crate) fn stop_domain(cfg: &Config, w: &mut World) {
     let l = &mut w.libvirtd;
     l.status = None;
     l.status_unloadable = false;
+    for p in w.others.iter_mut() {
+        p.status = None;
+    }
     l.domain = if l.defined {
         Domain::Inactive
     } else {
@@ -651,7 +716,19 @@ pub(crate) fn forget(w: &mut World) {
     q.monitor = false;
     q.inbox = None;
     q.outbox.clear();
+    q.outbox_disks = 0;
     if w.app.phase == AppPhase::Waiting {
         w.app.phase = AppPhase::Recovering;
+    }
+    for p in w.others.iter_mut() {
+        p.outcome = Outcome::None;
+        p.job_seen = None;
+        p.job_vanished = false;
+        p.refreshed = false;
+        p.outcome_from_refresh = false;
+        p.live = FORGOTTEN;
+        if p.app.phase == AppPhase::Waiting {
+            p.app.phase = AppPhase::Recovering;
+        }
     }
 }

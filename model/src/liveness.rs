@@ -43,8 +43,9 @@ use crate::state::*;
 /// Whether a step is owed under fairness, and if so its class (an index below
 /// [`CLASSES`]). Faults and guest steps are not owed.
 pub fn fairness_class(action: Action) -> Option<u8> {
-    Some(match action {
+    Some(match action.base() {
         Action::Guest(GuestAction::Write(_)) | Action::Fault(_) => return None,
+        Action::Disk(..) => unreachable!("base() is a plain action"),
         Action::Qemu(q) => match q {
             QemuAction::Execute => 0,
             QemuAction::CopyRead(_) => 1,
@@ -121,7 +122,7 @@ fn holds_all(cfg: &Config, w: &World, image: Image) -> bool {
 /// is gone (nothing is left to wait for). A disk drained for ever is a guest frozen for
 /// ever, whatever libvirt reports; a QEMU left in run state `shutdown` or paused for ever
 /// is the same hang.
-fn guest_runs(_: &Config, w: &World) -> bool {
+fn guest_runs_disk(_: &Config, w: &World) -> bool {
     let q = &w.qemu;
     !q.alive
         || (q.run_state == RunState::Running
@@ -134,7 +135,7 @@ fn guest_runs(_: &Config, w: &World) -> bool {
 /// The app's pivot call is not outstanding: it was never made, or it has been answered
 /// or settled by the app's recovery rule. An API call that never returns blocks the app's
 /// whole workflow for the domain.
-fn call_settled(_: &Config, w: &World) -> bool {
+fn call_settled_disk(_: &Config, w: &World) -> bool {
     !matches!(w.app.phase, AppPhase::Waiting | AppPhase::Recovering)
 }
 
@@ -142,7 +143,7 @@ fn call_settled(_: &Config, w: &World) -> bool {
 /// (auto-finalize off) or a `concluded` one waiting for `job-dismiss` (auto-dismiss off).
 /// A held pending job drains the guest's I/O; a concluded one blocks the next block job on
 /// the disk and leaks QEMU's job state.
-fn no_job_held(cfg: &Config, w: &World) -> bool {
+fn no_job_held_disk(cfg: &Config, w: &World) -> bool {
     let q = &w.qemu;
     !q.alive
         || !q.job.as_ref().is_some_and(|j| match j.status {
@@ -156,7 +157,7 @@ fn no_job_held(cfg: &Config, w: &World) -> bool {
 /// live disk source is QEMU's active image; or QEMU is gone and the image the next boot
 /// uses (the persistent config, or the source of a transient domain) holds every write.
 /// A disagreement that lasts sends every later operation to the wrong image.
-fn libvirt_agrees(cfg: &Config, w: &World) -> bool {
+fn libvirt_agrees_disk(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     if w.qemu.alive {
         l.up && l.domain == Domain::Active && l.live.source == w.qemu.active
@@ -168,6 +169,21 @@ fn libvirt_agrees(cfg: &Config, w: &World) -> bool {
         };
         holds_all(cfg, w, next_boot)
     }
+}
+
+// Each goal holds when it holds for every disk (the `_disk` functions, above, are the
+// one-disk goals).
+fn guest_runs(cfg: &Config, w: &World) -> bool {
+    crate::properties::every_disk(cfg, w, guest_runs_disk)
+}
+fn call_settled(cfg: &Config, w: &World) -> bool {
+    crate::properties::every_disk(cfg, w, call_settled_disk)
+}
+fn no_job_held(cfg: &Config, w: &World) -> bool {
+    crate::properties::every_disk(cfg, w, no_job_held_disk)
+}
+fn libvirt_agrees(cfg: &Config, w: &World) -> bool {
+    crate::properties::every_disk(cfg, w, libvirt_agrees_disk)
 }
 
 pub const LIVENESS: [LivenessDef; 4] = [

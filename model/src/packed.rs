@@ -1,8 +1,12 @@
-//! A state packed into 32 bytes, for the search's frontier and its exact visited set, and
+//! A state packed into 48 bytes, for the search's frontier and its exact visited set, and
 //! the state's fingerprint, computed over the packed words.
 //!
-//! A `World` takes 80 bytes in memory, most of it padding and enum tags; its information
-//! fits in about 210 bits. The search keeps whole levels of states waiting to be expanded,
+//! A one-disk `World` takes about 100 bytes in memory, most of it padding and enum tags;
+//! its information fits in about 220 bits, the first four words. Disks 1 and 2 (issue 16)
+//! follow it: about 60 bits each, their events' disk tags and the procedure's disk, which
+//! with three disks and a full outbox (one reply, thirteen events) comes to about 340
+//! bits. A one-disk state leaves the last two words zero, and its fingerprint reads only
+//! its first four words. The search keeps whole levels of states waiting to be expanded,
 //! so packing them is what keeps its memory per state small. `unpack(pack(w)) == w` for
 //! every state (a test checks it over random walks of every scenario), so packed states
 //! compare equal exactly when the states do.
@@ -14,7 +18,11 @@ use crate::state::*;
 /// Words of a packed state. Everything that handles packed states (packing, the
 /// fingerprint, the search's tables) follows this constant, so a field that needs more
 /// bits grows it here and nowhere else.
-pub const WORDS: usize = 4;
+pub const WORDS: usize = 6;
+
+/// The words a one-disk state can fill; the fingerprint of a state whose other words are
+/// zero reads only these (one-disk searches hash no more than before disks existed).
+const ONE_DISK_WORDS: usize = 4;
 
 /// A `World` in `WORDS` words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,10 +39,14 @@ impl Packed {
     /// The collision argument (the birthday bound n²/2⁶⁵ that `check --stats` prints)
     /// treats fingerprints as uniformly random, which asks of the function that every
     /// bit of the state reach every bit of the result. Each word is xored into the running
-    /// value, which is then multiplied by an odd constant and xor-shifted: both steps are
-    /// bijections of 64 bits, so two states that differ only in the last word they differ
-    /// in never collide, and a difference in an earlier word is spread over all 64 bits
-    /// before the next word comes in. MurmurHash3's finalizer ends it, so the high bits
+    /// value, which then goes through multiply, xor-shift, multiply, xor-shift: each step
+    /// is a bijection of 64 bits, so two states that differ only in the last word they
+    /// differ in never collide, and a difference in an earlier word is spread over all 64
+    /// bits before the next word comes in. One multiply and one shift by 32 were not enough:
+    /// a multiply carries a difference only upwards, so a difference in a word's top bits
+    /// stayed in a few bits, which a difference in the next word's bits cancelled (24
+    /// colliding pairs among the 430,553 states of two disks, write-ahead, concurrent app,
+    /// found by the liveness search's cross-check). MurmurHash3's finalizer ends it, so the high bits
     /// (which pick a slot in the search's table) depend on every input bit. Zero marks an
     /// empty slot there, so a zero result becomes 1: that merges two of 2⁶⁴ values, which
     /// the bound does not notice.
@@ -44,9 +56,16 @@ impl Packed {
     #[inline]
     pub fn fingerprint(&self) -> u64 {
         let mut h: u64 = 0x243f_6a88_85a3_08d3;
-        for &word in &self.0 {
+        let len = if self.0[ONE_DISK_WORDS..].iter().all(|&w| w == 0) {
+            ONE_DISK_WORDS
+        } else {
+            WORDS
+        };
+        for &word in &self.0[..len] {
             h = (h ^ word).wrapping_mul(MIX_A);
-            h ^= h >> 32;
+            h ^= h >> 33;
+            h = h.wrapping_mul(MIX_B);
+            h ^= h >> 29;
         }
         h ^= h >> 33;
         h = h.wrapping_mul(MIX_A);
@@ -309,25 +328,9 @@ pub fn pack(s: &World) -> Packed {
     w.flag(q.alive);
     w.put(index_of(&RUN_STATES, &q.run_state), 2);
     w.put(image(q.active), 1);
-    w.flag(q.job.is_some());
-    let job = q.job.clone().unwrap_or(Job {
-        status: JobStatus::Running,
-        should_complete: false,
-        error: false,
-        soft_cancel: false,
-    });
-    w.put(index_of(&STATUSES, &job.status), 3);
-    w.flag(job.should_complete);
-    w.flag(job.error);
-    w.flag(job.soft_cancel);
+    put_job(&mut w, &q.job);
     w.put(u64::from(q.dirty), 4);
-    w.flag(q.inflight.is_some());
-    let c = q.inflight.unwrap_or(InflightCopy {
-        block: 0,
-        fresh: false,
-    });
-    w.put(u64::from(c.block), 2);
-    w.flag(c.fresh);
+    put_inflight(&mut w, q.inflight);
     w.flag(q.synced);
     w.flag(q.monitor);
     put_command(&mut w, q.inbox);
@@ -341,6 +344,7 @@ pub fn pack(s: &World) -> Packed {
     let p = l.program.unwrap_or(Program {
         kind: ProgramKind::Pivot,
         pc: 0,
+        disk: 0,
     });
     w.put(index_of(&KINDS, &p.kind), 2);
     w.put(u64::from(p.pc), 8);
@@ -365,18 +369,108 @@ pub fn pack(s: &World) -> Packed {
     w.flag(l.status_unloadable);
     w.put(image(l.config_source), 1);
     w.flag(l.defined);
-    let (phase, img) = match s.app.phase {
+    put_app(&mut w, &s.app);
+    let g = &s.ghost;
+    put_ghost_flags(&mut w, g);
+    for &kind in &FaultKind::ALL {
+        w.put(u64::from(g.faults_used[kind]), 4);
+    }
+    // Disks 1 and up: zero bits, and nothing else, for one disk.
+    debug_assert_eq!(s.focus, 0, "a state between steps has disk 0 in its fields");
+    w.put(s.others.len() as u64, 2);
+    if !s.others.is_empty() {
+        w.put(u64::from(p.disk), 2);
+        w.put(
+            u64::from(s.qemu.outbox_disks),
+            2 * s.qemu.outbox.len() as u32,
+        );
+        for d in &s.others {
+            put_parts(&mut w, d);
+        }
+    }
+    // Last, so that states without a bitmap word pack (and fingerprint) as before: disk 0's
+    // persistent-bitmap word (`persistent-bitmap` is refused with several disks, so the
+    // other disks' words are always `None` and not packed).
+    w.flag(s.storage.bitmap.is_some());
+    w.put(image(s.storage.bitmap.unwrap_or(Image::Source)), 1);
+    Packed(w.finish())
+}
+
+fn put_inflight(w: &mut Writer, inflight: Option<InflightCopy>) {
+    w.flag(inflight.is_some());
+    let c = inflight.unwrap_or(InflightCopy {
+        block: 0,
+        fresh: false,
+    });
+    w.put(u64::from(c.block), 2);
+    w.flag(c.fresh);
+}
+fn get_inflight(r: &mut Reader) -> Option<InflightCopy> {
+    let some = r.flag();
+    let copy = InflightCopy {
+        block: r.get(2) as u8,
+        fresh: r.flag(),
+    };
+    some.then_some(copy)
+}
+
+fn put_job(w: &mut Writer, job: &Option<Job>) {
+    w.flag(job.is_some());
+    let j = job.clone().unwrap_or(Job {
+        status: JobStatus::Running,
+        should_complete: false,
+        error: false,
+        soft_cancel: false,
+    });
+    w.put(index_of(&STATUSES, &j.status), 3);
+    w.flag(j.should_complete);
+    w.flag(j.error);
+    w.flag(j.soft_cancel);
+}
+fn get_job(r: &mut Reader) -> Option<Job> {
+    let some = r.flag();
+    let job = Job {
+        status: STATUSES[r.get(3) as usize],
+        should_complete: r.flag(),
+        error: r.flag(),
+        soft_cancel: r.flag(),
+    };
+    some.then_some(job)
+}
+
+const NO_DISK: DiskDef = DiskDef {
+    source: Image::Source,
+    mirror: None,
+    paused_by_libvirt: false,
+};
+
+fn put_app(w: &mut Writer, app: &App) {
+    let (p, img) = match app.phase {
         AppPhase::Idle => (0, Image::Source),
         AppPhase::Waiting => (1, Image::Source),
         AppPhase::Recovering => (2, Image::Source),
         AppPhase::Settled(i) => (3, i),
         AppPhase::Abandoned => (4, Image::Source),
     };
-    w.put(phase, 3);
+    w.put(p, 3);
     w.put(image(img), 1);
-    w.put(u64::from(s.app.pc), APP_PC_BITS);
-    w.put(image(s.app.record), 1);
-    let g = &s.ghost;
+    w.put(u64::from(app.pc), APP_PC_BITS);
+    w.put(image(app.record), 1);
+}
+fn get_app(r: &mut Reader) -> App {
+    let phase = match (r.get(3), to_image(r.get(1))) {
+        (0, _) => AppPhase::Idle,
+        (1, _) => AppPhase::Waiting,
+        (2, _) => AppPhase::Recovering,
+        (3, i) => AppPhase::Settled(i),
+        _ => AppPhase::Abandoned,
+    };
+    let pc = r.get(APP_PC_BITS) as u8;
+    let record = to_image(r.get(1));
+    App { phase, pc, record }
+}
+
+fn put_ghost_flags(w: &mut Writer, g: &Ghost) {
     for b in [
         g.pivot_sent,
         g.amnesia,
@@ -390,13 +484,87 @@ pub fn pack(s: &World) -> Packed {
         w.flag(b);
     }
     w.put(u64::from(g.switches), 2);
-    for &kind in &FaultKind::ALL {
-        w.put(u64::from(g.faults_used[kind]), 4);
+}
+fn get_ghost_flags(r: &mut Reader) -> Ghost {
+    let mut flags = [false; 8];
+    for f in &mut flags {
+        *f = r.flag();
     }
-    // Last, so that a state without a bitmap word packs (and fingerprints) as before.
-    w.flag(s.storage.bitmap.is_some());
-    w.put(image(s.storage.bitmap.unwrap_or(Image::Source)), 1);
-    Packed(w.finish())
+    Ghost {
+        pivot_sent: flags[0],
+        amnesia: flags[1],
+        answer_lie: flags[2],
+        evidence_destroyed_early: flags[3],
+        crash_in_pivot_window: flags[4],
+        poweroff_while_down: flags[5],
+        recovered_by_query_block: flags[6],
+        answered_pivoted: flags[7],
+        switches: r.get(2) as u8,
+        faults_used: crate::config::PerFault::default(),
+    }
+}
+
+/// One further disk's own parts (`DiskParts`).
+fn put_parts(w: &mut Writer, d: &DiskParts) {
+    w.put(u64::from(d.storage.source), 4);
+    w.put(u64::from(d.storage.target), 4);
+    w.put(image(d.active), 1);
+    put_job(w, &d.job);
+    w.put(u64::from(d.dirty), 4);
+    put_inflight(w, d.inflight);
+    w.flag(d.synced);
+    w.put(index_of(&OUTCOMES, &d.outcome), 3);
+    put_view(w, d.job_seen);
+    w.flag(d.job_vanished);
+    w.flag(d.refreshed);
+    w.flag(d.outcome_from_refresh);
+    put_disk(w, &d.live);
+    w.flag(d.status.is_some());
+    put_disk(w, &d.status.unwrap_or(NO_DISK));
+    w.put(image(d.config_source), 1);
+    put_app(w, &d.app);
+    put_ghost_flags(w, &d.ghost);
+}
+fn get_parts(r: &mut Reader) -> DiskParts {
+    let storage = Storage {
+        source: r.get(4) as u8,
+        target: r.get(4) as u8,
+        bitmap: None,
+    };
+    let active = to_image(r.get(1));
+    let job = get_job(r);
+    let dirty = r.get(4) as u8;
+    let inflight = get_inflight(r);
+    let synced = r.flag();
+    let outcome = OUTCOMES[r.get(3) as usize];
+    let job_seen = get_view(r);
+    let job_vanished = r.flag();
+    let refreshed = r.flag();
+    let outcome_from_refresh = r.flag();
+    let live = get_disk(r);
+    let has_status = r.flag();
+    let status = get_disk(r);
+    let config_source = to_image(r.get(1));
+    let app = get_app(r);
+    let ghost = get_ghost_flags(r);
+    DiskParts {
+        storage,
+        active,
+        job,
+        dirty,
+        inflight,
+        synced,
+        outcome,
+        job_seen,
+        job_vanished,
+        refreshed,
+        outcome_from_refresh,
+        live,
+        status: has_status.then_some(status),
+        config_source,
+        app,
+        ghost,
+    }
 }
 
 pub fn unpack(p: &Packed) -> World {
@@ -412,19 +580,9 @@ pub fn unpack(p: &Packed) -> World {
     let alive = r.flag();
     let run_state = RUN_STATES[r.get(2) as usize];
     let active = to_image(r.get(1));
-    let has_job = r.flag();
-    let job = Job {
-        status: STATUSES[r.get(3) as usize],
-        should_complete: r.flag(),
-        error: r.flag(),
-        soft_cancel: r.flag(),
-    };
+    let job = get_job(&mut r);
     let dirty = r.get(4) as u8;
-    let has_copy = r.flag();
-    let copy = InflightCopy {
-        block: r.get(2) as u8,
-        fresh: r.flag(),
-    };
+    let inflight = get_inflight(&mut r);
     let synced = r.flag();
     let monitor = r.flag();
     let inbox = get_command(&mut r);
@@ -437,19 +595,21 @@ pub fn unpack(p: &Packed) -> World {
         alive,
         run_state,
         active,
-        job: has_job.then_some(job),
+        job,
         dirty,
-        inflight: has_copy.then_some(copy),
+        inflight,
         synced,
         monitor,
         inbox,
         outbox,
+        outbox_disks: 0,
     };
     let up = r.flag();
     let has_program = r.flag();
-    let program = Program {
+    let mut program = Program {
         kind: KINDS[r.get(2) as usize],
         pc: r.get(8) as u8,
+        disk: 0,
     };
     let awaiting = get_command(&mut r);
     let outcome = OUTCOMES[r.get(3) as usize];
@@ -482,44 +642,33 @@ pub fn unpack(p: &Packed) -> World {
         config_source,
         defined,
     };
-    let phase = match (r.get(3), to_image(r.get(1))) {
-        (0, _) => AppPhase::Idle,
-        (1, _) => AppPhase::Waiting,
-        (2, _) => AppPhase::Recovering,
-        (3, i) => AppPhase::Settled(i),
-        _ => AppPhase::Abandoned,
-    };
-    let pc = r.get(APP_PC_BITS) as u8;
-    let record = to_image(r.get(1));
-    let mut flags = [false; 8];
-    for f in &mut flags {
-        *f = r.flag();
-    }
-    let switches = r.get(2) as u8;
-    let mut faults_used = crate::config::PerFault::default();
+    let app = get_app(&mut r);
+    let mut ghost = get_ghost_flags(&mut r);
     for &kind in &FaultKind::ALL {
-        faults_used[kind] = r.get(4) as u8;
+        ghost.faults_used[kind] = r.get(4) as u8;
     }
+    let mut qemu = qemu;
+    let mut others = Vec::new();
+    let n_others = r.get(2);
+    if n_others > 0 {
+        program.disk = r.get(2) as u8;
+        qemu.outbox_disks = r.get(2 * qemu.outbox.len() as u32) as u32;
+        for _ in 0..n_others {
+            others.push(get_parts(&mut r));
+        }
+    }
+    let mut libvirtd = libvirtd;
+    libvirtd.program = libvirtd.program.map(|_| program);
     if r.flag() {
         storage.bitmap = Some(to_image(r.get(1)));
     }
-    let ghost = Ghost {
-        pivot_sent: flags[0],
-        amnesia: flags[1],
-        answer_lie: flags[2],
-        evidence_destroyed_early: flags[3],
-        crash_in_pivot_window: flags[4],
-        poweroff_while_down: flags[5],
-        recovered_by_query_block: flags[6],
-        answered_pivoted: flags[7],
-        switches,
-        faults_used,
-    };
     World {
         storage,
         qemu,
         libvirtd,
-        app: App { phase, pc, record },
+        app,
         ghost,
+        others,
+        focus: 0,
     }
 }

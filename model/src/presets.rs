@@ -48,6 +48,8 @@ const KEEP: JobOptions = JobOptions {
 pub fn live_setup(name: &str, persistent: bool, blocks: u8) -> Option<Config> {
     Some(Config {
         blocks,
+        disks: 1,
+        app_order: crate::config::AppOrder::Sequential,
         copy_mode: CopyMode::Background,
         no_shutdown: true,
         quit_cancel: QuitCancel::Force,

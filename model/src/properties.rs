@@ -5,7 +5,7 @@
 //! which promise broke. The `sometimes` properties prove the model is not vacuous: a
 //! proof over a model that never reaches its crash windows proves nothing.
 
-use crate::action::{Action, AppAction, FaultKind, LibvirtdAction, QemuAction};
+use crate::action::{Action, AppAction, DiskStep, FaultKind, LibvirtdAction, QemuAction};
 use crate::config::{Command, Config, Fault, Image, Step};
 use crate::state::*;
 
@@ -211,6 +211,7 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
     // reads) mean nothing for a ghost fact, and the search calls this on every transition.
     match action {
         Action::Guest(_) => {}
+        Action::Disk(..) => unreachable!("observe_multi hands each disk its plain step"),
         Action::Fault(f) => {
             let g = &mut next.ghost;
             if let Fault::AtMost(_) = cfg.faults[f] {
@@ -219,7 +220,8 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
             match f {
                 FaultKind::GuestPowerOff if !last.libvirtd.up => g.poweroff_while_down = true,
                 FaultKind::LibvirtdCrash
-                    if last.libvirtd.awaiting.is_some_and(Command::is_pivot) =>
+                    if last.libvirtd.awaiting.is_some_and(Command::is_pivot)
+                        && command_is_mine(last) =>
                 {
                     g.crash_in_pivot_window = true;
                 }
@@ -227,7 +229,10 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
             }
         }
         Action::Qemu(q) => {
-            if q == QemuAction::Execute && last.qemu.inbox.is_some_and(Command::is_pivot) {
+            if q == QemuAction::Execute
+                && last.qemu.inbox.is_some_and(Command::is_pivot)
+                && command_is_mine(last)
+            {
                 next.ghost.pivot_sent = true;
             }
             // Only QEMU's own steps switch its active image.
@@ -269,6 +274,34 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
     }
 }
 
+/// The ghost facts of a world of several disks: each disk's facts from its focused views
+/// before and after, for its own steps and the shared ones (a command is its procedure's
+/// disk's: [`command_is_mine`]); a fault is counted once.
+pub fn observe_multi(cfg: &Config, last: &World, action: Action, next: &mut World) {
+    let mut faults_used = next.ghost.faults_used;
+    for d in 0..last.disks() {
+        if DiskStep::of(action).is_some() && action.disk() != d {
+            continue;
+        }
+        let before = last.focused(d);
+        next.swap_focus(d);
+        observe(cfg, &before, action.base(), next);
+        next.swap_focus(d);
+        if d == 0 {
+            faults_used = next.ghost.faults_used;
+        } else {
+            next.ghost.faults_used = faults_used;
+        }
+    }
+}
+
+/// Whether the command in flight (in QEMU's inbox, or awaited by libvirtd) is about the
+/// focused disk: it is the running procedure's. Always true with one disk.
+#[inline]
+fn command_is_mine(w: &World) -> bool {
+    w.libvirtd.program.is_none_or(|p| p.disk == w.focus)
+}
+
 /// Whether an answer naming `image` matches QEMU when it is given. Past `waiting` the
 /// switch follows by itself, unless the job waits for a `job-finalize` that libvirt may
 /// never send (auto-finalize off); a job told to complete may still switch.
@@ -306,6 +339,7 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
             .is_some_and(|j| j.status == JobStatus::Concluded)
     };
     match action {
+        Action::Qemu(QemuAction::Execute) if !command_is_mine(w) => false,
         Action::Qemu(QemuAction::Execute) => match w.qemu.inbox {
             Some(Command::BlockdevDel) => true,
             // Refused ("in use") when QEMU already switched to the mirror: nothing goes.
@@ -340,7 +374,7 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
 /// changes it, and only once the target caught up, so this can fail only where a new
 /// QEMU boots a stale image (the app's hard reboot from a wrong record, the operator's
 /// `virsh start` on a stale config): the loss, at the moment it happens.
-fn no_lost_writes(cfg: &Config, w: &World) -> bool {
+fn no_lost_writes_disk(cfg: &Config, w: &World) -> bool {
     if w.qemu.alive && !holds_all(cfg, w, w.qemu.active) {
         return false;
     }
@@ -379,7 +413,7 @@ pub fn next_boot(cfg: &Config, w: &World) -> Image {
 /// An answer about the pivot matches QEMU at the moment it is given: an app that trusts a
 /// wrong "pivoted" or "failed" will use the wrong image. Judged by [`observe`] when the
 /// app takes the answer.
-fn truthful_answer(_: &Config, w: &World) -> bool {
+fn truthful_answer_disk(_: &Config, w: &World) -> bool {
     !w.ghost.answer_lie
 }
 
@@ -389,7 +423,7 @@ fn truthful_answer(_: &Config, w: &World) -> bool {
 /// a view that lags only by a message on its way is not stale. Every management app reads this
 /// definition; a stale one sends the next operation (snapshot, migration, a new copy) to
 /// the wrong image.
-fn libvirt_state_matches(cfg: &Config, w: &World) -> bool {
+fn libvirt_state_matches_disk(cfg: &Config, w: &World) -> bool {
     let l = &w.libvirtd;
     let idle = l.idle()
         && !crate::world::handler_startable(cfg, w)
@@ -437,7 +471,7 @@ pub fn uncertain(cfg: &Config, w: &World) -> bool {
 /// In the uncertain window the guest cannot write, and both images hold every
 /// acknowledged write (the target may lag only while a live job will drain it). The data
 /// half of the seed's guarantee: whatever image recovery picks, nothing is lost.
-fn uncertainty_is_frozen(cfg: &Config, w: &World) -> bool {
+fn uncertainty_is_frozen_disk(cfg: &Config, w: &World) -> bool {
     if !uncertain(cfg, w) {
         return true;
     }
@@ -451,13 +485,13 @@ fn uncertainty_is_frozen(cfg: &Config, w: &World) -> bool {
 /// In the uncertain window QEMU is alive, so `query-block` can still answer. The other
 /// half of the seed's guarantee, separate so that a break of it alone shows as harmless
 /// or harmful by the other verdicts.
-fn uncertainty_keeps_qemu(cfg: &Config, w: &World) -> bool {
+fn uncertainty_keeps_qemu_disk(cfg: &Config, w: &World) -> bool {
     !uncertain(cfg, w) || w.qemu.alive
 }
 
 /// A persistent domain whose QEMU is gone boots next from its config; that image must
 /// hold every acknowledged write (libvirt gitlab #240 is this going wrong).
-fn config_holds_data(cfg: &Config, w: &World) -> bool {
+fn config_holds_data_disk(cfg: &Config, w: &World) -> bool {
     !w.libvirtd.defined || w.qemu.alive || holds_all(cfg, w, next_boot(cfg, w))
 }
 
@@ -465,14 +499,14 @@ fn config_holds_data(cfg: &Config, w: &World) -> bool {
 /// QEMU is invisible to every management app: a persistent domain that shows `shut off`
 /// while its QEMU still writes to the target is started again on the config's image,
 /// beside the first QEMU (W2b in `reports/live-findings.md`, seen on libvirt 9.0).
-fn qemu_is_managed(_: &Config, w: &World) -> bool {
+fn qemu_is_managed_disk(_: &Config, w: &World) -> bool {
     !w.qemu.alive || w.libvirtd.domain == Domain::Active
 }
 
 /// libvirtd dismisses a concluded job, deletes a block node or kills QEMU only when the
 /// outcome is already durable in the status XML and the config: otherwise the last
 /// witness of the outcome is gone while libvirt's records still say otherwise.
-fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
+fn evidence_outlives_doubt_disk(_: &Config, w: &World) -> bool {
     !w.ghost.evidence_destroyed_early
 }
 
@@ -480,7 +514,7 @@ fn evidence_outlives_doubt(_: &Config, w: &World) -> bool {
 fn quiescent(enabled: &[Action]) -> bool {
     enabled
         .iter()
-        .all(|a| matches!(a, Action::Guest(_) | Action::Fault(_)))
+        .all(|a| matches!(a.base(), Action::Guest(_) | Action::Fault(_)))
 }
 
 /// Liveness as a safety check over quiescent states (`model.md` §5): once nothing but the
@@ -488,7 +522,7 @@ fn quiescent(enabled: &[Action]) -> bool {
 /// runs no procedure. A violation is a protocol that can hang for good: an API call that
 /// never returns, a pivot recorded `pivoting` forever, a guest drained forever.
 fn pivot_terminates(cfg: &Config, w: &World) -> bool {
-    !pivot_pending(w) || {
+    !pivot_pending_any(w) || {
         let mut enabled = Vec::new();
         crate::world::actions(cfg, w, &mut enabled);
         !quiescent(&enabled)
@@ -499,35 +533,104 @@ fn pivot_pending(w: &World) -> bool {
     matches!(w.app.phase, AppPhase::Waiting | AppPhase::Recovering) || w.libvirtd.program.is_some()
 }
 
+/// Some disk's pivot call is outstanding, or libvirtd runs a procedure.
+fn pivot_pending_any(w: &World) -> bool {
+    pivot_pending(w)
+        || w.others
+            .iter()
+            .any(|p| matches!(p.app.phase, AppPhase::Waiting | AppPhase::Recovering))
+}
+
+/// An `always` property of several disks holds when it holds for each disk, read from
+/// the world with that disk in the fields. With one disk this is the property itself.
+#[inline]
+pub fn every_disk(cfg: &Config, w: &World, one: fn(&Config, &World) -> bool) -> bool {
+    if w.others.is_empty() {
+        return one(cfg, w);
+    }
+    (0..w.disks()).all(|d| one(cfg, &w.focused(d)))
+}
+
+/// A `sometimes` property of several disks is reached when some disk reaches it.
+#[inline]
+pub fn some_disk(cfg: &Config, w: &World, one: fn(&Config, &World) -> bool) -> bool {
+    if w.others.is_empty() {
+        return one(cfg, w);
+    }
+    (0..w.disks()).any(|d| one(cfg, &w.focused(d)))
+}
+
 /// Whether `def` holds in `w`, given the actions enabled in `w`: the search enumerates
 /// them anyway, and `pivot-terminates` would otherwise enumerate them a second time for
 /// every state. Same answer as `def.condition` (a test compares them).
 #[inline]
 pub fn holds_given(def: &PropertyDef, cfg: &Config, w: &World, enabled: &[Action]) -> bool {
     match def.id {
-        PropertyId::PivotTerminates => !pivot_pending(w) || !quiescent(enabled),
+        PropertyId::PivotTerminates => !pivot_pending_any(w) || !quiescent(enabled),
         _ => (def.condition)(cfg, w),
     }
 }
 
-fn pivot_completes(_: &Config, w: &World) -> bool {
+fn pivot_completes_disk(_: &Config, w: &World) -> bool {
     w.qemu.active == Image::Target && matches!(w.app.phase, AppPhase::Settled(Image::Target))
 }
 
-fn restart_in_pivot_window(_: &Config, w: &World) -> bool {
+fn restart_in_pivot_window_disk(_: &Config, w: &World) -> bool {
     w.ghost.crash_in_pivot_window && w.libvirtd.up
 }
 
-fn poweroff_while_libvirtd_down(_: &Config, w: &World) -> bool {
+fn poweroff_while_libvirtd_down_disk(_: &Config, w: &World) -> bool {
     w.ghost.poweroff_while_down
 }
 
-fn recovery_by_query_block(_: &Config, w: &World) -> bool {
+fn recovery_by_query_block_disk(_: &Config, w: &World) -> bool {
     w.ghost.recovered_by_query_block
 }
 
-fn answer_pivoted(_: &Config, w: &World) -> bool {
+fn answer_pivoted_disk(_: &Config, w: &World) -> bool {
     w.ghost.answered_pivoted
+}
+
+// Each property over every disk (`always`) or some disk (`sometimes`); the `_disk`
+// functions are the one-disk definitions, documented where they are defined.
+fn no_lost_writes(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, no_lost_writes_disk)
+}
+fn truthful_answer(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, truthful_answer_disk)
+}
+fn libvirt_state_matches(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, libvirt_state_matches_disk)
+}
+fn uncertainty_is_frozen(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, uncertainty_is_frozen_disk)
+}
+fn uncertainty_keeps_qemu(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, uncertainty_keeps_qemu_disk)
+}
+fn config_holds_data(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, config_holds_data_disk)
+}
+fn evidence_outlives_doubt(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, evidence_outlives_doubt_disk)
+}
+fn qemu_is_managed(cfg: &Config, w: &World) -> bool {
+    every_disk(cfg, w, qemu_is_managed_disk)
+}
+fn pivot_completes(cfg: &Config, w: &World) -> bool {
+    some_disk(cfg, w, pivot_completes_disk)
+}
+fn answer_pivoted(cfg: &Config, w: &World) -> bool {
+    some_disk(cfg, w, answer_pivoted_disk)
+}
+fn restart_in_pivot_window(cfg: &Config, w: &World) -> bool {
+    some_disk(cfg, w, restart_in_pivot_window_disk)
+}
+fn poweroff_while_libvirtd_down(cfg: &Config, w: &World) -> bool {
+    some_disk(cfg, w, poweroff_while_libvirtd_down_disk)
+}
+fn recovery_by_query_block(cfg: &Config, w: &World) -> bool {
+    some_disk(cfg, w, recovery_by_query_block_disk)
 }
 
 // `single-switch` (QEMU's active image changes at most once) left this list in issue 11:

@@ -92,8 +92,28 @@ pub fn apply(w: &mut World, action: QemuAction) {
 /// by `pivotcheck conform`, traces `quit-*`; `real-qemu.md` §4 b). The soft cancel of
 /// QEMU < 6.2 is assumed to announce itself the same way (libvirt reports an aborted
 /// copy as cancelled); this QEMU cannot show it.
+///
+/// Every disk's job is cancelled, each announcing itself after SHUTDOWN, disk by disk.
 #[inline]
 pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
+    // Called inside a step of any disk: every disk's job goes, so start from disk 0.
+    let focus = w.focus;
+    w.swap_focus(focus);
+    emit(w, QmpMessage::Event(Event::Shutdown));
+    for d in 0..w.disks() {
+        w.swap_focus(d);
+        cancel_job_on_quit(cfg, w);
+        w.swap_focus(d);
+    }
+    let q = &mut w.qemu;
+    q.alive = false;
+    q.inbox = None;
+    w.swap_focus(focus);
+}
+
+/// The focused disk's job at QEMU's clean exit.
+#[inline]
+fn cancel_job_on_quit(cfg: &Config, w: &mut World) {
     let live = w.qemu.job_live();
     let q = &mut w.qemu;
     let mut soft_completed = false;
@@ -108,7 +128,6 @@ pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
             soft_completed = true;
         }
     }
-    emit(w, QmpMessage::Event(Event::Shutdown));
     if live {
         // A soft cancel of a ready mirror ends like a completion: BLOCK_JOB_COMPLETED with
         // no error (domain.md §3.3, §3.5), though nothing pivoted. A forced cancel, or a
@@ -123,8 +142,6 @@ pub(crate) fn qemu_quit(cfg: &Config, w: &mut World) {
     let q = &mut w.qemu;
     q.job = None;
     q.inflight = None;
-    q.alive = false;
-    q.inbox = None;
     if cfg.procedures.reads_bitmap() {
         // A clean exit stores the persistent bitmap: it names the image QEMU used last,
         // which holds every acknowledged write.
@@ -141,10 +158,12 @@ pub(crate) fn qemu_died(w: &mut World) {
 #[inline]
 pub(crate) fn emit(w: &mut World, m: QmpMessage) {
     if w.qemu.monitor {
+        let at = 2 * w.qemu.outbox.len() as u32;
         w.qemu
             .outbox
             .try_push(m)
             .expect("the monitor never holds more than OUTBOX_CAPACITY messages");
+        w.qemu.outbox_disks |= u32::from(w.focus) << at;
     }
 }
 

@@ -20,10 +20,11 @@ use arrayvec::ArrayVec;
 
 use crate::config::{Command, Image, Step};
 
-/// At most this many replies and events wait on the monitor: one reply and its event for
-/// the one command in flight, plus READY, SHUTDOWN, pending and concluded, each at most
-/// once per connection. Inline, so that copying a state allocates nothing.
-pub const OUTBOX_CAPACITY: usize = 8;
+/// At most this many replies and events wait on the monitor: one reply and its events for
+/// the one command in flight, SHUTDOWN and the app's RESUME, plus each disk's READY,
+/// pending and concluded, each at most once per connection (three disks: 14). Inline, so
+/// that copying a state allocates nothing; below 16, so its length packs in 4 bits.
+pub const OUTBOX_CAPACITY: usize = 15;
 
 /// Images as a per-block "holds the latest acknowledged write" bitmask. Exact versions are
 /// not needed: every property asks only whether an image holds the last acknowledged write
@@ -159,6 +160,10 @@ pub struct Qemu {
     pub inbox: Option<Command>,
     /// Replies and events QEMU has written and libvirtd has not read, in order.
     pub outbox: ArrayVec<QmpMessage, OUTBOX_CAPACITY>,
+    /// The disk each outbox message is about, two bits per message from the lowest up
+    /// (QMP's `device` / job id); always 0 with one disk. A reply is about the disk of
+    /// libvirtd's procedure, which sent the command.
+    pub outbox_disks: u32,
 }
 
 impl Qemu {
@@ -238,6 +243,8 @@ impl ProgramKind {
 pub struct Program {
     pub kind: ProgramKind,
     pub pc: u8,
+    /// The disk the procedure is about: libvirt's per-domain job lock runs one at a time.
+    pub disk: u8,
 }
 
 /// Whether libvirt manages the domain, as `virsh list --all` would show it.
@@ -360,7 +367,13 @@ pub struct Ghost {
     pub faults_used: crate::config::PerFault<u8>,
 }
 
-/// The whole system: one domain, one disk, one copy job from source to target.
+/// The whole system: one domain, its disks, one copy job per disk from source to target.
+///
+/// The fields hold disk 0 and everything shared (QEMU's process and monitor, libvirtd's
+/// procedure, the domain); `others` holds each further disk's own parts ([`DiskParts`]).
+/// A step of disk `d` swaps its parts into the fields ([`World::swap_focus`]), runs the
+/// one-disk code, and swaps them back: every actor is written once, for one disk, and a
+/// one-disk world is exactly what it was before disks existed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct World {
     pub storage: Storage,
@@ -368,4 +381,90 @@ pub struct World {
     pub libvirtd: Libvirtd,
     pub app: App,
     pub ghost: Ghost,
+    /// Disks 1 and up; empty with one disk. A `Vec`, not inline: an empty one is three
+    /// words that copy without allocating, so a one-disk state stays small to clone (the
+    /// search clones one per successor); several disks pay an allocation per clone.
+    pub others: Vec<DiskParts>,
+    /// The disk whose parts are in the fields: 0 between steps, `d` while a step of disk
+    /// `d` runs (QEMU tags the events it emits with it).
+    pub focus: u8,
+}
+
+/// One disk's own parts of the world: its images, its mirror job in QEMU, libvirtd's
+/// knowledge of it (the `<mirror>` record in the live definition and the status XML, the
+/// persistent config's source), the app's progress with it, and its ghost facts. The
+/// status XML is one file: a save writes every disk's record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DiskParts {
+    pub storage: Storage,
+    pub active: Image,
+    pub job: Option<Job>,
+    pub dirty: u8,
+    pub inflight: Option<InflightCopy>,
+    pub synced: bool,
+    pub outcome: Outcome,
+    pub job_seen: Option<JobView>,
+    pub job_vanished: bool,
+    pub refreshed: bool,
+    pub outcome_from_refresh: bool,
+    pub live: DiskDef,
+    pub status: Option<DiskDef>,
+    pub config_source: Image,
+    pub app: App,
+    /// The disk's ghost facts; `faults_used` stays in the world's ghost (faults strike the
+    /// domain) and is always zero here.
+    pub ghost: Ghost,
+}
+
+impl World {
+    /// The number of disks.
+    pub fn disks(&self) -> u8 {
+        1 + self.others.len() as u8
+    }
+
+    /// Swaps disk `d`'s parts into the fields (when disk 0 is focused), or back (when `d`
+    /// is): an involution, so `swap_focus(d)` twice leaves the world as it was. Disk 0 is
+    /// always in the fields at rest, so this is a no-op for it.
+    #[inline]
+    pub fn swap_focus(&mut self, d: u8) {
+        if d == 0 {
+            return;
+        }
+        debug_assert!(self.focus == 0 || self.focus == d);
+        self.focus = if self.focus == d { 0 } else { d };
+        let mut others = std::mem::take(&mut self.others);
+        let p = &mut others[d as usize - 1];
+        std::mem::swap(&mut self.storage, &mut p.storage);
+        let q = &mut self.qemu;
+        std::mem::swap(&mut q.active, &mut p.active);
+        std::mem::swap(&mut q.job, &mut p.job);
+        std::mem::swap(&mut q.dirty, &mut p.dirty);
+        std::mem::swap(&mut q.inflight, &mut p.inflight);
+        std::mem::swap(&mut q.synced, &mut p.synced);
+        let l = &mut self.libvirtd;
+        std::mem::swap(&mut l.outcome, &mut p.outcome);
+        std::mem::swap(&mut l.job_seen, &mut p.job_seen);
+        std::mem::swap(&mut l.job_vanished, &mut p.job_vanished);
+        std::mem::swap(&mut l.refreshed, &mut p.refreshed);
+        std::mem::swap(&mut l.outcome_from_refresh, &mut p.outcome_from_refresh);
+        std::mem::swap(&mut l.live, &mut p.live);
+        std::mem::swap(&mut l.status, &mut p.status);
+        std::mem::swap(&mut l.config_source, &mut p.config_source);
+        std::mem::swap(&mut self.app, &mut p.app);
+        std::mem::swap(&mut self.ghost, &mut p.ghost);
+        std::mem::swap(&mut self.ghost.faults_used, &mut p.ghost.faults_used);
+        self.others = others;
+    }
+
+    /// A copy of the world with disk `d` in the fields: what properties read for that disk.
+    pub fn focused(&self, d: u8) -> World {
+        let mut w = self.clone();
+        w.swap_focus(d);
+        w
+    }
+
+    /// The disk of libvirtd's running procedure (0 when none runs).
+    pub fn program_disk(&self) -> u8 {
+        self.libvirtd.program.map_or(0, |p| p.disk)
+    }
 }

@@ -6,6 +6,13 @@
 //! states to reachable states and keeps every verdict, so a search may store one
 //! representative per class of states that differ only by a renaming of blocks. The
 //! representative sorts blocks by what the state says about them.
+//!
+//! With several disks (issue 16) this renames the blocks of disk 0 (the world's fields)
+//! only: renaming one disk's blocks is a symmetry on its own, so the reduction stays sound,
+//! and the actions of disks 1 and 2 ([`Action::Disk`]) are left as they are. Disks are not
+//! renamed: libvirt's reconnect and concluded handler take them in order, QEMU's exit
+//! cancels their jobs in order, and the sequential app orders them, so a renaming of disks
+//! does not map the model's transitions onto themselves.
 
 use crate::action::{Action, GuestAction, QemuAction};
 use crate::config::{Config, Image};

@@ -15,6 +15,8 @@ use crate::PivotModel;
 pub(crate) fn config(variant: &str) -> Config {
     Config {
         blocks: 1,
+        disks: 1,
+        app_order: crate::config::AppOrder::Sequential,
         copy_mode: CopyMode::Background,
         no_shutdown: true,
         quit_cancel: QuitCancel::Force,
@@ -28,7 +30,7 @@ pub(crate) fn config(variant: &str) -> Config {
     }
 }
 
-fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
+pub(crate) fn enabled(cfg: &Config, w: &World) -> Vec<Action> {
     let mut out = Vec::new();
     world::actions(cfg, w, &mut out);
     out
@@ -537,7 +539,7 @@ fn stop_when_paused_and_cont_when_running_are_accepted_no_ops() {
 fn packed_walk(cfg: &Config, name: &str) -> usize {
     use crate::packed::{pack, unpack};
     // A B-tree set of packed words, not a hash set (no hash sets in the model crate).
-    let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+    let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
     let mut queue = vec![world::init(cfg)];
     while let Some(s) = queue.pop() {
         let p = pack(&s);
@@ -1078,7 +1080,7 @@ fn app_crash_loses_the_answer_and_the_app_recovers_from_its_record() {
 /// exactly (the app's crash counter included).
 fn reachable(cfg: &Config) -> Vec<World> {
     use crate::packed::{pack, unpack};
-    let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+    let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
     let mut out = Vec::new();
     let mut queue = vec![world::init(cfg)];
     while let Some(s) = queue.pop() {

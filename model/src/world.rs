@@ -11,7 +11,7 @@
 
 pub use crate::action::*;
 pub use crate::app::recovery_choice;
-use crate::config::{Config, Image};
+use crate::config::{AppOrder, Config, Image};
 pub use crate::libvirtd::handler_startable;
 use crate::state::*;
 use crate::{app, faults, guest, libvirtd, qemu};
@@ -24,7 +24,7 @@ pub fn init(cfg: &Config) -> World {
         mirror: Some(MirrorState::Copying),
         paused_by_libvirt: false,
     };
-    World {
+    let mut w = World {
         // The target starts empty: it lacks even the disk's initial contents.
         storage: Storage {
             source: all,
@@ -47,6 +47,7 @@ pub fn init(cfg: &Config) -> World {
             monitor: true,
             inbox: None,
             outbox: ArrayVec::new(),
+            outbox_disks: 0,
         },
         libvirtd: Libvirtd {
             up: true,
@@ -71,15 +72,45 @@ pub fn init(cfg: &Config) -> World {
             record: Image::Source,
         },
         ghost: Ghost::default(),
+        others: Vec::new(),
+        focus: 0,
+    };
+    // Every disk starts as disk 0 does: copying, its own job running.
+    for _ in 1..cfg.disks {
+        let disk0 = DiskParts {
+            storage: w.storage.clone(),
+            active: w.qemu.active,
+            job: w.qemu.job.clone(),
+            dirty: w.qemu.dirty,
+            inflight: w.qemu.inflight,
+            synced: w.qemu.synced,
+            outcome: w.libvirtd.outcome,
+            job_seen: w.libvirtd.job_seen,
+            job_vanished: w.libvirtd.job_vanished,
+            refreshed: w.libvirtd.refreshed,
+            outcome_from_refresh: w.libvirtd.outcome_from_refresh,
+            live: w.libvirtd.live,
+            status: w.libvirtd.status,
+            config_source: w.libvirtd.config_source,
+            app: w.app.clone(),
+            ghost: Ghost::default(),
+        };
+        w.others.push(disk0);
     }
+    w
 }
 
 /// The successor of `last` by `action`: the actors move ([`apply`]), then the observer
 /// records what the step means for the properties (`properties::observe`).
 pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
     let mut w = last.clone();
-    apply(cfg, &mut w, action);
-    crate::properties::observe(cfg, last, action, &mut w);
+    if last.others.is_empty() {
+        apply(cfg, &mut w, action);
+        crate::properties::observe(cfg, last, action, &mut w);
+    } else {
+        apply_multi(cfg, &mut w, action);
+        crate::properties::observe_multi(cfg, last, action, &mut w);
+    }
     Some(w)
 }
 
@@ -87,6 +118,9 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
 /// libvirtd, the app, then the faults.
 #[inline]
 pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
+    if !w.others.is_empty() {
+        return actions_multi(cfg, w, out);
+    }
     guest::enabled(cfg, w, out);
     qemu::enabled(cfg, w, out);
     libvirtd::enabled(cfg, w, out);
@@ -94,15 +128,128 @@ pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     faults::enabled(cfg, w, out);
 }
 
-/// The actors' move alone, in place: every field but the ghost. Only `next_state` calls
-/// it (and the test that checks it leaves the ghost alone).
+/// The actors' move alone, in place: every field but the ghost, on the focused disk (the
+/// world's fields). Only `next_state` calls it (and the test that checks it leaves the
+/// ghost alone).
 #[inline]
 pub fn apply(cfg: &Config, w: &mut World, action: Action) {
     match action {
+        Action::Disk(..) => apply_multi(cfg, w, action),
         Action::Guest(a) => guest::apply(cfg, w, a),
         Action::Qemu(a) => qemu::apply(w, a),
         Action::Libvirtd(a) => libvirtd::apply(cfg, w, a),
         Action::App(a) => app::apply(cfg, w, a),
         Action::Fault(f) => faults::apply(cfg, w, f),
+    }
+}
+
+/// The disk a shared step works on: the reply or EOF of libvirtd's procedure is its disk's,
+/// an event names its own disk, and an idle libvirtd's step starts the concluded handler of
+/// the first disk whose job concluded.
+pub(crate) fn disk_of_step(cfg: &Config, w: &World, action: Action) -> u8 {
+    match action {
+        Action::Disk(d, _) => d,
+        Action::Qemu(QemuAction::Execute)
+        | Action::Libvirtd(LibvirtdAction::Eof)
+        | Action::Libvirtd(LibvirtdAction::Step)
+            if w.libvirtd.program.is_some() =>
+        {
+            w.program_disk()
+        }
+        Action::Libvirtd(LibvirtdAction::Step) => (0..w.disks())
+            .find(|&d| handler_startable(cfg, &w.focused(d)))
+            .unwrap_or(0),
+        Action::Libvirtd(LibvirtdAction::Read) => match w.qemu.outbox.first() {
+            Some(QmpMessage::Event(_)) => (w.qemu.outbox_disks & 3) as u8,
+            _ => w.program_disk(),
+        },
+        _ => 0,
+    }
+}
+
+/// The enabled actions of a world of several disks: each disk's own steps from its
+/// focused view (disk 0's as plain actions, the others' as [`Action::Disk`]), the shared
+/// ones once, in the one-disk order of actors.
+fn actions_multi(cfg: &Config, w: &World, out: &mut Vec<Action>) {
+    let views: ArrayVec<World, { Config::MAX_DISKS as usize }> =
+        (0..w.disks()).map(|d| w.focused(d)).collect();
+    let mut mine = Vec::new();
+    let on_disk = |d: usize, mine: &mut Vec<Action>, out: &mut Vec<Action>| {
+        for a in mine.drain(..) {
+            out.push(a.on_disk(d as u8));
+        }
+    };
+    if guest::guest_can_run(w) || views.iter().any(guest::guest_can_run) {
+        for (d, v) in views.iter().enumerate() {
+            if guest::guest_can_run(v) {
+                guest::writes_enabled(cfg, v, &mut mine);
+                on_disk(d, &mut mine, out);
+            }
+        }
+        if views.iter().all(guest::guest_can_run) && guest::poweroff_allowed(cfg, w) {
+            out.push(Action::Fault(FaultKind::GuestPowerOff));
+        }
+    }
+    for (d, v) in views.iter().enumerate() {
+        qemu::enabled(cfg, v, &mut mine);
+        if d > 0 {
+            mine.retain(|a| *a != Action::Qemu(QemuAction::Execute));
+        }
+        on_disk(d, &mut mine, out);
+    }
+    libvirtd::enabled_multi(cfg, w, &views, out);
+    for (d, v) in views.iter().enumerate() {
+        app::enabled(cfg, v, &mut mine);
+        // Sequentially, disk d's pivot is asked for once every earlier disk is settled.
+        let earlier_settled = views[..d]
+            .iter()
+            .all(|e| matches!(e.app.phase, AppPhase::Settled(_)));
+        if cfg.app_order == AppOrder::Sequential && !earlier_settled {
+            mine.retain(|a| *a != Action::App(AppAction::RequestPivot));
+        }
+        // Sequentially, the app resumes a guest it left paused before it goes on to the
+        // next disk; once it has, disk d is behind it. Concurrent workers resume whenever
+        // their own disk is settled, whichever disk's pivot paused the guest.
+        let later_untouched = views[d + 1..].iter().all(|e| e.app.phase == AppPhase::Idle);
+        if cfg.app_order == AppOrder::Sequential && !later_untouched {
+            mine.retain(|a| *a != Action::App(AppAction::Resume));
+        }
+        on_disk(d, &mut mine, out);
+    }
+    faults::enabled(cfg, w, out);
+}
+
+/// A step of a world of several disks: a disk's own step runs on its focused view; a
+/// shared step runs on the view of the disk it is about ([`disk_of_step`]); the
+/// actors reach the other disks where the real systems do (the status XML's saves, QEMU's
+/// exit, libvirtd's crash and restart). A reconnect that finished one disk goes on with
+/// the next.
+fn apply_multi(cfg: &Config, w: &mut World, action: Action) {
+    let d = disk_of_step(cfg, w, action);
+    let before = w.libvirtd.program;
+    w.swap_focus(d);
+    apply(cfg, w, action.base());
+    w.swap_focus(d);
+    chain_reconnect(cfg, w, before);
+}
+
+/// libvirt's reconnect refreshes every disk's job: when the reconnect of disk `d` ends
+/// with QEMU still there, the next disk's starts.
+fn chain_reconnect(cfg: &Config, w: &mut World, before: Option<Program>) {
+    let Some(p) = before.filter(|p| p.kind == ProgramKind::Reconnect) else {
+        return;
+    };
+    let next = p.disk + 1;
+    let l = &w.libvirtd;
+    if l.program.is_none()
+        && next < w.disks()
+        && l.up
+        && l.domain == Domain::Active
+        && w.qemu.alive
+        && w.qemu.monitor
+    {
+        w.swap_focus(next);
+        libvirtd::start_program(cfg, w, ProgramKind::Reconnect);
+        w.swap_focus(next);
     }
 }

@@ -21,6 +21,7 @@ pub struct ExplorerModel {
 /// explorer's action column; the outcome column has the full step label).
 pub fn action_words(action: &Action) -> String {
     match action {
+        Action::Disk(d, step) => format!("disk {d}: {}", action_words(&step.base())),
         Action::Guest(GuestAction::Write(b)) => format!("guest writes block {b}"),
         Action::Fault(FaultKind::GuestPowerOff) => "FAULT guest powers off".into(),
         Action::Qemu(QemuAction::Execute) => {

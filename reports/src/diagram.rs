@@ -46,6 +46,12 @@ pub struct Arrow {
 fn step_short(cfg: &Config, last: &World, action: Action, next: &World) -> (Shape, String) {
     use Shape::*;
     match action {
+        // A further disk's step: drawn as disk 0's, on that disk's view, its words
+        // prefixed with the disk.
+        Action::Disk(d, step) => {
+            let (shape, short) = step_short(cfg, &last.focused(d), step.base(), &next.focused(d));
+            (shape, format!("disk {d}: {short}"))
+        }
         Action::Guest(GuestAction::Write(b)) => (
             Message {
                 from: "guest",
@@ -429,6 +435,8 @@ mod tests {
     fn config() -> Config {
         Config {
             blocks: 1,
+            disks: 1,
+            app_order: model::AppOrder::Sequential,
             copy_mode: CopyMode::Background,
             no_shutdown: true,
             quit_cancel: QuitCancel::Force,

@@ -799,7 +799,7 @@ mod tests {
     /// incoming edge, in numbering order (enough for the stem).
     fn graph(n: u32, edges: &[(u32, u32, u8)], goal: &[u32]) -> Graph {
         let mut g = Graph {
-            states: vec![Packed([0; 4]); n as usize],
+            states: vec![Packed([0; model::packed::WORDS]); n as usize],
             parent: vec![u32::MAX; n as usize],
             action: vec![0; n as usize],
             edge_start: vec![0],

@@ -54,6 +54,31 @@ fn bad_scenarios_exit_2_naming_file_line_and_column() {
         "2:10: blocks = 9: expected 1 to 4",
     );
     rejects(
+        "too-many-disks",
+        "variant = \"write-ahead\"\ndisks = 4\n",
+        "2:9: disks = 4: expected 1 to 3",
+    );
+    rejects(
+        "no-disks",
+        "variant = \"write-ahead\"\ndisks = 0\n",
+        "2:9: disks = 0: expected 1 to 3",
+    );
+    rejects(
+        "disks-with-app-steps",
+        "variant = \"write-ahead\"\ndisks = 2\n[app]\npreset = \"nova\"\n",
+        "2:9: disks = 2: the app's own steps, hard_reboot and virsh_start are modelled for one disk",
+    );
+    rejects(
+        "disks-with-the-bitmap",
+        "variant = \"persistent-bitmap\"\ndisks = 2\n",
+        "2:9: disks = 2: the persistent bitmap (`read-bitmap`) is modelled for one disk",
+    );
+    rejects(
+        "bad-app-order",
+        "variant = \"write-ahead\"\ndisks = 2\n[app]\norder = \"parallel\"\n",
+        "4:9: unknown variant `parallel`",
+    );
+    rejects(
         "huge-bound",
         "variant = \"write-ahead\"\n[faults]\nqemu_crash = 99999999999\n",
         "3:14: faults.qemu_crash",

@@ -5,6 +5,7 @@ mod capture;
 mod ci_examples;
 mod cli;
 mod diagnose;
+mod disks;
 mod headers;
 mod live;
 mod pinned;

@@ -251,7 +251,7 @@ fn packing_round_trips_every_state_of_every_scenario() {
     for f in &files {
         let s = scenario::load(f).unwrap();
         let m = model::PivotModel::new(s.config.clone());
-        let mut seen: BTreeSet<[u64; 4]> = BTreeSet::new();
+        let mut seen: BTreeSet<[u64; model::packed::WORDS]> = BTreeSet::new();
         let mut queue = vec![m.init_state()];
         while let Some(w) = queue.pop() {
             let p = pack(&w);

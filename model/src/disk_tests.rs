@@ -1,0 +1,328 @@
+//! Tests of several disks (issue 16): each disk's own parts, the one status XML that a
+//! save for any disk writes whole, the reconnect disk by disk, packing, and that a
+//! one-disk world is what it was.
+
+use std::collections::BTreeSet;
+
+use crate::action::*;
+use crate::config::*;
+use crate::packed::{pack, unpack, WORDS};
+use crate::state::*;
+use crate::tests::enabled;
+use crate::world;
+
+/// The one-disk tests' configuration with `disks` disks, the app's `order`, and one
+/// libvirtd crash and one power-off (bounded, so that the walks below stay small).
+fn config(variant: &str, disks: u8, order: AppOrder) -> Config {
+    let mut cfg = crate::tests::config(variant);
+    cfg.disks = disks;
+    cfg.app_order = order;
+    cfg.faults = Faults::OFF
+        .with(FaultKind::LibvirtdCrash, Fault::AtMost(1))
+        .with(FaultKind::GuestPowerOff, Fault::AtMost(1));
+    cfg
+}
+
+fn run(cfg: &Config, actions: &[Action]) -> World {
+    actions.iter().fold(world::init(cfg), |w, &a| {
+        assert!(
+            enabled(cfg, &w).contains(&a),
+            "{} is not enabled in {w:#?}",
+            a.name()
+        );
+        world::next_state(cfg, &w, a).expect("successor")
+    })
+}
+
+/// Disk `d`'s copy converges and its job becomes ready (its READY event unread).
+fn converge(d: u8) -> [Action; 3] {
+    [
+        Action::Qemu(QemuAction::CopyRead(0)).on_disk(d),
+        Action::Qemu(QemuAction::CopyWrite).on_disk(d),
+        Action::Qemu(QemuAction::JobReady).on_disk(d),
+    ]
+}
+
+const READ: Action = Action::Libvirtd(LibvirtdAction::Read);
+const STEP: Action = Action::Libvirtd(LibvirtdAction::Step);
+
+#[test]
+fn every_disk_starts_as_disk_zero_and_one_disk_has_no_others() {
+    let w = world::init(&config("write-ahead", 1, AppOrder::Sequential));
+    assert!(w.others.is_empty());
+    let w = world::init(&config("write-ahead", 3, AppOrder::Sequential));
+    assert_eq!(w.disks(), 3);
+    for d in 1..3 {
+        let v = w.focused(d);
+        assert_eq!(v.storage, w.storage);
+        assert_eq!(v.qemu, w.qemu);
+        assert_eq!(v.libvirtd.status, w.libvirtd.status);
+    }
+    // Each disk's own steps (disk 0's as plain actions) within each actor, the shared
+    // ones once.
+    let cfg = config("write-ahead", 2, AppOrder::Sequential);
+    let names: Vec<String> = enabled(&cfg, &world::init(&cfg))
+        .into_iter()
+        .map(Action::name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GuestWrite(0)",
+            "Disk1.GuestWrite(0)",
+            "GuestPowerOff",
+            "QemuCopyRead(0)",
+            "Disk1.QemuCopyRead(0)",
+            "LibvirtdCrash"
+        ]
+    );
+}
+
+#[test]
+fn a_disk_step_changes_only_its_disk() {
+    let cfg = config("write-ahead", 2, AppOrder::Sequential);
+    let w = run(&cfg, &converge(1));
+    assert_eq!(
+        w.qemu.job.as_ref().map(|j| j.status),
+        Some(JobStatus::Running),
+        "disk 0 untouched"
+    );
+    let d1 = w.focused(1);
+    assert_eq!(
+        d1.qemu.job.as_ref().map(|j| j.status),
+        Some(JobStatus::Ready)
+    );
+    assert_eq!(d1.storage.target, 1);
+    assert_eq!(w.storage.target, 0);
+    // Disk 1's READY waits on the one monitor, tagged with its disk.
+    assert_eq!(
+        w.qemu.outbox.to_vec(),
+        vec![QmpMessage::Event(Event::Ready)]
+    );
+    assert_eq!(w.qemu.outbox_disks, 1);
+    let w = run(&cfg, &[converge(1).as_slice(), &[READ]].concat());
+    assert_eq!(w.focused(1).libvirtd.live.mirror, Some(MirrorState::Ready));
+    assert_eq!(w.libvirtd.live.mirror, Some(MirrorState::Copying));
+}
+
+/// The status XML is one file: a save for one disk writes the other disk's in-memory
+/// record too. Here disk 0's READY handler saves while disk 1's pivot has marked
+/// `pivoting` in memory and not saved it yet: disk 1's half-done pivot becomes durable
+/// through disk 0's save.
+#[test]
+fn a_save_for_one_disk_writes_every_disks_record() {
+    let mut cfg = config("blockdev-modern", 2, AppOrder::Concurrent);
+    // Only the step under test: mark-pivoting with no save of its own.
+    cfg.procedures.pivot = vec![Step::MarkPivoting, Step::ReplyApp];
+    let mut path = converge(1).to_vec();
+    path.push(READ); // disk 1 ready in libvirt
+    path.extend(converge(0)); // disk 0's READY now waits on the monitor
+    path.push(Action::App(AppAction::RequestPivot).on_disk(1));
+    path.push(STEP); // disk 1: mark-pivoting, in memory only
+    let before = run(&cfg, &path);
+    assert_eq!(before.program_disk(), 1);
+    assert_eq!(
+        before.focused(1).libvirtd.status.and_then(|s| s.mirror),
+        Some(MirrorState::Ready),
+        "not saved yet"
+    );
+    path.push(READ); // disk 0's READY: its handler saves the status XML
+    let after = run(&cfg, &path);
+    assert_eq!(
+        after.libvirtd.status.and_then(|s| s.mirror),
+        Some(MirrorState::Ready)
+    );
+    assert_eq!(
+        after.focused(1).libvirtd.status.and_then(|s| s.mirror),
+        Some(MirrorState::Pivoting),
+        "disk 0's save wrote disk 1's pivoting record"
+    );
+}
+
+/// libvirt's job lock: one procedure at a time. While disk 0's pivot runs the app cannot
+/// start disk 1's, even concurrently; sequentially it waits until disk 0 is settled.
+#[test]
+fn one_procedure_at_a_time_and_the_app_order() {
+    let both_ready = [converge(0).as_slice(), &[READ], &converge(1), &[READ]].concat();
+    let request1 = Action::App(AppAction::RequestPivot).on_disk(1);
+    let request0 = Action::App(AppAction::RequestPivot);
+    let cfg = config("write-ahead", 2, AppOrder::Concurrent);
+    let w = run(&cfg, &both_ready);
+    assert!(enabled(&cfg, &w).contains(&request0));
+    assert!(enabled(&cfg, &w).contains(&request1));
+    let w = run(&cfg, &[both_ready.as_slice(), &[request0]].concat());
+    assert!(
+        !enabled(&cfg, &w).contains(&request1),
+        "disk 0's pivot holds the lock"
+    );
+    let cfg = config("write-ahead", 2, AppOrder::Sequential);
+    let w = run(&cfg, &both_ready);
+    assert!(enabled(&cfg, &w).contains(&request0));
+    assert!(
+        !enabled(&cfg, &w).contains(&request1),
+        "disk 1 waits for disk 0 to settle"
+    );
+}
+
+/// A libvirtd crash loses every disk's memory; the restart reads every disk's record from
+/// the one status XML and reconnects disk by disk.
+#[test]
+fn the_restart_reads_every_disk_and_reconnects_disk_by_disk() {
+    let cfg = config("write-ahead", 2, AppOrder::Sequential);
+    let both_ready = [converge(0).as_slice(), &[READ], &converge(1), &[READ]].concat();
+    let crashed = run(
+        &cfg,
+        &[
+            both_ready.as_slice(),
+            &[Action::Fault(FaultKind::LibvirtdCrash)],
+        ]
+        .concat(),
+    );
+    assert_eq!(crashed.focused(1).libvirtd.live.mirror, None, "forgotten");
+    let w = run(
+        &cfg,
+        &[
+            both_ready.as_slice(),
+            &[
+                Action::Fault(FaultKind::LibvirtdCrash),
+                Action::Libvirtd(LibvirtdAction::Restart),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(w.focused(1).libvirtd.live.mirror, Some(MirrorState::Ready));
+    let p = w.libvirtd.program.expect("reconnect");
+    assert_eq!((p.kind, p.disk), (ProgramKind::Reconnect, 0));
+    // Run the reconnect to its end: disk 1's follows disk 0's.
+    let mut w = w;
+    let mut disks_seen = BTreeSet::new();
+    for _ in 0..200 {
+        if let Some(p) = w.libvirtd.program {
+            disks_seen.insert(p.disk);
+        } else {
+            break;
+        }
+        let a = enabled(&cfg, &w)
+            .into_iter()
+            .find(|a| matches!(a, Action::Libvirtd(_) | Action::Qemu(QemuAction::Execute)))
+            .expect("the reconnect moves");
+        w = world::next_state(&cfg, &w, a).unwrap();
+    }
+    assert_eq!(disks_seen.into_iter().collect::<Vec<_>>(), vec![0, 1]);
+}
+
+#[test]
+fn disk_action_names_parse_back_and_bad_ones_are_refused() {
+    for a in Action::all_disks(2, 3) {
+        assert!(a.name().starts_with("Disk"), "{}", a.name());
+        assert_eq!(Action::from_name(&a.name()), Some(a), "{}", a.name());
+        assert_eq!(a.base().kind(), a.kind());
+    }
+    assert_eq!(Action::all_disks(2, 1), vec![]);
+    for bad in [
+        "Disk0.QemuJobReady",
+        "Disk3.QemuJobReady",
+        "Disk1.LibvirtdStep",
+        "Disk1.QemuExecute",
+        "Disk1.LibvirtdCrash",
+        "Disk1QemuJobReady",
+        "Disk.QemuJobReady",
+        "Disk12.QemuJobReady",
+    ] {
+        assert_eq!(Action::from_name(bad), None, "{bad}");
+    }
+}
+
+/// Packing is exact for several disks too: every reachable state of two disks (two
+/// presets, bounded faults) and states along long walks of three disks come back
+/// unchanged. The two-disk counts are pinned.
+#[test]
+fn packing_round_trips_states_of_several_disks() {
+    let mut counts = Vec::new();
+    for name in ["write-ahead", "blockdev-modern"] {
+        let cfg = config(name, 2, AppOrder::Concurrent);
+        let mut seen: BTreeSet<[u64; WORDS]> = BTreeSet::new();
+        let mut queue = vec![world::init(&cfg)];
+        while let Some(s) = queue.pop() {
+            let p = pack(&s);
+            assert_eq!(unpack(&p), s, "{name}: {s:#?}");
+            if !seen.insert(p.0) {
+                continue;
+            }
+            for a in enabled(&cfg, &s) {
+                queue.push(world::next_state(&cfg, &s, a).expect("successor"));
+            }
+        }
+        // No two of these states share a fingerprint.
+        let fingerprints: BTreeSet<u64> = seen
+            .iter()
+            .map(|&w| crate::packed::Packed(w).fingerprint())
+            .collect();
+        assert_eq!(fingerprints.len(), seen.len(), "{name}");
+        counts.push((name, seen.len()));
+    }
+    // 240312 and 608305 before the merge of issue 13's refused job-complete (the pivot
+    // ends at once) and issue 15's app model.
+    assert_eq!(
+        counts,
+        vec![("write-ahead", 238959), ("blockdev-modern", 552388)]
+    );
+    // Three disks, every fault: deterministic walks (a fixed linear congruential choice).
+    let mut cfg = config("blockdev-modern", 3, AppOrder::Concurrent);
+    cfg.faults = Faults::OFF
+        .with(FaultKind::LibvirtdCrash, Fault::AtMost(2))
+        .with(FaultKind::GuestPowerOff, Fault::AtMost(1))
+        .with(FaultKind::QemuCrash, Fault::AtMost(1))
+        .with(FaultKind::HostCrash, Fault::AtMost(1))
+        .with(FaultKind::AppCrash, Fault::AtMost(1));
+    let mut seed: u64 = 1;
+    let mut longest_outbox = 0;
+    for _ in 0..300 {
+        let mut w = world::init(&cfg);
+        for _ in 0..150 {
+            let p = pack(&w);
+            assert_eq!(unpack(&p), w);
+            longest_outbox = longest_outbox.max(w.qemu.outbox.len());
+            let next = enabled(&cfg, &w);
+            if next.is_empty() {
+                break;
+            }
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = next[(seed >> 33) as usize % next.len()];
+            w = world::next_state(&cfg, &w, a).unwrap();
+        }
+    }
+    assert!(
+        longest_outbox >= 4,
+        "the walks fill the monitor: {longest_outbox}"
+    );
+}
+
+/// Two reachable two-disk states (write-ahead, concurrent app) whose packed forms differ
+/// only in the top bits of word 0 and two bits of word 1: the fingerprint before issue 16
+/// (one multiply and a shift by 32 per word) gave them the same value, and the liveness
+/// search's cross-check of its exact graph against the breadth-first count failed on it.
+#[test]
+fn a_difference_in_a_words_top_bits_is_not_cancelled_by_the_next_word() {
+    let a = crate::packed::Packed([
+        0x7011_ef02_1801_9d11,
+        0x4100_0004_8d0d_1812,
+        0x00d1_f8c4_0040_0044,
+        0,
+        0,
+        0,
+    ]);
+    let b = crate::packed::Packed([
+        0xb011_ef02_1801_9d11,
+        0x0100_0004_cd0d_1812,
+        0x00d1_f8c4_0040_0044,
+        0,
+        0,
+        0,
+    ]);
+    assert_eq!(unpack(&a).disks(), 2);
+    assert_ne!(unpack(&a), unpack(&b));
+    assert_ne!(a.fingerprint(), b.fingerprint());
+}
