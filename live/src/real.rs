@@ -268,6 +268,23 @@ fn check_sent(sent: &[String], expected: &[&str], upto: usize, when: &str) -> Re
     Ok(())
 }
 
+/// Waits for the trigger's "stop on reply" line after `log_from`, then checks that libvirtd
+/// really stopped there ([`stopped_at_reply`]).
+fn stop_at_reply(work: &Work, daemon_pid: i32, log_from: u64, what: &str) -> Result<()> {
+    wait_for(
+        &format!("libvirtd to stop at {what}"),
+        Duration::from_secs(10),
+        || {
+            let log = fs::read(work.qmp_log()).ok()?;
+            let tail = &log[(log_from as usize).min(log.len())..];
+            String::from_utf8_lossy(tail)
+                .contains("! stop on reply")
+                .then_some(())
+        },
+    )?;
+    stopped_at_reply(work, daemon_pid, log_from, what)
+}
+
 /// Waits until libvirtd is in the stopped state after the trigger's "stop on reply", and
 /// fails (a harness race, not a verdict) if it sent anything after the stop line: the
 /// trigger's `kill(self, SIGSTOP)` has let libvirtd go on for milliseconds (seen in a pause
@@ -303,18 +320,7 @@ fn paused_pivot(
     std::thread::scope(|s| {
         let pivot = s.spawn(|| virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"]));
         let acted = (|| -> Result<bool> {
-            wait_for(
-                "libvirtd to stop at the reply",
-                Duration::from_secs(10),
-                || {
-                    let log = fs::read(work.qmp_log()).ok()?;
-                    let tail = &log[(log_from as usize).min(log.len())..];
-                    String::from_utf8_lossy(tail)
-                        .contains("! stop on reply")
-                        .then_some(())
-                },
-            )?;
-            stopped_at_reply(work, daemon_pid, log_from, "the job-complete reply")?;
+            stop_at_reply(work, daemon_pid, log_from, "the job-complete reply")?;
             // The converged job completes within milliseconds; give it half a second.
             std::thread::sleep(Duration::from_millis(500));
             let wrote = guest(&serial, b'1', b'a', Duration::from_secs(3))?;
@@ -421,22 +427,11 @@ fn slow_pivot(work: &Work, daemon_pid: i32, nbd: &NbdTarget, log_from: u64) -> R
     std::thread::scope(|s| {
         let pivot = s.spawn(|| virsh(work, &["blockjob", DOMAIN, "vda", "--pivot"]));
         let acted = (|| -> Result<()> {
-            wait_for(
-                "libvirtd to stop at the transaction reply",
-                Duration::from_secs(10),
-                || {
-                    let log = fs::read(work.qmp_log()).ok()?;
-                    let tail = &log[(log_from as usize).min(log.len())..];
-                    String::from_utf8_lossy(tail)
-                        .contains("! stop on reply")
-                        .then_some(())
-                },
-            )?;
             // libvirtd must really be stopped with the reply unread: once (1 run in about
             // 40) it sent job-complete in the same millisecond as the stop line, the job
             // concluded before the target was held, and a later drain hung on the held
             // target.
-            stopped_at_reply(work, daemon_pid, log_from, "the transaction reply")?;
+            stop_at_reply(work, daemon_pid, log_from, "the transaction reply")?;
             nbd.signal(libc::SIGSTOP);
             if !guest(&serial, b'3', b'c', Duration::from_secs(3))? {
                 bail!("the guest did not acknowledge its write of LBA 3");
