@@ -365,16 +365,22 @@ impl Disturb {
     }
 }
 
+/// The 1-based ordinal of `job-complete` among the version's pivot commands: where the
+/// pause and slow scenarios arm the trigger.
+fn job_complete_ordinal(libvirt: Libvirt) -> u8 {
+    libvirt
+        .pivot_commands()
+        .iter()
+        .position(|c| c.0 == "job-complete")
+        .expect("every pivot sends job-complete") as u8
+        + 1
+}
+
 /// The pause scenarios of a version: libvirtd stopped at the job-complete reply, the
 /// job concludes, the guest writes (to the target), then a power-off or a QEMU crash,
 /// then libvirtd resumes; persistent domain.
 pub fn pause_specs(libvirt: Libvirt) -> Vec<Spec> {
-    let commands = libvirt.pivot_commands();
-    let k = commands
-        .iter()
-        .position(|c| c.0 == "job-complete")
-        .expect("every pivot sends job-complete") as u8
-        + 1;
+    let k = job_complete_ordinal(libvirt);
     [Disturb::PowerOff, Disturb::QemuCrash]
         .into_iter()
         .map(|d| Spec {
@@ -395,16 +401,11 @@ pub fn pause_specs(libvirt: Libvirt) -> Vec<Spec> {
 /// persistent; and the same with a second crash in the concluded-job path that runs when
 /// the job concludes ([`SLOW_DOUBLE`]).
 pub fn slow_specs(libvirt: Libvirt) -> Vec<Spec> {
-    let commands = libvirt.pivot_commands();
-    let k = commands
-        .iter()
-        .position(|c| c.0 == "job-complete")
-        .expect("every pivot sends job-complete") as u8
-        + 1;
+    let k = job_complete_ordinal(libvirt);
     let mut out = Vec::new();
     for second in [None, Some(SLOW_DOUBLE.second)] {
         for persistent in [false, true] {
-            let first = point_name(commands, k, When::Reply);
+            let first = point_name(libvirt.pivot_commands(), k, When::Reply);
             let first = match second {
                 None => first,
                 Some((k2, w2)) => format!(
