@@ -352,12 +352,11 @@ fn destroys_evidence(cfg: &Config, w: &World, action: Action) -> bool {
         Action::Libvirtd(LibvirtdAction::Kill) => !cfg.procedures.reads_bitmap(),
         Action::Libvirtd(LibvirtdAction::Read) => {
             let l = &w.libvirtd;
-            !cfg.procedures.reads_bitmap()
-                && matches!(
-                    w.qemu.outbox.first(),
-                    Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
-                        if l.awaiting == Some(*cmd)
-                )
+            matches!(
+                w.qemu.outbox.first(),
+                Some(QmpMessage::Reply(cmd, Reply::Status(RunState::Shutdown)))
+                    if l.awaiting == Some(*cmd)
+            ) && !cfg.procedures.reads_bitmap()
                 && l.current_step(&cfg.procedures) == Some(Step::FinishShutdown)
         }
         _ => false,
@@ -456,7 +455,7 @@ pub fn uncertain(cfg: &Config, w: &World) -> bool {
             (Domain::Inactive, _) => true,
             (Domain::Active, None) => l.defined,
             (Domain::Gone, _) => false,
-        } || (cfg.procedures.reads_bitmap() && !w.qemu.alive && w.storage.bitmap.is_some());
+        } || (w.storage.bitmap.is_some() && !w.qemu.alive && cfg.procedures.reads_bitmap());
     let pivoting_recorded = l
         .status
         .is_some_and(|s| s.mirror == Some(MirrorState::Pivoting));

@@ -1239,25 +1239,27 @@ fn a_refused_job_complete_ends_the_pivot_at_once() {
 fn shortest_violation(cfg: Config, property: &'static str) -> Option<(Vec<Action>, World)> {
     let def = crate::properties::property(property).expect("known property");
     let init = world::init(&cfg);
-    let mut parent: std::collections::HashMap<World, Option<(World, Action)>> =
-        std::collections::HashMap::new();
-    parent.insert(init.clone(), None);
+    // Keyed by the packed state (exact): a BTreeMap, as everywhere in the model.
+    let key = |w: &World| crate::packed::pack(w).0;
+    let mut parent: std::collections::BTreeMap<_, Option<(World, Action)>> =
+        std::collections::BTreeMap::new();
+    parent.insert(key(&init), None);
     let mut level = vec![init];
     while !level.is_empty() {
         let mut next_level = Vec::new();
         for w in level {
             for a in enabled(&cfg, &w) {
                 let n = world::next_state(&cfg, &w, a).expect("successor");
-                if parent.contains_key(&n) {
+                if parent.contains_key(&key(&n)) {
                     continue;
                 }
-                parent.insert(n.clone(), Some((w.clone(), a)));
+                parent.insert(key(&n), Some((w.clone(), a)));
                 if !(def.condition)(&cfg, &n) {
                     let mut path = Vec::new();
-                    let mut at = n.clone();
+                    let mut at = key(&n);
                     while let Some(Some((p, a))) = parent.get(&at) {
                         path.push(*a);
-                        at = p.clone();
+                        at = key(p);
                     }
                     path.reverse();
                     return Some((path, n));
