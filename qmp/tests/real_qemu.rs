@@ -329,8 +329,13 @@ fn real_sigterm_shuts_down_cleanly() {
     qemu.sigterm().unwrap();
     let ev = q.wait_event("SHUTDOWN", T).unwrap();
     assert_eq!(ev.data_str("reason"), Some("host-signal"));
+    // Wait for the close without writing: a command that reaches QEMU 10.0.2 while it
+    // runs monitor_cleanup() crashes it (SIGSEGV in aio_co_wake() called from the
+    // monitor I/O thread's JSON parser; core dump backtrace, about 1 run in 500 when
+    // `query-status` follows SIGTERM at once). CI saw that as a failed exit status here.
+    // The images are closed before the monitor (qemu_cleanup), so nothing is lost.
     assert!(matches!(
-        q.execute("query-status", Value::Null),
+        q.wait_event_matching(|_| false, T),
         Err(QmpError::Disconnected)
     ));
     let status = qemu
