@@ -110,6 +110,8 @@ pub struct LivenessDef {
     pub id: PropertyId,
     pub name: &'static str,
     pub goal: fn(&Config, &World) -> bool,
+    /// The one-disk goal that `goal` asks of every disk (`properties::every_disk`).
+    pub disk: fn(&Config, &World) -> bool,
     /// One line for reports: what a violation means.
     pub meaning: &'static str,
 }
@@ -191,24 +193,28 @@ pub const LIVENESS: [LivenessDef; 4] = [
         id: PropertyId::GuestEventuallyRuns,
         name: "guest-eventually-runs",
         goal: guest_runs,
+        disk: guest_runs_disk,
         meaning: "eventually QEMU runs unpaused with no job draining guest I/O, or QEMU is gone",
     },
     LivenessDef {
         id: PropertyId::PivotCallReturns,
         name: "pivot-call-returns",
         goal: call_settled,
+        disk: call_settled_disk,
         meaning: "the app's pivot call is eventually answered or settled by its recovery rule",
     },
     LivenessDef {
         id: PropertyId::NoJobHeldForever,
         name: "no-job-held-forever",
         goal: no_job_held,
+        disk: no_job_held_disk,
         meaning: "QEMU eventually holds no job waiting for libvirt's job-finalize or job-dismiss",
     },
     LivenessDef {
         id: PropertyId::LibvirtEventuallyAgrees,
         name: "libvirt-eventually-agrees",
         goal: libvirt_agrees,
+        disk: libvirt_agrees_disk,
         meaning: "eventually libvirtd's live source is QEMU's active image, or QEMU is gone and the next boot's image holds every write",
     },
 ];

@@ -196,12 +196,28 @@ const DOMAINS: [Domain; 3] = [Domain::Active, Domain::Inactive, Domain::Gone];
 const APP_PC_BITS: u32 = 3;
 const _: () = assert!(crate::config::MAX_APP_STEPS < (1 << APP_PC_BITS));
 
-#[inline]
-fn index_of<T: PartialEq + std::fmt::Debug>(all: &[T], v: &T) -> u64 {
-    all.iter()
-        .position(|x| x == v)
-        .unwrap_or_else(|| panic!("{v:?} is missing from the packing table")) as u64
+/// A variant's index in its packing table: its discriminant, since every table lists its
+/// enum's variants in their declared order (checked at compile time below), so packing
+/// searches no table.
+macro_rules! index_of {
+    ($table:expr, $v:expr) => {
+        $v as u64
+    };
 }
+
+/// Each table lists its enum's variants in declared order: the discriminant is the index.
+macro_rules! in_declared_order {
+    ($($table:expr),*) => {
+        $(const _: () = {
+            let mut i = 0;
+            while i < $table.len() {
+                assert!($table[i] as usize == i, "a packing table out of declared order");
+                i += 1;
+            }
+        };)*
+    };
+}
+in_declared_order!(COMMANDS, STATUSES, RUN_STATES, MIRRORS, OUTCOMES, KINDS, DOMAINS);
 
 fn image(i: Image) -> u64 {
     u64::from(i == Image::Target)
@@ -215,7 +231,7 @@ fn to_image(v: u64) -> Image {
 }
 
 fn put_command(w: &mut Writer, c: Option<Command>) {
-    w.put(c.map_or(0, |c| 1 + index_of(&COMMANDS, &c)), 4);
+    w.put(c.map_or(0, |c| 1 + index_of!(COMMANDS, c)), 4);
 }
 fn get_command(r: &mut Reader) -> Option<Command> {
     match r.get(4) {
@@ -230,7 +246,7 @@ fn put_view(w: &mut Writer, v: Option<JobView>) {
         status: JobStatus::Running,
         error: false,
     });
-    w.put(index_of(&STATUSES, &v.status), 3);
+    w.put(index_of!(STATUSES, v.status), 3);
     w.flag(v.error);
 }
 fn get_view(r: &mut Reader) -> Option<JobView> {
@@ -242,7 +258,7 @@ fn get_view(r: &mut Reader) -> Option<JobView> {
 
 fn put_disk(w: &mut Writer, d: &DiskDef) {
     w.put(image(d.source), 1);
-    w.put(d.mirror.map_or(0, |m| 1 + index_of(&MIRRORS, &m)), 2);
+    w.put(d.mirror.map_or(0, |m| 1 + index_of!(MIRRORS, m)), 2);
     w.flag(d.paused_by_libvirt);
 }
 fn get_disk(r: &mut Reader) -> DiskDef {
@@ -276,7 +292,7 @@ fn put_message(w: &mut Writer, m: &QmpMessage) {
                 }
                 Reply::Status(s) => {
                     w.put(4, 3);
-                    w.put(index_of(&RUN_STATES, &s), 2);
+                    w.put(index_of!(RUN_STATES, s), 2);
                 }
             }
         }
@@ -326,7 +342,7 @@ pub fn pack(s: &World) -> Packed {
     w.put(u64::from(s.storage.target), 4);
     let q = &s.qemu;
     w.flag(q.alive);
-    w.put(index_of(&RUN_STATES, &q.run_state), 2);
+    w.put(index_of!(RUN_STATES, q.run_state), 2);
     w.put(image(q.active), 1);
     put_job(&mut w, &q.job);
     w.put(u64::from(q.dirty), 4);
@@ -346,17 +362,17 @@ pub fn pack(s: &World) -> Packed {
         pc: 0,
         disk: 0,
     });
-    w.put(index_of(&KINDS, &p.kind), 2);
+    w.put(index_of!(KINDS, p.kind), 2);
     w.put(u64::from(p.pc), 8);
     put_command(&mut w, l.awaiting);
-    w.put(index_of(&OUTCOMES, &l.outcome), 3);
+    w.put(index_of!(OUTCOMES, l.outcome), 3);
     put_view(&mut w, l.job_seen);
     w.flag(l.job_vanished);
     w.flag(l.refreshed);
     w.flag(l.outcome_from_refresh);
     w.flag(l.shutdown_seen);
     put_disk(&mut w, &l.live);
-    w.put(index_of(&DOMAINS, &l.domain), 2);
+    w.put(index_of!(DOMAINS, l.domain), 2);
     w.flag(l.status.is_some());
     put_disk(
         &mut w,
@@ -422,7 +438,7 @@ fn put_job(w: &mut Writer, job: &Option<Job>) {
         error: false,
         soft_cancel: false,
     });
-    w.put(index_of(&STATUSES, &j.status), 3);
+    w.put(index_of!(STATUSES, j.status), 3);
     w.flag(j.should_complete);
     w.flag(j.error);
     w.flag(j.soft_cancel);
@@ -513,7 +529,7 @@ fn put_parts(w: &mut Writer, d: &DiskParts) {
     w.put(u64::from(d.dirty), 4);
     put_inflight(w, d.inflight);
     w.flag(d.synced);
-    w.put(index_of(&OUTCOMES, &d.outcome), 3);
+    w.put(index_of!(OUTCOMES, d.outcome), 3);
     put_view(w, d.job_seen);
     w.flag(d.job_vanished);
     w.flag(d.refreshed);
@@ -648,7 +664,7 @@ pub fn unpack(p: &Packed) -> World {
         ghost.faults_used[kind] = r.get(4) as u8;
     }
     let mut qemu = qemu;
-    let mut others = Vec::new();
+    let mut others = Others::new();
     let n_others = r.get(2);
     if n_others > 0 {
         program.disk = r.get(2) as u8;

@@ -192,6 +192,10 @@ pub struct PropertyDef {
     pub name: &'static str,
     pub kind: Kind,
     pub condition: fn(&Config, &World) -> bool,
+    /// The one-disk condition that `condition` asks of every disk (`always`) or of some
+    /// disk (`sometimes`) ([`every_disk`], [`some_disk`]); `None` for a property of the
+    /// whole world.
+    pub disk: Option<fn(&Config, &World) -> bool>,
     /// One line for reports: what a violation (or a reach) means.
     pub meaning: &'static str,
 }
@@ -276,16 +280,16 @@ pub fn observe(cfg: &Config, last: &World, action: Action, next: &mut World) {
 
 /// The ghost facts of a world of several disks: each disk's facts from its focused views
 /// before and after, for its own steps and the shared ones (a command is its procedure's
-/// disk's: [`command_is_mine`]); a fault is counted once.
-pub fn observe_multi(cfg: &Config, last: &World, action: Action, next: &mut World) {
+/// disk's: [`command_is_mine`]); a fault is counted once. `views` are the state
+/// before's ([`World::views`]).
+pub fn observe_multi(cfg: &Config, views: &[World], action: Action, next: &mut World) {
     let mut faults_used = next.ghost.faults_used;
-    for d in 0..last.disks() {
+    for (d, before) in (0..).zip(views) {
         if DiskStep::of(action).is_some() && action.disk() != d {
             continue;
         }
-        let before = last.focused(d);
         next.swap_focus(d);
-        observe(cfg, &before, action.base(), next);
+        observe(cfg, before, action.base(), next);
         next.swap_focus(d);
         if d == 0 {
             faults_used = next.ghost.faults_used;
@@ -559,13 +563,24 @@ pub fn some_disk(cfg: &Config, w: &World, one: fn(&Config, &World) -> bool) -> b
     (0..w.disks()).any(|d| one(cfg, &w.focused(d)))
 }
 
-/// Whether `def` holds in `w`, given the actions enabled in `w`: the search enumerates
-/// them anyway, and `pivot-terminates` would otherwise enumerate them a second time for
-/// every state. Same answer as `def.condition` (a test compares them).
+/// Whether `def` holds in `w`, given the actions enabled in `w` and `w`'s views
+/// ([`World::views`], empty for one disk): the search enumerates them anyway, and
+/// `pivot-terminates` would otherwise enumerate them a second time for every state, and a
+/// property of several disks copy the world for each disk. Same answer as `def.condition` (a test compares them).
 #[inline]
-pub fn holds_given(def: &PropertyDef, cfg: &Config, w: &World, enabled: &[Action]) -> bool {
-    match def.id {
-        PropertyId::PivotTerminates => !pivot_pending_any(w) || !quiescent(enabled),
+pub fn holds_given(
+    def: &PropertyDef,
+    cfg: &Config,
+    w: &World,
+    views: &[World],
+    enabled: &[Action],
+) -> bool {
+    match (def.id, def.disk) {
+        (PropertyId::PivotTerminates, _) => !pivot_pending_any(w) || !quiescent(enabled),
+        (_, Some(one)) if !views.is_empty() => match def.kind {
+            Kind::Sometimes => views.iter().any(|v| one(cfg, v)),
+            _ => views.iter().all(|v| one(cfg, v)),
+        },
         _ => (def.condition)(cfg, w),
     }
 }
@@ -643,6 +658,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "no-lost-writes",
         kind: Kind::Always,
         condition: no_lost_writes,
+        disk: Some(no_lost_writes_disk),
         meaning: "the image the app uses (or the next boot uses) holds every acknowledged write",
     },
     PropertyDef {
@@ -650,6 +666,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "truthful-answer",
         kind: Kind::Always,
         condition: truthful_answer,
+        disk: Some(truthful_answer_disk),
         meaning: "libvirt's answer about the pivot matches QEMU's active image",
     },
     PropertyDef {
@@ -657,6 +674,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "libvirt-state-matches",
         kind: Kind::Always,
         condition: libvirt_state_matches,
+        disk: Some(libvirt_state_matches_disk),
         meaning: "idle libvirtd's live disk source is QEMU's active image unless a pivot is recorded in flight",
     },
     PropertyDef {
@@ -664,6 +682,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "uncertainty-is-frozen",
         kind: Kind::Always,
         condition: uncertainty_is_frozen,
+        disk: Some(uncertainty_is_frozen_disk),
         meaning: "while the outcome cannot be told, the guest cannot write and both images hold every write",
     },
     PropertyDef {
@@ -671,6 +690,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "uncertainty-keeps-qemu",
         kind: Kind::Always,
         condition: uncertainty_keeps_qemu,
+        disk: Some(uncertainty_keeps_qemu_disk),
         meaning: "while the outcome cannot be told, QEMU is alive so query-block can answer",
     },
     PropertyDef {
@@ -678,6 +698,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "config-holds-data",
         kind: Kind::Always,
         condition: config_holds_data,
+        disk: Some(config_holds_data_disk),
         meaning: "a persistent domain's config names an image holding every write whenever QEMU is gone",
     },
     PropertyDef {
@@ -685,6 +706,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "evidence-outlives-doubt",
         kind: Kind::Always,
         condition: evidence_outlives_doubt,
+        disk: Some(evidence_outlives_doubt_disk),
         meaning: "libvirtd destroys QEMU-side evidence only after the outcome is durable",
     },
     PropertyDef {
@@ -692,6 +714,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "pivot-terminates",
         kind: Kind::Always,
         condition: pivot_terminates,
+        disk: None,
         meaning: "once only the guest and faults can move, the pivot call is settled and libvirtd runs no procedure",
     },
     PropertyDef {
@@ -699,6 +722,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "qemu-is-managed",
         kind: Kind::Always,
         condition: qemu_is_managed,
+        disk: Some(qemu_is_managed_disk),
         meaning: "whenever QEMU runs, libvirt manages it (the domain is active, not shut off or forgotten)",
     },
     PropertyDef {
@@ -706,6 +730,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "pivot-completes",
         kind: Kind::Sometimes,
         condition: pivot_completes,
+        disk: Some(pivot_completes_disk),
         meaning: "QEMU switched to the target and the app settled on it",
     },
     PropertyDef {
@@ -713,6 +738,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "answer-pivoted",
         kind: Kind::Sometimes,
         condition: answer_pivoted,
+        disk: Some(answer_pivoted_disk),
         meaning: "libvirt answered the app's pivot call with \"pivoted\" (the API returns a definite outcome)",
     },
     PropertyDef {
@@ -720,6 +746,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "restart-in-pivot-window",
         kind: Kind::Sometimes,
         condition: restart_in_pivot_window,
+        disk: Some(restart_in_pivot_window_disk),
         meaning: "libvirtd restarted after a crash between sending the pivot command and reading its reply",
     },
     PropertyDef {
@@ -727,6 +754,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "poweroff-while-libvirtd-down",
         kind: Kind::Sometimes,
         condition: poweroff_while_libvirtd_down,
+        disk: Some(poweroff_while_libvirtd_down_disk),
         meaning: "the guest powered off while libvirtd was down",
     },
     PropertyDef {
@@ -734,6 +762,7 @@ pub const PROPERTIES: [PropertyDef; 14] = [
         name: "recovery-by-query-block",
         kind: Kind::Sometimes,
         condition: recovery_by_query_block,
+        disk: Some(recovery_by_query_block_disk),
         meaning: "the app settled through query-block",
     },
 ];

@@ -18,7 +18,7 @@
 
 use arrayvec::ArrayVec;
 
-use crate::config::{Command, Image, Step};
+use crate::config::{Command, Config, Image, Step};
 
 /// At most this many replies and events wait on the monitor: one reply and its events for
 /// the one command in flight, SHUTDOWN and the app's RESUME, plus each disk's READY,
@@ -381,14 +381,23 @@ pub struct World {
     pub libvirtd: Libvirtd,
     pub app: App,
     pub ghost: Ghost,
-    /// Disks 1 and up; empty with one disk. A `Vec`, not inline: an empty one is three
-    /// words that copy without allocating, so a one-disk state stays small to clone (the
-    /// search clones one per successor); several disks pay an allocation per clone.
-    pub others: Vec<DiskParts>,
+    /// Disks 1 and up; empty with one disk. Inline, so that copying a state of several
+    /// disks allocates nothing (the search copies one per successor, and one per disk for
+    /// the disks' views); an empty one copies only its length.
+    pub others: Others,
     /// The disk whose parts are in the fields: 0 between steps, `d` while a step of disk
     /// `d` runs (QEMU tags the events it emits with it).
     pub focus: u8,
 }
+
+/// The parts of disks 1 and up, inline ([`Config::MAX_DISKS`] less disk 0).
+pub type Others = ArrayVec<DiskParts, { Config::MAX_DISKS as usize - 1 }>;
+
+/// Each disk's view of a world of several disks (`views[d]` is `w.focused(d)`, so
+/// `views[0]` is a copy of `w`), computed once per state by the search and read by its
+/// enabled steps, its properties and its successors' ghost facts; empty for one disk
+/// ([`World::views`]).
+pub type Views = ArrayVec<World, { Config::MAX_DISKS as usize }>;
 
 /// One disk's own parts of the world: its images, its mirror job in QEMU, libvirtd's
 /// knowledge of it (the `<mirror>` record in the live definition and the status XML, the
@@ -432,16 +441,23 @@ impl World {
         }
         debug_assert!(self.focus == 0 || self.focus == d);
         self.focus = if self.focus == d { 0 } else { d };
-        let mut others = std::mem::take(&mut self.others);
+        // Borrowed field by field, so the disk's parts are swapped in place.
+        let World {
+            storage,
+            qemu: q,
+            libvirtd: l,
+            app,
+            ghost,
+            others,
+            focus: _,
+        } = self;
         let p = &mut others[d as usize - 1];
-        std::mem::swap(&mut self.storage, &mut p.storage);
-        let q = &mut self.qemu;
+        std::mem::swap(storage, &mut p.storage);
         std::mem::swap(&mut q.active, &mut p.active);
         std::mem::swap(&mut q.job, &mut p.job);
         std::mem::swap(&mut q.dirty, &mut p.dirty);
         std::mem::swap(&mut q.inflight, &mut p.inflight);
         std::mem::swap(&mut q.synced, &mut p.synced);
-        let l = &mut self.libvirtd;
         std::mem::swap(&mut l.outcome, &mut p.outcome);
         std::mem::swap(&mut l.job_seen, &mut p.job_seen);
         std::mem::swap(&mut l.job_vanished, &mut p.job_vanished);
@@ -450,10 +466,9 @@ impl World {
         std::mem::swap(&mut l.live, &mut p.live);
         std::mem::swap(&mut l.status, &mut p.status);
         std::mem::swap(&mut l.config_source, &mut p.config_source);
-        std::mem::swap(&mut self.app, &mut p.app);
-        std::mem::swap(&mut self.ghost, &mut p.ghost);
-        std::mem::swap(&mut self.ghost.faults_used, &mut p.ghost.faults_used);
-        self.others = others;
+        std::mem::swap(app, &mut p.app);
+        std::mem::swap(ghost, &mut p.ghost);
+        std::mem::swap(&mut ghost.faults_used, &mut p.ghost.faults_used);
     }
 
     /// A copy of the world with disk `d` in the fields: what properties read for that disk.
@@ -461,6 +476,14 @@ impl World {
         let mut w = self.clone();
         w.swap_focus(d);
         w
+    }
+
+    /// Each disk's view ([`Views`]): empty with one disk, whose only view is the world.
+    pub fn views(&self) -> Views {
+        if self.others.is_empty() {
+            return Views::new();
+        }
+        (0..self.disks()).map(|d| self.focused(d)).collect()
     }
 
     /// The disk of libvirtd's running procedure (0 when none runs).

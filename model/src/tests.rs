@@ -784,7 +784,7 @@ fn hot_path_shortcuts_agree_over_every_reachable_state() {
             let actions = enabled(&cfg, &s);
             for def in PROPERTIES.iter() {
                 assert_eq!(
-                    holds_given(def, &cfg, &s, &actions),
+                    holds_given(def, &cfg, &s, &s.views(), &actions),
                     (def.condition)(&cfg, &s),
                     "{name}: {} in {s:#?}",
                     def.name

@@ -72,7 +72,7 @@ pub fn init(cfg: &Config) -> World {
             record: Image::Source,
         },
         ghost: Ghost::default(),
-        others: Vec::new(),
+        others: Others::new(),
         focus: 0,
     };
     // Every disk starts as disk 0 does: copying, its own job running.
@@ -103,15 +103,23 @@ pub fn init(cfg: &Config) -> World {
 /// The successor of `last` by `action`: the actors move ([`apply`]), then the observer
 /// records what the step means for the properties (`properties::observe`).
 pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
+    Some(next_state_given(cfg, last, &last.views(), action))
+}
+
+/// [`next_state`], given `last`'s views ([`World::views`]): the search computes them once
+/// per state for its enabled steps and properties, and every successor's ghost facts read
+/// them.
+#[inline]
+pub fn next_state_given(cfg: &Config, last: &World, views: &[World], action: Action) -> World {
     let mut w = last.clone();
     if last.others.is_empty() {
         apply(cfg, &mut w, action);
         crate::properties::observe(cfg, last, action, &mut w);
     } else {
         apply_multi(cfg, &mut w, action);
-        crate::properties::observe_multi(cfg, last, action, &mut w);
+        crate::properties::observe_multi(cfg, views, action, &mut w);
     }
-    Some(w)
+    w
 }
 
 /// The enabled actions of `w`, in the fixed order traces index: the guest, QEMU,
@@ -119,13 +127,23 @@ pub fn next_state(cfg: &Config, last: &World, action: Action) -> Option<World> {
 #[inline]
 pub fn actions(cfg: &Config, w: &World, out: &mut Vec<Action>) {
     if !w.others.is_empty() {
-        return actions_multi(cfg, w, out);
+        return actions_multi(cfg, w, &w.views(), out);
     }
     guest::enabled(cfg, w, out);
     qemu::enabled(cfg, w, out);
     libvirtd::enabled(cfg, w, out);
     app::enabled(cfg, w, out);
     faults::enabled(cfg, w, out);
+}
+
+/// [`actions`], given `w`'s views ([`World::views`], empty for one disk).
+#[inline]
+pub fn actions_given(cfg: &Config, w: &World, views: &[World], out: &mut Vec<Action>) {
+    if views.is_empty() {
+        actions(cfg, w, out);
+    } else {
+        actions_multi(cfg, w, views, out);
+    }
 }
 
 /// The actors' move alone, in place: every field but the ghost, on the focused disk (the
@@ -170,20 +188,14 @@ pub(crate) fn disk_of_step(cfg: &Config, w: &World, action: Action) -> u8 {
 /// The enabled actions of a world of several disks: each disk's own steps from its
 /// focused view (disk 0's as plain actions, the others' as [`Action::Disk`]), the shared
 /// ones once, in the one-disk order of actors.
-fn actions_multi(cfg: &Config, w: &World, out: &mut Vec<Action>) {
-    let views: ArrayVec<World, { Config::MAX_DISKS as usize }> =
-        (0..w.disks()).map(|d| w.focused(d)).collect();
-    let mut mine = Vec::new();
-    let on_disk = |d: usize, mine: &mut Vec<Action>, out: &mut Vec<Action>| {
-        for a in mine.drain(..) {
-            out.push(a.on_disk(d as u8));
-        }
-    };
+fn actions_multi(cfg: &Config, w: &World, views: &[World], out: &mut Vec<Action>) {
+    debug_assert_eq!(views.len(), usize::from(w.disks()));
     if guest::guest_can_run(w) || views.iter().any(guest::guest_can_run) {
         for (d, v) in views.iter().enumerate() {
             if guest::guest_can_run(v) {
-                guest::writes_enabled(cfg, v, &mut mine);
-                on_disk(d, &mut mine, out);
+                let start = out.len();
+                guest::writes_enabled(cfg, v, out);
+                on_disk(out, start, d, &[]);
             }
         }
         if views.iter().all(guest::guest_can_run) && guest::poweroff_allowed(cfg, w) {
@@ -191,32 +203,55 @@ fn actions_multi(cfg: &Config, w: &World, out: &mut Vec<Action>) {
         }
     }
     for (d, v) in views.iter().enumerate() {
-        qemu::enabled(cfg, v, &mut mine);
-        if d > 0 {
-            mine.retain(|a| *a != Action::Qemu(QemuAction::Execute));
-        }
-        on_disk(d, &mut mine, out);
+        let start = out.len();
+        qemu::enabled(cfg, v, out);
+        // QEMU reads its one monitor once, whichever disk's view.
+        let shared: &[Action] = if d > 0 {
+            &[Action::Qemu(QemuAction::Execute)]
+        } else {
+            &[]
+        };
+        on_disk(out, start, d, shared);
     }
-    libvirtd::enabled_multi(cfg, w, &views, out);
+    libvirtd::enabled_multi(cfg, w, views, out);
     for (d, v) in views.iter().enumerate() {
-        app::enabled(cfg, v, &mut mine);
-        // Sequentially, disk d's pivot is asked for once every earlier disk is settled.
-        let earlier_settled = views[..d]
-            .iter()
-            .all(|e| matches!(e.app.phase, AppPhase::Settled(_)));
-        if cfg.app_order == AppOrder::Sequential && !earlier_settled {
-            mine.retain(|a| *a != Action::App(AppAction::RequestPivot));
+        let start = out.len();
+        app::enabled(cfg, v, out);
+        let mut held = ArrayVec::<Action, 2>::new();
+        if cfg.app_order == AppOrder::Sequential {
+            // Sequentially, disk d's pivot is asked for once every earlier disk is settled.
+            let earlier_settled = views[..d]
+                .iter()
+                .all(|e| matches!(e.app.phase, AppPhase::Settled(_)));
+            if !earlier_settled {
+                held.push(Action::App(AppAction::RequestPivot));
+            }
+            // Sequentially, the app resumes a guest it left paused before it goes on to
+            // the next disk; once it has, disk d is behind it. Concurrent workers resume
+            // whenever their own disk is settled, whichever disk's pivot paused the guest.
+            let later_untouched = views[d + 1..].iter().all(|e| e.app.phase == AppPhase::Idle);
+            if !later_untouched {
+                held.push(Action::App(AppAction::Resume));
+            }
         }
-        // Sequentially, the app resumes a guest it left paused before it goes on to the
-        // next disk; once it has, disk d is behind it. Concurrent workers resume whenever
-        // their own disk is settled, whichever disk's pivot paused the guest.
-        let later_untouched = views[d + 1..].iter().all(|e| e.app.phase == AppPhase::Idle);
-        if cfg.app_order == AppOrder::Sequential && !later_untouched {
-            mine.retain(|a| *a != Action::App(AppAction::Resume));
-        }
-        on_disk(d, &mut mine, out);
+        on_disk(out, start, d, &held);
     }
     faults::enabled(cfg, w, out);
+}
+
+/// Names the steps from `start` on, which a disk's view pushed, as disk `d`'s, less
+/// the `dropped` plain steps (not the disk's to take now); in place, in order.
+#[inline]
+fn on_disk(out: &mut Vec<Action>, start: usize, d: usize, dropped: &[Action]) {
+    let mut k = start;
+    for i in start..out.len() {
+        let a = out[i];
+        if !dropped.contains(&a) {
+            out[k] = a.on_disk(d as u8);
+            k += 1;
+        }
+    }
+    out.truncate(k);
 }
 
 /// A step of a world of several disks: a disk's own step runs on its focused view; a

@@ -391,8 +391,11 @@ fn expand(
     let (mut probed, mut kept) = (0, 0);
     for (k, (id, packed)) in part.states.iter().enumerate() {
         let state = &unpack(packed);
+        // Each disk's view, once per state (none for one disk): the enabled steps, the
+        // properties, the goals and every successor's ghost facts read them.
+        let views = state.views();
         enabled.clear();
-        model::world::actions(&model.config, state, &mut enabled);
+        model::world::actions_given(&model.config, state, &views, &mut enabled);
         let asleep = part.sleeps.get(k).copied().unwrap_or(0);
         if opts.por {
             footprints.clear();
@@ -407,8 +410,12 @@ fn expand(
                 continue;
             }
             let discovered = match found.kind {
-                Kind::Always => !properties::holds_given(found, &model.config, state, &enabled),
-                Kind::Sometimes => properties::holds_given(found, &model.config, state, &enabled),
+                Kind::Always => {
+                    !properties::holds_given(found, &model.config, state, &views, &enabled)
+                }
+                Kind::Sometimes => {
+                    properties::holds_given(found, &model.config, state, &views, &enabled)
+                }
                 // Liveness is the fair-cycle search's (`crate::liveness`).
                 Kind::Eventually => false,
             };
@@ -417,7 +424,9 @@ fn expand(
             }
         }
         if graph {
-            out.graph.goals.push(liveness::goals(&model.config, state));
+            out.graph
+                .goals
+                .push(liveness::goals_given(&model.config, state, &views));
         }
         for (i, &a) in enabled.iter().enumerate() {
             out.coverage.record(state, a);
@@ -430,7 +439,7 @@ fn expand(
                 continue;
             }
             out.generated += 1;
-            let mut succ = model.step(state, a);
+            let mut succ = model::world::next_state_given(&model.config, state, &views, a);
             let renaming = if opts.symmetry {
                 symmetry::canonicalize(&model.config, &mut succ)
             } else {

@@ -97,8 +97,19 @@ pub struct Graph {
 
 /// One bit per property of `LIVENESS`: whether its goal holds in `state`.
 pub(crate) fn goals(config: &model::Config, state: &World) -> u8 {
+    goals_given(config, state, &state.views())
+}
+
+/// [`goals`], given `state`'s views (`World::views`, empty for one disk): a goal of
+/// several disks is its one-disk goal on every view.
+pub(crate) fn goals_given(config: &model::Config, state: &World, views: &[World]) -> u8 {
     LIVENESS.iter().enumerate().fold(0u8, |m, (i, p)| {
-        if (p.goal)(config, state) {
+        let holds = if views.is_empty() {
+            (p.goal)(config, state)
+        } else {
+            views.iter().all(|v| (p.disk)(config, v))
+        };
+        if holds {
             m | 1 << i
         } else {
             m
