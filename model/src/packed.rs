@@ -96,12 +96,13 @@ impl Writer {
         }
     }
 
-    /// Called for every field of every successor: inlined, with one check that the value
-    /// fits its bits and one that the state fits its words.
+    /// Called for every group of fields of every successor ([`Writer::group`]): inlined,
+    /// with one check that the value fits its bits (up to a whole word) and one that the
+    /// state fits its words.
     #[inline(always)]
     fn put(&mut self, value: u64, bits: u32) {
         assert!(
-            bits < 64 && value < (1 << bits),
+            bits <= 64 && (bits == 64 || value < (1 << bits)),
             "{value} does not fit in {bits} bits"
         );
         self.acc |= value << self.filled;
@@ -125,9 +126,20 @@ impl Writer {
         self.word += 1;
     }
 
+    /// Appends a group of fields, gathered first in one word ([`Word`]) whose offsets are
+    /// constants once inlined: the running bit position is then advanced once per group,
+    /// not once per field (which made packing a chain of dependent shifts). The stream of
+    /// bits is the same as putting each field in turn. `bits` is the group's width, which
+    /// [`Reader::group`] takes back.
     #[inline(always)]
-    fn flag(&mut self, b: bool) {
-        self.put(u64::from(b), 1);
+    fn group(&mut self, bits: u32, fields: impl FnOnce(&mut Word)) {
+        let mut g = Word { value: 0, bits: 0 };
+        fields(&mut g);
+        assert_eq!(
+            g.bits, bits,
+            "a group of fields has the width its reader takes"
+        );
+        self.put(g.value, bits);
     }
 
     fn finish(mut self) -> [u64; WORDS] {
@@ -144,6 +156,24 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Reads a group of fields ([`Writer::group`]): `bits` of them at once, then each field
+    /// from that one word.
+    #[inline(always)]
+    fn group<T>(&mut self, bits: u32, fields: impl FnOnce(&mut Word) -> T) -> T {
+        let mut g = Word {
+            value: self.get(bits),
+            bits,
+        };
+        let t = fields(&mut g);
+        assert_eq!(
+            g.bits, 0,
+            "a group of fields read as wide as it was written"
+        );
+        t
+    }
+}
+
+impl Source for Reader<'_> {
     #[inline(always)]
     fn get(&mut self, bits: u32) -> u64 {
         let (word, offset) = ((self.bit / 64) as usize, self.bit % 64);
@@ -152,11 +182,62 @@ impl Reader<'_> {
             v |= self.words[word + 1] << (64 - offset);
         }
         self.bit += bits;
-        v & ((1 << bits) - 1)
+        if bits == 64 {
+            v
+        } else {
+            v & ((1 << bits) - 1)
+        }
     }
+}
+
+/// Fields written one after the other from the lowest bit up ([`Writer`], [`Word`]).
+trait Sink {
+    fn put(&mut self, value: u64, bits: u32);
     #[inline(always)]
-    fn flag(&mut self) -> bool {
+    fn flag(&mut self, b: bool) {
+        self.put(u64::from(b), 1);
+    }
+}
+
+/// Fields read back in the order they were written ([`Reader`], [`Word`]).
+trait Source {
+    fn get(&mut self, bits: u32) -> u64;
+    #[inline(always)]
+    fn get_flag(&mut self) -> bool {
         self.get(1) == 1
+    }
+}
+
+impl Sink for Writer {
+    #[inline(always)]
+    fn put(&mut self, value: u64, bits: u32) {
+        Writer::put(self, value, bits);
+    }
+}
+
+/// A group of fields in one word: written from the lowest bit up, read from the lowest
+/// bit up (each read shifts the rest down). Wider than 64 bits fails (a shift overflows).
+struct Word {
+    value: u64,
+    bits: u32,
+}
+
+impl Sink for Word {
+    #[inline(always)]
+    fn put(&mut self, value: u64, bits: u32) {
+        assert!(value < (1 << bits), "{value} does not fit in {bits} bits");
+        self.value |= value << self.bits;
+        self.bits += bits;
+    }
+}
+
+impl Source for Word {
+    #[inline(always)]
+    fn get(&mut self, bits: u32) -> u64 {
+        let v = self.value & ((1 << bits) - 1);
+        self.value >>= bits;
+        self.bits -= bits;
+        v
     }
 }
 
@@ -230,17 +311,20 @@ fn to_image(v: u64) -> Image {
     }
 }
 
-fn put_command(w: &mut Writer, c: Option<Command>) {
+#[inline(always)]
+fn put_command(w: &mut impl Sink, c: Option<Command>) {
     w.put(c.map_or(0, |c| 1 + index_of!(COMMANDS, c)), 4);
 }
-fn get_command(r: &mut Reader) -> Option<Command> {
+#[inline(always)]
+fn get_command(r: &mut impl Source) -> Option<Command> {
     match r.get(4) {
         0 => None,
         n => Some(COMMANDS[n as usize - 1]),
     }
 }
 
-fn put_view(w: &mut Writer, v: Option<JobView>) {
+#[inline(always)]
+fn put_view(w: &mut impl Sink, v: Option<JobView>) {
     w.flag(v.is_some());
     let v = v.unwrap_or(JobView {
         status: JobStatus::Running,
@@ -249,19 +333,22 @@ fn put_view(w: &mut Writer, v: Option<JobView>) {
     w.put(index_of!(STATUSES, v.status), 3);
     w.flag(v.error);
 }
-fn get_view(r: &mut Reader) -> Option<JobView> {
-    let some = r.flag();
+#[inline(always)]
+fn get_view(r: &mut impl Source) -> Option<JobView> {
+    let some = r.get_flag();
     let status = STATUSES[r.get(3) as usize];
-    let error = r.flag();
+    let error = r.get_flag();
     some.then_some(JobView { status, error })
 }
 
-fn put_disk(w: &mut Writer, d: &DiskDef) {
+#[inline(always)]
+fn put_disk(w: &mut impl Sink, d: &DiskDef) {
     w.put(image(d.source), 1);
     w.put(d.mirror.map_or(0, |m| 1 + index_of!(MIRRORS, m)), 2);
     w.flag(d.paused_by_libvirt);
 }
-fn get_disk(r: &mut Reader) -> DiskDef {
+#[inline(always)]
+fn get_disk(r: &mut impl Source) -> DiskDef {
     let source = to_image(r.get(1));
     let mirror = match r.get(2) {
         0 => None,
@@ -270,11 +357,12 @@ fn get_disk(r: &mut Reader) -> DiskDef {
     DiskDef {
         source,
         mirror,
-        paused_by_libvirt: r.flag(),
+        paused_by_libvirt: r.get_flag(),
     }
 }
 
-fn put_message(w: &mut Writer, m: &QmpMessage) {
+#[inline(always)]
+fn put_message(w: &mut impl Sink, m: &QmpMessage) {
     match *m {
         QmpMessage::Reply(c, reply) => {
             w.flag(false);
@@ -311,10 +399,11 @@ fn put_message(w: &mut Writer, m: &QmpMessage) {
         }
     }
 }
-fn get_message(r: &mut Reader) -> QmpMessage {
-    if r.flag() {
+#[inline(always)]
+fn get_message(r: &mut impl Source) -> QmpMessage {
+    if r.get_flag() {
         let tag = r.get(3);
-        let error = r.flag();
+        let error = r.get_flag();
         QmpMessage::Event(match tag {
             0 => Event::Stop,
             1 => Event::Resume,
@@ -336,83 +425,97 @@ fn get_message(r: &mut Reader) -> QmpMessage {
     }
 }
 
+/// Widths of the groups of fields `pack` writes and `unpack` reads whole ([`Writer::group`]):
+/// the QEMU fields before the outbox (its length included), libvirtd's, the app's with the
+/// ghost facts, fault counters and number of further disks, and a further disk's parts.
+const QEMU_BITS: u32 = 37;
+const LIBVIRTD_BITS: u32 = 42;
+const APP_GHOST_BITS: u32 = 40;
+const PARTS_BITS: u32 = 64;
+const BITMAP_BITS: u32 = 2;
+
 pub fn pack(s: &World) -> Packed {
     let mut w = Writer::new();
-    w.put(u64::from(s.storage.source), 4);
-    w.put(u64::from(s.storage.target), 4);
     let q = &s.qemu;
-    w.flag(q.alive);
-    w.put(index_of!(RUN_STATES, q.run_state), 2);
-    w.put(image(q.active), 1);
-    put_job(&mut w, &q.job);
-    w.put(u64::from(q.dirty), 4);
-    put_inflight(&mut w, q.inflight);
-    w.flag(q.synced);
-    w.flag(q.monitor);
-    put_command(&mut w, q.inbox);
-    w.put(q.outbox.len() as u64, 4);
+    w.group(QEMU_BITS, |w| {
+        w.put(u64::from(s.storage.source), 4);
+        w.put(u64::from(s.storage.target), 4);
+        w.flag(q.alive);
+        w.put(index_of!(RUN_STATES, q.run_state), 2);
+        w.put(image(q.active), 1);
+        put_job(w, &q.job);
+        w.put(u64::from(q.dirty), 4);
+        put_inflight(w, q.inflight);
+        w.flag(q.synced);
+        w.flag(q.monitor);
+        put_command(w, q.inbox);
+        w.put(q.outbox.len() as u64, 4);
+    });
     for m in &q.outbox {
-        put_message(&mut w, m);
+        // A message's width depends on its kind: gathered, then put whole.
+        let mut g = Word { value: 0, bits: 0 };
+        put_message(&mut g, m);
+        w.put(g.value, g.bits);
     }
     let l = &s.libvirtd;
-    w.flag(l.up);
-    w.flag(l.program.is_some());
     let p = l.program.unwrap_or(Program {
         kind: ProgramKind::Pivot,
         pc: 0,
         disk: 0,
     });
-    w.put(index_of!(KINDS, p.kind), 2);
-    w.put(u64::from(p.pc), 8);
-    put_command(&mut w, l.awaiting);
-    w.put(index_of!(OUTCOMES, l.outcome), 3);
-    put_view(&mut w, l.job_seen);
-    w.flag(l.job_vanished);
-    w.flag(l.refreshed);
-    w.flag(l.outcome_from_refresh);
-    w.flag(l.shutdown_seen);
-    put_disk(&mut w, &l.live);
-    w.put(index_of!(DOMAINS, l.domain), 2);
-    w.flag(l.status.is_some());
-    put_disk(
-        &mut w,
-        &l.status.unwrap_or(DiskDef {
-            source: Image::Source,
-            mirror: None,
-            paused_by_libvirt: false,
-        }),
-    );
-    w.flag(l.status_unloadable);
-    w.put(image(l.config_source), 1);
-    w.flag(l.defined);
-    put_app(&mut w, &s.app);
-    let g = &s.ghost;
-    put_ghost_flags(&mut w, g);
-    for &kind in &FaultKind::ALL {
-        w.put(u64::from(g.faults_used[kind]), 4);
-    }
+    w.group(LIBVIRTD_BITS, |w| {
+        w.flag(l.up);
+        w.flag(l.program.is_some());
+        w.put(index_of!(KINDS, p.kind), 2);
+        w.put(u64::from(p.pc), 8);
+        put_command(w, l.awaiting);
+        w.put(index_of!(OUTCOMES, l.outcome), 3);
+        put_view(w, l.job_seen);
+        w.flag(l.job_vanished);
+        w.flag(l.refreshed);
+        w.flag(l.outcome_from_refresh);
+        w.flag(l.shutdown_seen);
+        put_disk(w, &l.live);
+        w.put(index_of!(DOMAINS, l.domain), 2);
+        w.flag(l.status.is_some());
+        put_disk(w, &l.status.unwrap_or(NO_DISK));
+        w.flag(l.status_unloadable);
+        w.put(image(l.config_source), 1);
+        w.flag(l.defined);
+    });
     // Disks 1 and up: zero bits, and nothing else, for one disk.
     debug_assert_eq!(s.focus, 0, "a state between steps has disk 0 in its fields");
-    w.put(s.others.len() as u64, 2);
+    w.group(APP_GHOST_BITS, |w| {
+        put_app(w, &s.app);
+        let g = &s.ghost;
+        put_ghost_flags(w, g);
+        for &kind in &FaultKind::ALL {
+            w.put(u64::from(g.faults_used[kind]), 4);
+        }
+        w.put(s.others.len() as u64, 2);
+    });
     if !s.others.is_empty() {
-        w.put(u64::from(p.disk), 2);
-        w.put(
-            u64::from(s.qemu.outbox_disks),
-            2 * s.qemu.outbox.len() as u32,
-        );
+        let tags = 2 * q.outbox.len() as u32;
+        w.group(2 + tags, |w| {
+            w.put(u64::from(p.disk), 2);
+            w.put(u64::from(q.outbox_disks), tags);
+        });
         for d in &s.others {
-            put_parts(&mut w, d);
+            w.group(PARTS_BITS, |w| put_parts(w, d));
         }
     }
     // Last, so that states without a bitmap word pack (and fingerprint) as before: disk 0's
     // persistent-bitmap word (`persistent-bitmap` is refused with several disks, so the
     // other disks' words are always `None` and not packed).
-    w.flag(s.storage.bitmap.is_some());
-    w.put(image(s.storage.bitmap.unwrap_or(Image::Source)), 1);
+    w.group(BITMAP_BITS, |w| {
+        w.flag(s.storage.bitmap.is_some());
+        w.put(image(s.storage.bitmap.unwrap_or(Image::Source)), 1);
+    });
     Packed(w.finish())
 }
 
-fn put_inflight(w: &mut Writer, inflight: Option<InflightCopy>) {
+#[inline(always)]
+fn put_inflight(w: &mut impl Sink, inflight: Option<InflightCopy>) {
     w.flag(inflight.is_some());
     let c = inflight.unwrap_or(InflightCopy {
         block: 0,
@@ -421,16 +524,18 @@ fn put_inflight(w: &mut Writer, inflight: Option<InflightCopy>) {
     w.put(u64::from(c.block), 2);
     w.flag(c.fresh);
 }
-fn get_inflight(r: &mut Reader) -> Option<InflightCopy> {
-    let some = r.flag();
+#[inline(always)]
+fn get_inflight(r: &mut impl Source) -> Option<InflightCopy> {
+    let some = r.get_flag();
     let copy = InflightCopy {
         block: r.get(2) as u8,
-        fresh: r.flag(),
+        fresh: r.get_flag(),
     };
     some.then_some(copy)
 }
 
-fn put_job(w: &mut Writer, job: &Option<Job>) {
+#[inline(always)]
+fn put_job(w: &mut impl Sink, job: &Option<Job>) {
     w.flag(job.is_some());
     let j = job.clone().unwrap_or(Job {
         status: JobStatus::Running,
@@ -443,13 +548,14 @@ fn put_job(w: &mut Writer, job: &Option<Job>) {
     w.flag(j.error);
     w.flag(j.soft_cancel);
 }
-fn get_job(r: &mut Reader) -> Option<Job> {
-    let some = r.flag();
+#[inline(always)]
+fn get_job(r: &mut impl Source) -> Option<Job> {
+    let some = r.get_flag();
     let job = Job {
         status: STATUSES[r.get(3) as usize],
-        should_complete: r.flag(),
-        error: r.flag(),
-        soft_cancel: r.flag(),
+        should_complete: r.get_flag(),
+        error: r.get_flag(),
+        soft_cancel: r.get_flag(),
     };
     some.then_some(job)
 }
@@ -460,7 +566,8 @@ const NO_DISK: DiskDef = DiskDef {
     paused_by_libvirt: false,
 };
 
-fn put_app(w: &mut Writer, app: &App) {
+#[inline(always)]
+fn put_app(w: &mut impl Sink, app: &App) {
     let (p, img) = match app.phase {
         AppPhase::Idle => (0, Image::Source),
         AppPhase::Waiting => (1, Image::Source),
@@ -473,7 +580,8 @@ fn put_app(w: &mut Writer, app: &App) {
     w.put(u64::from(app.pc), APP_PC_BITS);
     w.put(image(app.record), 1);
 }
-fn get_app(r: &mut Reader) -> App {
+#[inline(always)]
+fn get_app(r: &mut impl Source) -> App {
     let phase = match (r.get(3), to_image(r.get(1))) {
         (0, _) => AppPhase::Idle,
         (1, _) => AppPhase::Waiting,
@@ -486,7 +594,8 @@ fn get_app(r: &mut Reader) -> App {
     App { phase, pc, record }
 }
 
-fn put_ghost_flags(w: &mut Writer, g: &Ghost) {
+#[inline(always)]
+fn put_ghost_flags(w: &mut impl Sink, g: &Ghost) {
     for b in [
         g.pivot_sent,
         g.amnesia,
@@ -501,10 +610,11 @@ fn put_ghost_flags(w: &mut Writer, g: &Ghost) {
     }
     w.put(u64::from(g.switches), 2);
 }
-fn get_ghost_flags(r: &mut Reader) -> Ghost {
+#[inline(always)]
+fn get_ghost_flags(r: &mut impl Source) -> Ghost {
     let mut flags = [false; 8];
     for f in &mut flags {
-        *f = r.flag();
+        *f = r.get_flag();
     }
     Ghost {
         pivot_sent: flags[0],
@@ -521,7 +631,8 @@ fn get_ghost_flags(r: &mut Reader) -> Ghost {
 }
 
 /// One further disk's own parts (`DiskParts`).
-fn put_parts(w: &mut Writer, d: &DiskParts) {
+#[inline(always)]
+fn put_parts(w: &mut impl Sink, d: &DiskParts) {
     w.put(u64::from(d.storage.source), 4);
     w.put(u64::from(d.storage.target), 4);
     w.put(image(d.active), 1);
@@ -541,7 +652,8 @@ fn put_parts(w: &mut Writer, d: &DiskParts) {
     put_app(w, &d.app);
     put_ghost_flags(w, &d.ghost);
 }
-fn get_parts(r: &mut Reader) -> DiskParts {
+#[inline(always)]
+fn get_parts(r: &mut impl Source) -> DiskParts {
     let storage = Storage {
         source: r.get(4) as u8,
         target: r.get(4) as u8,
@@ -551,14 +663,14 @@ fn get_parts(r: &mut Reader) -> DiskParts {
     let job = get_job(r);
     let dirty = r.get(4) as u8;
     let inflight = get_inflight(r);
-    let synced = r.flag();
+    let synced = r.get_flag();
     let outcome = OUTCOMES[r.get(3) as usize];
     let job_seen = get_view(r);
-    let job_vanished = r.flag();
-    let refreshed = r.flag();
-    let outcome_from_refresh = r.flag();
+    let job_vanished = r.get_flag();
+    let refreshed = r.get_flag();
+    let outcome_from_refresh = r.get_flag();
     let live = get_disk(r);
-    let has_status = r.flag();
+    let has_status = r.get_flag();
     let status = get_disk(r);
     let config_source = to_image(r.get(1));
     let app = get_app(r);
@@ -588,96 +700,86 @@ pub fn unpack(p: &Packed) -> World {
         words: &p.0,
         bit: 0,
     };
-    let mut storage = Storage {
-        source: r.get(4) as u8,
-        target: r.get(4) as u8,
-        bitmap: None,
-    };
-    let alive = r.flag();
-    let run_state = RUN_STATES[r.get(2) as usize];
-    let active = to_image(r.get(1));
-    let job = get_job(&mut r);
-    let dirty = r.get(4) as u8;
-    let inflight = get_inflight(&mut r);
-    let synced = r.flag();
-    let monitor = r.flag();
-    let inbox = get_command(&mut r);
-    let n = r.get(4) as usize;
-    let mut outbox = arrayvec::ArrayVec::new();
+    let (mut storage, mut qemu, n) = r.group(QEMU_BITS, |g| {
+        let storage = Storage {
+            source: g.get(4) as u8,
+            target: g.get(4) as u8,
+            bitmap: None,
+        };
+        let qemu = Qemu {
+            alive: g.get_flag(),
+            run_state: RUN_STATES[g.get(2) as usize],
+            active: to_image(g.get(1)),
+            job: get_job(g),
+            dirty: g.get(4) as u8,
+            inflight: get_inflight(g),
+            synced: g.get_flag(),
+            monitor: g.get_flag(),
+            inbox: get_command(g),
+            outbox: arrayvec::ArrayVec::new(),
+            outbox_disks: 0,
+        };
+        (storage, qemu, g.get(4) as usize)
+    });
     for _ in 0..n {
-        outbox.push(get_message(&mut r));
+        qemu.outbox.push(get_message(&mut r));
     }
-    let qemu = Qemu {
-        alive,
-        run_state,
-        active,
-        job,
-        dirty,
-        inflight,
-        synced,
-        monitor,
-        inbox,
-        outbox,
-        outbox_disks: 0,
-    };
-    let up = r.flag();
-    let has_program = r.flag();
-    let mut program = Program {
-        kind: KINDS[r.get(2) as usize],
-        pc: r.get(8) as u8,
-        disk: 0,
-    };
-    let awaiting = get_command(&mut r);
-    let outcome = OUTCOMES[r.get(3) as usize];
-    let job_seen = get_view(&mut r);
-    let job_vanished = r.flag();
-    let refreshed = r.flag();
-    let outcome_from_refresh = r.flag();
-    let shutdown_seen = r.flag();
-    let live = get_disk(&mut r);
-    let domain = DOMAINS[r.get(2) as usize];
-    let has_status = r.flag();
-    let status = get_disk(&mut r);
-    let status_unloadable = r.flag();
-    let config_source = to_image(r.get(1));
-    let defined = r.flag();
-    let libvirtd = Libvirtd {
-        up,
-        program: has_program.then_some(program),
-        awaiting,
-        outcome,
-        job_seen,
-        job_vanished,
-        refreshed,
-        outcome_from_refresh,
-        shutdown_seen,
-        live,
-        domain,
-        status: has_status.then_some(status),
-        status_unloadable,
-        config_source,
-        defined,
-    };
-    let app = get_app(&mut r);
-    let mut ghost = get_ghost_flags(&mut r);
-    for &kind in &FaultKind::ALL {
-        ghost.faults_used[kind] = r.get(4) as u8;
-    }
-    let mut qemu = qemu;
+    let (mut libvirtd, mut program) = r.group(LIBVIRTD_BITS, |g| {
+        let up = g.get_flag();
+        let has_program = g.get_flag();
+        let program = Program {
+            kind: KINDS[g.get(2) as usize],
+            pc: g.get(8) as u8,
+            disk: 0,
+        };
+        let libvirtd = Libvirtd {
+            up,
+            program: has_program.then_some(program),
+            awaiting: get_command(g),
+            outcome: OUTCOMES[g.get(3) as usize],
+            job_seen: get_view(g),
+            job_vanished: g.get_flag(),
+            refreshed: g.get_flag(),
+            outcome_from_refresh: g.get_flag(),
+            shutdown_seen: g.get_flag(),
+            live: get_disk(g),
+            domain: DOMAINS[g.get(2) as usize],
+            status: {
+                let has_status = g.get_flag();
+                let status = get_disk(g);
+                has_status.then_some(status)
+            },
+            status_unloadable: g.get_flag(),
+            config_source: to_image(g.get(1)),
+            defined: g.get_flag(),
+        };
+        (libvirtd, program)
+    });
+    let (app, ghost, n_others) = r.group(APP_GHOST_BITS, |g| {
+        let app = get_app(g);
+        let mut ghost = get_ghost_flags(g);
+        for &kind in &FaultKind::ALL {
+            ghost.faults_used[kind] = g.get(4) as u8;
+        }
+        (app, ghost, g.get(2))
+    });
     let mut others = Others::new();
-    let n_others = r.get(2);
     if n_others > 0 {
-        program.disk = r.get(2) as u8;
-        qemu.outbox_disks = r.get(2 * qemu.outbox.len() as u32) as u32;
+        let tags = 2 * qemu.outbox.len() as u32;
+        r.group(2 + tags, |g| {
+            program.disk = g.get(2) as u8;
+            qemu.outbox_disks = g.get(tags) as u32;
+        });
         for _ in 0..n_others {
-            others.push(get_parts(&mut r));
+            others.push(r.group(PARTS_BITS, get_parts));
         }
     }
-    let mut libvirtd = libvirtd;
     libvirtd.program = libvirtd.program.map(|_| program);
-    if r.flag() {
-        storage.bitmap = Some(to_image(r.get(1)));
-    }
+    storage.bitmap = r.group(BITMAP_BITS, |g| {
+        let some = g.get_flag();
+        let image = to_image(g.get(1));
+        some.then_some(image)
+    });
     World {
         storage,
         qemu,

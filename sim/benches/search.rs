@@ -98,6 +98,46 @@ fn hot_paths(c: &mut Criterion) {
     });
 }
 
+/// The per-state work of several disks (issue 16), as the search does it: each disk's
+/// view once per state (`World::views`), the enabled steps and successors given them, and
+/// packing (six words) and unpacking.
+fn two_disk_paths(c: &mut Criterion) {
+    let s = load("disks/write-ahead-2-disks.toml");
+    let model = PivotModel::new(s.config.clone());
+    let states = sample_states(&model);
+    let cfg = &model.config;
+    c.bench_function("two disks: views and enumerate actions (400 states)", |b| {
+        let mut out = Vec::new();
+        b.iter(|| {
+            for st in &states {
+                out.clear();
+                let views = black_box(st).views();
+                model::world::actions_given(cfg, st, &views, &mut out);
+            }
+        })
+    });
+    let pairs: Vec<(World, model::Action)> = states
+        .iter()
+        .flat_map(|st| model.enabled(st).into_iter().map(move |a| (st.clone(), a)))
+        .take(1000)
+        .collect();
+    let views: Vec<_> = pairs.iter().map(|(st, _)| st.views()).collect();
+    c.bench_function("two disks: next state (1000 transitions)", |b| {
+        b.iter(|| {
+            for ((st, a), v) in pairs.iter().zip(&views) {
+                black_box(model::world::next_state_given(cfg, st, v, *a));
+            }
+        })
+    });
+    c.bench_function("two disks: pack and unpack (400 states)", |b| {
+        b.iter(|| {
+            for st in &states {
+                black_box(model::packed::unpack(&model::packed::pack(black_box(st))));
+            }
+        })
+    });
+}
+
 fn whole_searches(c: &mut Criterion) {
     let mut g = c.benchmark_group("check");
     g.sample_size(10);
@@ -152,5 +192,5 @@ fn whole_searches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hot_paths, whole_searches);
+criterion_group!(benches, hot_paths, two_disk_paths, whole_searches);
 criterion_main!(benches);
