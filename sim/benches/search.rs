@@ -180,7 +180,7 @@ fn whole_searches(c: &mut Criterion) {
             b.iter(|| {
                 let (_, graph) =
                     bfs::explore_with_graph(&model, &opts(false), &Limits::default(), &mut |_| {});
-                sim::liveness::explore_graph(&model, true, graph.expect("complete"))
+                sim::liveness::explore_graph(&model, true, 2, graph.expect("complete"))
             })
         });
         // The fair-cycle search's own exploration over whole states (before issue 16,

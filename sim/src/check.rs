@@ -167,7 +167,8 @@ pub fn check_scenario_observed(
         (exploration, None)
     } else {
         let (exploration, graph) = bfs::explore_with_graph(&model, &opts.search, &limits, observer);
-        let live = graph.map(|g| liveness::explore_graph(&model, opts.search.symmetry, g));
+        let live = graph
+            .map(|g| liveness::explore_graph(&model, opts.search.symmetry, opts.search.threads, g));
         (exploration, live)
     };
     let elapsed = started.elapsed();

@@ -629,7 +629,7 @@ pub fn explore(
             // The cycle search reads only the edges: the states (the largest table) go
             // before its own tables come, so they do not add to the peak.
             g.states = Vec::new();
-            let mut found = explore_graph(model, symmetric, g);
+            let mut found = explore_graph(model, symmetric, 1, g);
             found.elapsed = started.elapsed();
             found
         }
@@ -656,12 +656,48 @@ pub fn exact_graph(model: &PivotModel, symmetric: bool) -> Option<Graph> {
 
 /// Searches a violating lasso for each liveness property on a graph the breadth-first
 /// search recorded (`bfs::explore_with_graph`); the time reported is the cycle search's.
-pub fn explore_graph(model: &PivotModel, symmetric: bool, g: Graph) -> LivenessExploration {
+/// The properties' Tarjan searches are independent: with `threads` above 1 they are
+/// shared out over that many threads (each search with its own tables, 9 bytes a state),
+/// and their results taken in the properties' order, so the verdicts and lassos are the
+/// same with any number of threads.
+pub fn explore_graph(
+    model: &PivotModel,
+    symmetric: bool,
+    threads: usize,
+    g: Graph,
+) -> LivenessExploration {
     let started = Instant::now();
-    let found: Result<Vec<_>, String> = (0..LIVENESS.len())
-        .map(|p| {
-            find_bad(&g, p)
-                .map(|b| lasso(model, symmetric, &g, &b, p))
+    let threads = threads.clamp(1, LIVENESS.len());
+    let bad: Vec<Option<Bad>> = if threads == 1 {
+        (0..LIVENESS.len()).map(|p| find_bad(&g, p)).collect()
+    } else {
+        std::thread::scope(|s| {
+            let g = &g;
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..LIVENESS.len())
+                            .step_by(threads)
+                            .map(|p| (p, find_bad(g, p)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut bad: Vec<Option<Bad>> = (0..LIVENESS.len()).map(|_| None).collect();
+            for h in handles {
+                for (p, b) in h.join().expect("a cycle search thread panicked") {
+                    bad[p] = b;
+                }
+            }
+            bad
+        })
+    };
+    let found: Result<Vec<_>, String> = bad
+        .iter()
+        .enumerate()
+        .map(|(p, b)| {
+            b.as_ref()
+                .map(|b| lasso(model, symmetric, &g, b, p))
                 .transpose()
         })
         .collect();
@@ -851,7 +887,7 @@ mod tests {
         let bad = find_bad(&g, 0).expect("the self-loop is a fair cycle of the graph");
         let err = lasso(&model, true, &g, &bad, 0).expect_err("not a concrete cycle");
         assert!(err.contains("--exact"), "{err}");
-        let found = explore_graph(&model, true, graph(1, &[(0, 0, 0)], &[]));
+        let found = explore_graph(&model, true, 1, graph(1, &[(0, 0, 0)], &[]));
         assert!(!found.complete);
         assert_eq!(found.stopped.as_deref(), Some(err.as_str()));
         // An action number the concrete state does not have.
