@@ -326,3 +326,43 @@ fn a_difference_in_a_words_top_bits_is_not_cancelled_by_the_next_word() {
     assert_ne!(unpack(&a), unpack(&b));
     assert_ne!(a.fingerprint(), b.fingerprint());
 }
+
+/// The search's per-state views agree with what they stand for, over every reachable
+/// two-disk state (write-ahead, concurrent app): each view is the focused copy, each
+/// property read on the views (`holds_given`, through `PropertyDef::disk`) is its
+/// condition, and each liveness goal read on them (`LivenessDef::disk`) is its goal.
+#[test]
+fn the_views_agree_with_the_focused_copies_and_the_conditions() {
+    let cfg = config("write-ahead", 2, AppOrder::Concurrent);
+    let mut seen: BTreeSet<[u64; WORDS]> = BTreeSet::new();
+    let mut queue = vec![world::init(&cfg)];
+    let mut violated = 0;
+    while let Some(s) = queue.pop() {
+        if !seen.insert(pack(&s).0) {
+            continue;
+        }
+        let views = s.views();
+        assert_eq!(views.len(), 2);
+        for (d, v) in (0..).zip(&views) {
+            assert_eq!(*v, s.focused(d));
+        }
+        let actions = enabled(&cfg, &s);
+        for def in crate::properties::PROPERTIES.iter() {
+            let given = crate::properties::holds_given(def, &cfg, &s, &views, &actions);
+            assert_eq!(given, (def.condition)(&cfg, &s), "{} in {s:#?}", def.name);
+            violated += usize::from(!given);
+        }
+        for l in crate::liveness::LIVENESS.iter() {
+            let given = views.iter().all(|v| (l.disk)(&cfg, v));
+            assert_eq!(given, (l.goal)(&cfg, &s), "{} in {s:#?}", l.name);
+        }
+        for a in actions {
+            queue.push(world::next_state(&cfg, &s, a).expect("successor"));
+        }
+    }
+    assert_eq!(seen.len(), 238959);
+    assert!(
+        violated > 1000,
+        "the conditions are false somewhere: {violated}"
+    );
+}

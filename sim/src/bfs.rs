@@ -76,9 +76,9 @@ struct FingerprintTable {
 impl FingerprintTable {
     fn new(numbered: bool) -> FingerprintTable {
         FingerprintTable {
-            slots: zeroed_table(1 << 10),
+            slots: vec![0; 1 << 10],
             ids: if numbered {
-                zeroed_table(1 << 10)
+                vec![0; 1 << 10]
             } else {
                 Vec::new()
             },
@@ -145,12 +145,12 @@ impl FingerprintTable {
     }
 
     fn grow(&mut self) {
-        let doubled = zeroed_table(self.slots.len() * 2);
+        let doubled = vec![0; self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, doubled);
         let old_ids = if self.ids.is_empty() {
             Vec::new()
         } else {
-            std::mem::replace(&mut self.ids, zeroed_table(self.slots.len()))
+            std::mem::replace(&mut self.ids, vec![0; self.slots.len()])
         };
         self.shift -= 1;
         for (k, fp) in old.into_iter().enumerate().filter(|&(_, fp)| fp != 0) {
@@ -171,35 +171,6 @@ impl FingerprintTable {
     fn id_bytes(&self) -> usize {
         self.ids.len() * std::mem::size_of::<u32>()
     }
-}
-
-/// A table of `n` zeroes whose memory the kernel may back with huge pages
-/// (`madvise(MADV_HUGEPAGE)`, a hint, asked before the zeroed pages are first touched).
-/// The search probes its visited set at random: on a table of hundreds of MiB nearly every
-/// probe also misses the TLB with 4 KiB pages, and its page walk stalls the prefetch that
-/// was to hide the miss (profiled on the three-disk configuration: the prefetch was the
-/// expansion's costliest instruction). Where transparent huge pages are `madvise` (this
-/// machine) that is the only way to get them; where they are `always` or `never`, or on
-/// another system, the hint changes nothing. Never a change of results.
-fn zeroed_table<T: Copy + Default>(n: usize) -> Vec<T> {
-    let table = vec![T::default(); n];
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let bytes = n * std::mem::size_of::<T>();
-        if bytes >= HUGE {
-            // The advice covers whole pages of the table only.
-            let start = table.as_ptr() as usize;
-            let first = start.next_multiple_of(4096);
-            let len = (start + bytes - first) / 4096 * 4096;
-            // SAFETY: madvise reads and writes no memory; the range lies within the
-            // table's allocation, and the advice does not change its contents.
-            unsafe {
-                libc::madvise(first as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    table
 }
 
 /// The number a visited set reports for a stored state whose number it does not keep.
