@@ -9,8 +9,8 @@
 //! cheap enough for every transition (a `match` and, for faults only, a classification).
 
 use crate::action::{Action, FaultKind};
-use crate::config::{Command, Config, Fault};
-use crate::state::{ProgramKind, World};
+use crate::config::{AppStep, Command, Config, Fault, MAX_APP_STEPS};
+use crate::state::{AppPhase, ProgramKind, World};
 
 /// The kinds of step (parameters such as the block folded into one kind), as
 /// [`Action::kind`] numbers them.
@@ -128,7 +128,12 @@ fn possible(cfg: &Config, fault: FaultKind, phase: Phase) -> bool {
     // The app's call is in flight only while libvirtd is up and has not restarted since:
     // a libvirtd crash breaks the call's connection (the app recovers then), so the app
     // cannot crash with a call in flight while libvirtd is down or reconnecting.
-    if fault == FaultKind::AppCrash && matches!(phase, Phase::LibvirtdDown | Phase::Reconnect) {
+    // An app with a procedure of its own can also crash outside the call (between its
+    // steps, libvirtd down or not).
+    if fault == FaultKind::AppCrash
+        && cfg.app.steps.is_empty()
+        && matches!(phase, Phase::LibvirtdDown | Phase::Reconnect)
+    {
         return false;
     }
     match phase {
@@ -137,6 +142,74 @@ fn possible(cfg: &Config, fault: FaultKind, phase: Phase) -> bool {
         Phase::Reconnect => !cfg.procedures.reconnect.is_empty(),
         _ => true,
     }
+}
+
+/// Where the app is in its own procedure (`Config::app.steps`, Nova's `_swap_volume`)
+/// when a fault strikes: its phase and its place, numbered for the counters below. The
+/// libvirtd phases above cannot tell "after `abort_job` returned, before the `finally`"
+/// from "after the `finally`": both are libvirtd idle after the pivot, and that is where
+/// Nova's own order loses data.
+fn app_place(w: &World) -> usize {
+    let phase = match w.app.phase {
+        AppPhase::Idle => 0,
+        AppPhase::Waiting => 1,
+        AppPhase::Recovering => 2,
+        AppPhase::Settled(_) => 3,
+        AppPhase::Abandoned => 4,
+    };
+    phase * APP_PCS + (w.app.pc as usize).min(APP_PCS - 1)
+}
+
+/// Places per app phase: every step of the longest procedure, and the end.
+const APP_PCS: usize = MAX_APP_STEPS + 1;
+const APP_PLACES: usize = 5 * APP_PCS;
+
+/// The places an app with procedure `steps` can be in, in the order it goes through
+/// them, with the words that complete "<fault> <words>". Before its pivot call the app
+/// is idle at each step; at the call it waits for the answer or recovers from a lost
+/// one; after it, settled, it runs the remaining steps; a crash of the app itself leaves
+/// it abandoned.
+fn app_places(steps: &[AppStep]) -> Vec<(usize, String)> {
+    let pivot = steps.iter().position(|s| *s == AppStep::Pivot);
+    let mut out = Vec::new();
+    for (k, step) in steps.iter().enumerate() {
+        let before_pivot = pivot.is_none_or(|p| k <= p);
+        let phase = if before_pivot { 0 } else { 3 };
+        let words = match k {
+            0 => format!("before the app's `{step}`"),
+            _ => format!("between the app's `{}` and `{step}`", steps[k - 1]),
+        };
+        out.push((phase * APP_PCS + k, words));
+        if *step == AppStep::Pivot {
+            out.push((
+                APP_PCS + k,
+                format!("while the app's `{step}` call was in flight"),
+            ));
+            out.push((
+                2 * APP_PCS + k,
+                format!("while the app recovered from a lost or failed `{step}` call"),
+            ));
+        }
+    }
+    if let Some(last) = steps.last() {
+        out.push((
+            3 * APP_PCS + steps.len(),
+            format!("after the app's last step, `{last}`"),
+        ));
+    }
+    out.push((
+        4 * APP_PCS,
+        "after the app, restarted, abandoned its procedure".to_string(),
+    ));
+    out
+}
+
+/// Whether `fault` can strike with the app at `place` (the app's own crash changes
+/// nothing once its procedure is over or abandoned, so it is not explored there).
+fn app_possible(steps: &[AppStep], fault: FaultKind, place: usize) -> bool {
+    // Nor before its first step, where it has done nothing yet.
+    fault != FaultKind::AppCrash
+        || (place != 0 && place != 4 * APP_PCS && place != 3 * APP_PCS + steps.len())
 }
 
 /// One line of a coverage report.
@@ -154,6 +227,9 @@ pub struct Coverage {
     /// Fault transitions explored, per fault of [`FaultKind::ALL`] and phase of
     /// [`PHASES`]: the number of explored states in which that fault struck in that window.
     pub windows: [[usize; PHASES.len()]; FaultKind::ALL.len()],
+    /// Fault transitions explored, per fault and place of the app in its own procedure
+    /// (see `app_place`); reported only for an app with a procedure.
+    pub app_windows: [[usize; APP_PLACES]; FaultKind::ALL.len()],
 }
 
 impl Default for Coverage {
@@ -161,6 +237,7 @@ impl Default for Coverage {
         Coverage {
             actions: [0; ACTION_KINDS.len()],
             windows: [[0; PHASES.len()]; FaultKind::ALL.len()],
+            app_windows: [[0; APP_PLACES]; FaultKind::ALL.len()],
         }
     }
 }
@@ -176,6 +253,11 @@ impl Coverage {
                 *a += b;
             }
         }
+        for (row, other_row) in self.app_windows.iter_mut().zip(other.app_windows) {
+            for (a, b) in row.iter_mut().zip(other_row) {
+                *a += b;
+            }
+        }
     }
 
     /// Records one explored transition: `action` taken in `from`.
@@ -183,6 +265,7 @@ impl Coverage {
         self.actions[action.kind()] += 1;
         if let Action::Fault(f) = action {
             self.windows[f.index()][phase_index(phase(from))] += 1;
+            self.app_windows[f.index()][app_place(from)] += 1;
         }
     }
 
@@ -212,6 +295,33 @@ impl Coverage {
                     out.push(Count {
                         name: format!("{} {pname}", fault_words(fault)),
                         count: self.windows[fault.index()][pi],
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The windows around the app's own steps, for every fault the scenario enables, in
+    /// the order the app goes through them (zero included); empty for the plain app,
+    /// whose only step is the pivot call, which the libvirtd windows already split.
+    /// Each fault's counts add up to that fault's count in [`Coverage::window_counts`].
+    pub fn app_window_counts(&self, cfg: &Config) -> Vec<Count> {
+        let steps = &cfg.app.steps;
+        if steps.is_empty() {
+            return Vec::new();
+        }
+        let places = app_places(steps);
+        let mut out = Vec::new();
+        for fault in FaultKind::ALL {
+            if cfg.faults[fault] == Fault::Off {
+                continue;
+            }
+            for (place, words) in &places {
+                if app_possible(steps, fault, *place) {
+                    out.push(Count {
+                        name: format!("{} {words}", fault_words(fault)),
+                        count: self.app_windows[fault.index()][*place],
                     });
                 }
             }

@@ -112,6 +112,18 @@ pub fn page(run: &Run) -> String {
                         w.count
                     ));
                 }
+                let app = cov.app_window_counts(&sc.config);
+                if !app.is_empty() {
+                    s.push_str("</table>\n<table class=\"coverage\"><tr><th>fault window around the app's steps</th><th>states</th></tr>\n");
+                }
+                for w in app {
+                    s.push_str(&format!(
+                        "<tr><td>{}</td><td class=\"num{}\">{}</td></tr>\n",
+                        esc(&w.name),
+                        if w.count == 0 { " bad" } else { "" },
+                        w.count
+                    ));
+                }
                 s.push_str("</table>\n<table class=\"coverage\"><tr><th>step kind</th><th>explored</th></tr>\n");
                 for a in cov.action_counts() {
                     s.push_str(&format!(

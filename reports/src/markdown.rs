@@ -108,6 +108,14 @@ pub fn summary(run: &Run) -> String {
                     }
                     s.push('\n');
                 }
+                let app = cov.app_window_counts(&sc.config);
+                if !app.is_empty() {
+                    s.push_str("| fault window around the app's steps | states |\n|---|--:|\n");
+                    for w in app {
+                        s.push_str(&format!("| {} | {} |\n", md(&w.name), w.count));
+                    }
+                    s.push('\n');
+                }
                 s.push_str("| step kind | explored |\n|---|--:|\n");
                 for a in cov.action_counts() {
                     s.push_str(&format!("| {} | {} |\n", a.name, a.count));

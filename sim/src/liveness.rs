@@ -557,9 +557,11 @@ fn concretize(
 }
 
 /// The concrete lasso through `bad`, re-checked on concrete states (`check_lasso`): it
-/// must replay, close and violate property `p`. It cannot fail on an exact graph; on a
-/// graph keyed by fingerprints, a collision that invented an edge fails it here, and the
-/// search then says so instead of reporting the lasso (ARCHITECTURE.md).
+/// must replay, close and violate property `p`. On a graph keyed by fingerprints, a
+/// collision that invented an edge fails it here, and the search then says so instead of
+/// reporting the lasso (ARCHITECTURE.md). With several disks it must also be fair to each
+/// disk, which the search's per-kind fairness does not ensure; if it is not, the property
+/// gets no verdict (on an exact graph, that is the only way this fails).
 fn lasso(
     model: &PivotModel,
     symmetric: bool,
@@ -601,6 +603,11 @@ fn lasso(
     }
     match check_lasso(model, &LIVENESS[p], &actions, &states, cycle_start) {
         LassoCheck::Violates => Ok(lasso),
+        starves @ LassoCheck::StarvesDisk(..) => Err(format!(
+            "the lasso found for {} is fair per kind of step but not per disk ({}), so it proves nothing; the search's fairness is per kind, and another lasso may be fair: no verdict",
+            LIVENESS[p].name,
+            starves.words()
+        )),
         other => Err(unsound(&format!("fails ({})", other.words()))),
     }
 }
@@ -761,6 +768,9 @@ pub enum LassoCheck {
     Unfair(&'static str),
     /// The cycle takes a fault or guest step, which may not repeat for ever.
     Unowed(usize),
+    /// The cycle is fair per kind of step but leaves one disk's step of that kind enabled
+    /// throughout without taking it (the kind is taken on another disk).
+    StarvesDisk(&'static str, u8),
 }
 
 impl LassoCheck {
@@ -772,6 +782,9 @@ impl LassoCheck {
             LassoCheck::Unfair(c) => {
                 format!("the cycle is unfair: `{c}` stays enabled and is never taken")
             }
+            LassoCheck::StarvesDisk(c, d) => format!(
+                "the cycle starves disk {d}: its `{c}` stays enabled and is never taken (another disk's is)"
+            ),
             LassoCheck::Unowed(k) => format!(
                 "step {k} of the cycle is a fault or a guest step, which may not repeat for ever"
             ),
@@ -817,10 +830,37 @@ pub fn check_lasso(
         .iter()
         .fold(u32::MAX, |m, s| m & liveness::owed(&model.enabled(s)));
     let taken = liveness::owed(cycle);
-    match (0..liveness::CLASSES.len()).find(|&c| always & !taken & (1 << c) != 0) {
-        Some(c) => LassoCheck::Unfair(liveness::CLASSES[c]),
+    if let Some(c) = (0..liveness::CLASSES.len()).find(|&c| always & !taken & (1 << c) != 0) {
+        return LassoCheck::Unfair(liveness::CLASSES[c]);
+    }
+    // The search's fairness is per kind of step, whatever the disk: with several disks a
+    // cycle may take disk 0's copy for ever while disk 1's stays enabled and starved. Such
+    // a run is not fair to disk 1, so it shows no violation; check it here, per disk.
+    let always = on_cycle[..cycle.len()]
+        .iter()
+        .fold(u64::MAX, |m, s| m & owed_per_disk(&model.enabled(s)));
+    let taken = owed_per_disk(cycle);
+    match (0..64).find(|&k| always & !taken & (1 << k) != 0) {
+        Some(k) => {
+            let classes = liveness::CLASSES.len();
+            LassoCheck::StarvesDisk(liveness::CLASSES[k % classes], (k / classes) as u8)
+        }
         None => LassoCheck::Violates,
     }
+}
+
+const _: () = assert!(liveness::CLASSES.len() * model::Config::MAX_DISKS as usize <= 64);
+
+/// The owed steps among `enabled` per kind and disk: bit `class + CLASSES.len() * disk`
+/// (a shared step counts as disk 0's). Three disks of 18 classes use 54 bits.
+fn owed_per_disk(enabled: &[Action]) -> u64 {
+    enabled
+        .iter()
+        .filter_map(|&a| {
+            liveness::fairness_class(a)
+                .map(|c| 1u64 << (c as usize + liveness::CLASSES.len() * a.disk() as usize))
+        })
+        .fold(0, |m, bit| m | bit)
 }
 
 /// How a lasso's cycle reads under its steps: where it starts, and that it repeats.
@@ -898,6 +938,58 @@ mod tests {
         assert!(lasso(&model, true, &far, &bad, 0)
             .expect_err("no action 200")
             .contains("does not replay"));
+    }
+
+    /// A cycle that takes each owed kind of step, but takes disk 1's only on disk 0, is
+    /// fair per kind and still starves disk 1: `check_lasso` refuses it, and a lasso the
+    /// graph search found that way would get no verdict. (The cycle is invented: the
+    /// check reads the states' enabled steps and the cycle's actions, not the model's
+    /// transitions.)
+    #[test]
+    fn a_cycle_fair_per_kind_that_starves_a_disk_is_refused() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/disks/write-ahead-2-disks-concurrent.toml"
+        );
+        let scenario = trace::scenario::load(std::path::Path::new(file)).expect("a scenario");
+        let model = PivotModel::new(scenario.config);
+        // A state short of every property's goal, with an owed step of disk 1 enabled.
+        let mut frontier = vec![model.init_state()];
+        let found = (0..12).find_map(|_| {
+            let mut next = Vec::new();
+            for s in &frontier {
+                let enabled = model.enabled(s);
+                let disk1 = enabled
+                    .iter()
+                    .any(|&a| a.disk() == 1 && liveness::fairness_class(a).is_some());
+                if let Some(p) =
+                    (0..LIVENESS.len()).find(|&p| disk1 && !(LIVENESS[p].goal)(&model.config, s))
+                {
+                    return Some((s.clone(), p));
+                }
+                next.extend(enabled.iter().map(|&a| model.step(s, a)));
+            }
+            frontier = next;
+            None
+        });
+        let (s, p) = found.expect("such a state within 12 steps");
+        let owed: Vec<Action> = model
+            .enabled(&s)
+            .into_iter()
+            .filter(|&a| liveness::fairness_class(a).is_some())
+            .collect();
+        let check = |cycle: Vec<Action>| {
+            let states = vec![s.clone(); cycle.len() + 1];
+            check_lasso(&model, &LIVENESS[p], &cycle, &states, 0)
+        };
+        // Every owed step taken: fair, so the invented cycle "violates".
+        assert_eq!(check(owed.clone()), LassoCheck::Violates);
+        // Disk 1's steps taken on disk 0 instead: fair per kind, not per disk.
+        let on_disk_0: Vec<Action> = owed.iter().map(|&a| a.on_disk(0)).collect();
+        match check(on_disk_0) {
+            LassoCheck::StarvesDisk(_, 1) => {}
+            other => panic!("expected disk 1 starved, got {other:?}"),
+        }
     }
 
     #[test]

@@ -254,6 +254,13 @@ pub fn coverage_text(scenario: &Scenario, cov: &Coverage, indent: &str) -> Strin
     for w in windows {
         s.push_str(&format!("{indent}  {}: {} states\n", w.name, w.count));
     }
+    let app = cov.app_window_counts(&scenario.config);
+    if !app.is_empty() {
+        s.push_str(&format!("{indent}  around the app's own steps:\n"));
+    }
+    for w in app {
+        s.push_str(&format!("{indent}    {}: {} states\n", w.name, w.count));
+    }
     let steps: Vec<String> = cov
         .action_counts()
         .into_iter()
@@ -276,5 +283,10 @@ pub fn coverage_json(scenario: &Scenario, cov: &Coverage) -> serde_json::Value {
         .into_iter()
         .map(|a| (a.name, a.count.into()))
         .collect();
-    serde_json::json!({ "windows": windows, "steps": steps })
+    let app_windows: serde_json::Map<String, serde_json::Value> = cov
+        .app_window_counts(&scenario.config)
+        .into_iter()
+        .map(|w| (w.name, w.count.into()))
+        .collect();
+    serde_json::json!({ "windows": windows, "app_windows": app_windows, "steps": steps })
 }

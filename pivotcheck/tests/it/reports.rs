@@ -544,25 +544,49 @@ fn report_subcommand_replays_traces_and_rejects_bad_ones() {
     }
 }
 
-#[test]
-fn coverage_counts_the_pivot_window_and_adds_up() {
+/// `pivotcheck check --coverage` of one scenario file: the JSON of its scenario, and the
+/// terminal text of the same check.
+fn coverage_of(scenario: &Path, out: &str) -> (serde_json::Value, String) {
+    let file = scenario.display().to_string();
+    let json_dir = temp_dir(&format!("{out}-json"));
     let o = pivotcheck(
         &[
             "check",
             "--json",
             "--coverage",
-            &scenarios_dir()
-                .join("reopen-unpaused.toml")
-                .display()
-                .to_string(),
+            &file,
             "--out",
-            temp_dir("reports-coverage").to_str().unwrap(),
+            json_dir.to_str().unwrap(),
         ],
         &workspace(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let cov = &v["scenarios"][0]["coverage"];
+    let text_dir = temp_dir(&format!("{out}-text"));
+    let o = pivotcheck(
+        &[
+            "check",
+            "--brief",
+            "--coverage",
+            &file,
+            "--out",
+            text_dir.to_str().unwrap(),
+        ],
+        &workspace(),
+    );
+    (
+        v["scenarios"][0].clone(),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+    )
+}
+
+#[test]
+fn coverage_counts_the_pivot_window_and_adds_up() {
+    let (sc, out) = coverage_of(
+        &scenarios_dir().join("reopen-unpaused.toml"),
+        "reports-coverage",
+    );
+    let cov = &sc["coverage"];
     let windows = cov["windows"].as_object().unwrap();
     let steps = cov["steps"].as_object().unwrap();
     let window = |name: &str| {
@@ -597,29 +621,75 @@ fn coverage_counts_the_pivot_window_and_adds_up() {
     assert_eq!(poweroffs, steps["GuestPowerOff"].as_u64().unwrap());
     // The step counts add up to the transitions the search generated.
     let total: u64 = steps.values().map(|v| v.as_u64().unwrap()).sum();
-    assert_eq!(total, v["scenarios"][0]["states"].as_u64().unwrap());
+    assert_eq!(total, sc["states"].as_u64().unwrap());
+    // The plain app has no steps of its own to place faults around.
+    assert_eq!(cov["app_windows"], serde_json::json!({}));
 
     // The text form.
-    let o = pivotcheck(
-        &[
-            "check",
-            "--brief",
-            "--coverage",
-            &scenarios_dir()
-                .join("reopen-unpaused.toml")
-                .display()
-                .to_string(),
-            "--out",
-            temp_dir("reports-coverage-text").to_str().unwrap(),
-        ],
-        &workspace(),
-    );
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(out.contains("coverage of reopen-unpaused:"), "{out}");
     assert!(out.contains(&format!(
         "libvirtd crashed between QEMU executing the pivot command and libvirtd reading its reply: {} states",
         window("libvirtd crashed between QEMU executing the pivot command and libvirtd reading its reply")
     )));
+}
+
+/// Faults around Nova's own steps (issue 15): each fault's explored crashes fall in one
+/// window of libvirtd's pivot and in one place of the app's procedure, and the window the
+/// scenario's counterexample is about (nova-compute dies after `abort_job` returned and
+/// before its `finally`) was explored.
+#[test]
+fn coverage_places_faults_around_the_apps_own_steps() {
+    let (sc, out) = coverage_of(
+        &workspace().join("scenarios/apps/write-ahead-nova.toml"),
+        "reports-coverage-app",
+    );
+    let cov = &sc["coverage"];
+    let windows = cov["windows"].as_object().unwrap();
+    let app = cov["app_windows"].as_object().unwrap();
+    let steps = cov["steps"].as_object().unwrap();
+    let sum = |m: &serde_json::Map<String, serde_json::Value>, prefix: &str| -> u64 {
+        m.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum()
+    };
+    for (prefix, kind) in [
+        ("libvirtd crashed", "LibvirtdCrash"),
+        ("the guest powered off", "GuestPowerOff"),
+        ("the app crashed", "AppCrash"),
+    ] {
+        let n = steps[kind].as_u64().unwrap();
+        assert!(n > 0, "{kind} explored");
+        assert_eq!(sum(windows, prefix), n, "{prefix}: libvirtd windows");
+        assert_eq!(sum(app, prefix), n, "{prefix}: app windows");
+    }
+    let place = |name: &str| {
+        app.get(name)
+            .unwrap_or_else(|| panic!("no window `{name}` in {app:?}"))
+            .as_u64()
+            .unwrap()
+    };
+    assert!(place("the app crashed between the app's `pivot` and `redefine`") > 0);
+    assert!(place("libvirtd crashed between the app's `pivot` and `redefine`") > 0);
+    assert!(place("the app crashed while the app's `pivot` call was in flight") > 0);
+    // The app's crash is not explored where it changes nothing.
+    assert!(!app.contains_key("the app crashed before the app's `undefine`"));
+    assert!(!app.contains_key("the app crashed after the app's last step, `record-db`"));
+    // A fault that can strike anywhere has all eight places of Nova's procedure.
+    let names: Vec<&String> = app
+        .keys()
+        .filter(|k| k.starts_with("libvirtd crashed"))
+        .collect();
+    assert_eq!(names.len(), 8, "{names:?}");
+
+    let at = out
+        .find("around the app's own steps:")
+        .unwrap_or_else(|| panic!("{out}"));
+    let first = out[at..].find("before the app's `undefine`").unwrap();
+    let last = out[at..]
+        .find("after the app's last step, `record-db`")
+        .unwrap();
+    assert!(first < last, "{out}");
 }
 
 /// Runs `pivotcheck` under `script`, which gives it a pseudo-terminal as standard error.
