@@ -151,18 +151,30 @@ fn possible(cfg: &Config, fault: FaultKind, phase: Phase) -> bool {
 /// Nova's own order loses data.
 fn app_place(w: &World) -> usize {
     let phase = match w.app.phase {
-        AppPhase::Idle => 0,
-        AppPhase::Waiting => 1,
-        AppPhase::Recovering => 2,
-        AppPhase::Settled(_) => 3,
-        AppPhase::Abandoned => 4,
+        AppPhase::Idle => IDLE,
+        AppPhase::Waiting => WAITING,
+        AppPhase::Recovering => RECOVERING,
+        AppPhase::Settled(_) => SETTLED,
+        AppPhase::Abandoned => ABANDONED,
     };
-    phase * APP_PCS + (w.app.pc as usize).min(APP_PCS - 1)
+    place(phase, w.app.pc as usize)
 }
+
+/// The app's phases, as `app_place` numbers them.
+const IDLE: usize = 0;
+const WAITING: usize = 1;
+const RECOVERING: usize = 2;
+const SETTLED: usize = 3;
+const ABANDONED: usize = 4;
 
 /// Places per app phase: every step of the longest procedure, and the end.
 const APP_PCS: usize = MAX_APP_STEPS + 1;
-const APP_PLACES: usize = 5 * APP_PCS;
+const APP_PLACES: usize = (ABANDONED + 1) * APP_PCS;
+
+/// The counter of the app in `phase` at step `pc` of its procedure.
+const fn place(phase: usize, pc: usize) -> usize {
+    phase * APP_PCS + if pc < APP_PCS { pc } else { APP_PCS - 1 }
+}
 
 /// The places an app with procedure `steps` can be in, in the order it goes through
 /// them, with the words that complete "<fault> <words>". Before its pivot call the app
@@ -174,31 +186,32 @@ fn app_places(steps: &[AppStep]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     for (k, step) in steps.iter().enumerate() {
         let before_pivot = pivot.is_none_or(|p| k <= p);
-        let phase = if before_pivot { 0 } else { 3 };
+        let phase = if before_pivot { IDLE } else { SETTLED };
         let words = match k {
             0 => format!("before the app's `{step}`"),
             _ => format!("between the app's `{}` and `{step}`", steps[k - 1]),
         };
-        out.push((phase * APP_PCS + k, words));
+        out.push((place(phase, k), words));
         if *step == AppStep::Pivot {
             out.push((
-                APP_PCS + k,
+                place(WAITING, k),
                 format!("while the app's `{step}` call was in flight"),
             ));
             out.push((
-                2 * APP_PCS + k,
+                place(RECOVERING, k),
                 format!("while the app recovered from a lost or failed `{step}` call"),
             ));
         }
     }
     if let Some(last) = steps.last() {
         out.push((
-            3 * APP_PCS + steps.len(),
+            place(SETTLED, steps.len()),
             format!("after the app's last step, `{last}`"),
         ));
     }
+    // A crash of the app resets its place to 0.
     out.push((
-        4 * APP_PCS,
+        place(ABANDONED, 0),
         "after the app, restarted, abandoned its procedure".to_string(),
     ));
     out
@@ -206,10 +219,15 @@ fn app_places(steps: &[AppStep]) -> Vec<(usize, String)> {
 
 /// Whether `fault` can strike with the app at `place` (the app's own crash changes
 /// nothing once its procedure is over or abandoned, so it is not explored there).
-fn app_possible(steps: &[AppStep], fault: FaultKind, place: usize) -> bool {
+fn app_possible(steps: &[AppStep], fault: FaultKind, at: usize) -> bool {
     // Nor before its first step, where it has done nothing yet.
     fault != FaultKind::AppCrash
-        || (place != 0 && place != 4 * APP_PCS && place != 3 * APP_PCS + steps.len())
+        || ![
+            place(IDLE, 0),
+            place(ABANDONED, 0),
+            place(SETTLED, steps.len()),
+        ]
+        .contains(&at)
 }
 
 /// One line of a coverage report.
@@ -317,11 +335,11 @@ impl Coverage {
             if cfg.faults[fault] == Fault::Off {
                 continue;
             }
-            for (place, words) in &places {
-                if app_possible(steps, fault, *place) {
+            for (at, words) in &places {
+                if app_possible(steps, fault, *at) {
                     out.push(Count {
                         name: format!("{} {words}", fault_words(fault)),
-                        count: self.app_windows[fault.index()][*place],
+                        count: self.app_windows[fault.index()][*at],
                     });
                 }
             }

@@ -565,8 +565,9 @@ pub fn some_disk(cfg: &Config, w: &World, one: fn(&Config, &World) -> bool) -> b
 
 /// Whether `def` holds in `w`, given the actions enabled in `w` and `w`'s views
 /// ([`World::views`], empty for one disk): the search enumerates them anyway, and
-/// `pivot-terminates` would otherwise enumerate them a second time for every state, and a
-/// property of several disks copy the world for each disk. Same answer as `def.condition` (a test compares them).
+/// `pivot-terminates` would otherwise enumerate them a second time for every state, and
+/// each property of several disks would copy the world for each disk. Same answer as
+/// `def.condition` (a test compares them).
 #[inline]
 pub fn holds_given(
     def: &PropertyDef,

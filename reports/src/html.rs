@@ -40,6 +40,18 @@ fn status_class(status: Status, matches: bool) -> &'static str {
     }
 }
 
+/// A coverage table's rows: a window never explored (0) is marked.
+fn window_rows(s: &mut String, windows: &[model::coverage::Count]) {
+    for w in windows {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td class=\"num{}\">{}</td></tr>\n",
+            esc(&w.name),
+            if w.count == 0 { " bad" } else { "" },
+            w.count
+        ));
+    }
+}
+
 /// The whole page.
 pub fn page(run: &Run) -> String {
     let mut s = format!(
@@ -104,26 +116,12 @@ pub fn page(run: &Run) -> String {
                     "<details><summary>{}</summary>\n<table class=\"coverage\"><tr><th>fault window</th><th>states</th></tr>\n",
                     esc(&sc.name)
                 ));
-                for w in cov.window_counts(&sc.config) {
-                    s.push_str(&format!(
-                        "<tr><td>{}</td><td class=\"num{}\">{}</td></tr>\n",
-                        esc(&w.name),
-                        if w.count == 0 { " bad" } else { "" },
-                        w.count
-                    ));
-                }
+                window_rows(&mut s, &cov.window_counts(&sc.config));
                 let app = cov.app_window_counts(&sc.config);
                 if !app.is_empty() {
                     s.push_str("</table>\n<table class=\"coverage\"><tr><th>fault window around the app's steps</th><th>states</th></tr>\n");
                 }
-                for w in app {
-                    s.push_str(&format!(
-                        "<tr><td>{}</td><td class=\"num{}\">{}</td></tr>\n",
-                        esc(&w.name),
-                        if w.count == 0 { " bad" } else { "" },
-                        w.count
-                    ));
-                }
+                window_rows(&mut s, &app);
                 s.push_str("</table>\n<table class=\"coverage\"><tr><th>step kind</th><th>explored</th></tr>\n");
                 for a in cov.action_counts() {
                     s.push_str(&format!(

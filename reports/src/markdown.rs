@@ -101,17 +101,19 @@ pub fn summary(run: &Run) -> String {
                 let windows = cov.window_counts(&sc.config);
                 if windows.is_empty() {
                     s.push_str("No fault enabled.\n\n");
-                } else {
-                    s.push_str("| fault window | states |\n|---|--:|\n");
-                    for w in windows {
-                        s.push_str(&format!("| {} | {} |\n", md(&w.name), w.count));
-                    }
-                    s.push('\n');
                 }
-                let app = cov.app_window_counts(&sc.config);
-                if !app.is_empty() {
-                    s.push_str("| fault window around the app's steps | states |\n|---|--:|\n");
-                    for w in app {
+                for (head, counts) in [
+                    ("fault window", windows),
+                    (
+                        "fault window around the app's steps",
+                        cov.app_window_counts(&sc.config),
+                    ),
+                ] {
+                    if counts.is_empty() {
+                        continue;
+                    }
+                    s.push_str(&format!("| {head} | states |\n|---|--:|\n"));
+                    for w in counts {
                         s.push_str(&format!("| {} | {} |\n", md(&w.name), w.count));
                     }
                     s.push('\n');

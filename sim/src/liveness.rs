@@ -826,21 +826,25 @@ pub fn check_lasso(
     {
         return LassoCheck::Unowed(k);
     }
-    let always = on_cycle[..cycle.len()]
-        .iter()
-        .fold(u32::MAX, |m, s| m & liveness::owed(&model.enabled(s)));
+    // Per kind (the search's fairness) and per disk: with several disks a cycle may take
+    // disk 0's copy for ever while disk 1's stays enabled and starved. Such a run is not
+    // fair to disk 1, so it shows no violation; the search cannot tell, so check it here.
+    let (always, always_per_disk) =
+        on_cycle[..cycle.len()]
+            .iter()
+            .fold((u32::MAX, u64::MAX), |(kinds, disks), s| {
+                let enabled = model.enabled(s);
+                (
+                    kinds & liveness::owed(&enabled),
+                    disks & owed_per_disk(&enabled),
+                )
+            });
     let taken = liveness::owed(cycle);
     if let Some(c) = (0..liveness::CLASSES.len()).find(|&c| always & !taken & (1 << c) != 0) {
         return LassoCheck::Unfair(liveness::CLASSES[c]);
     }
-    // The search's fairness is per kind of step, whatever the disk: with several disks a
-    // cycle may take disk 0's copy for ever while disk 1's stays enabled and starved. Such
-    // a run is not fair to disk 1, so it shows no violation; check it here, per disk.
-    let always = on_cycle[..cycle.len()]
-        .iter()
-        .fold(u64::MAX, |m, s| m & owed_per_disk(&model.enabled(s)));
     let taken = owed_per_disk(cycle);
-    match (0..64).find(|&k| always & !taken & (1 << k) != 0) {
+    match (0..64).find(|&k| always_per_disk & !taken & (1 << k) != 0) {
         Some(k) => {
             let classes = liveness::CLASSES.len();
             LassoCheck::StarvesDisk(liveness::CLASSES[k % classes], (k / classes) as u8)

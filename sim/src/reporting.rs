@@ -273,20 +273,15 @@ pub fn coverage_text(scenario: &Scenario, cov: &Coverage, indent: &str) -> Strin
 
 /// Coverage as JSON, for `--json --coverage`.
 pub fn coverage_json(scenario: &Scenario, cov: &Coverage) -> serde_json::Value {
-    let windows: serde_json::Map<String, serde_json::Value> = cov
-        .window_counts(&scenario.config)
-        .into_iter()
-        .map(|w| (w.name, w.count.into()))
-        .collect();
-    let steps: serde_json::Map<String, serde_json::Value> = cov
-        .action_counts()
-        .into_iter()
-        .map(|a| (a.name, a.count.into()))
-        .collect();
-    let app_windows: serde_json::Map<String, serde_json::Value> = cov
-        .app_window_counts(&scenario.config)
-        .into_iter()
-        .map(|w| (w.name, w.count.into()))
-        .collect();
-    serde_json::json!({ "windows": windows, "app_windows": app_windows, "steps": steps })
+    let object = |counts: Vec<model::coverage::Count>| {
+        counts
+            .into_iter()
+            .map(|c| (c.name, c.count.into()))
+            .collect::<serde_json::Map<String, serde_json::Value>>()
+    };
+    serde_json::json!({
+        "windows": object(cov.window_counts(&scenario.config)),
+        "app_windows": object(cov.app_window_counts(&scenario.config)),
+        "steps": object(cov.action_counts()),
+    })
 }
