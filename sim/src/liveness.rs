@@ -915,16 +915,19 @@ mod tests {
         g
     }
 
+    /// The model of `scenarios/<file>`.
+    fn model_of(file: &str) -> PivotModel {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .join(file);
+        PivotModel::new(trace::scenario::load(&path).expect("a scenario").config)
+    }
+
     /// A lasso the concrete model does not have (as a fingerprint collision could invent)
     /// is refused: the search reports it as incomplete, not as a violation.
     #[test]
     fn a_lasso_that_does_not_replay_is_refused() {
-        let file = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/reopen-unpaused.toml"
-        );
-        let scenario = trace::scenario::load(std::path::Path::new(file)).expect("a scenario");
-        let model = PivotModel::new(scenario.config);
+        let model = model_of("reopen-unpaused.toml");
         // State 0 (the initial state) with an owed self-loop by its action 0, which in
         // the model leaves the initial state for good.
         let g = graph(1, &[(0, 0, 0)], &[]);
@@ -951,12 +954,7 @@ mod tests {
     /// transitions.)
     #[test]
     fn a_cycle_fair_per_kind_that_starves_a_disk_is_refused() {
-        let file = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/disks/write-ahead-2-disks-concurrent.toml"
-        );
-        let scenario = trace::scenario::load(std::path::Path::new(file)).expect("a scenario");
-        let model = PivotModel::new(scenario.config);
+        let model = model_of("disks/write-ahead-2-disks-concurrent.toml");
         // A state short of every property's goal, with an owed step of disk 1 enabled.
         let mut frontier = vec![model.init_state()];
         let found = (0..12).find_map(|_| {

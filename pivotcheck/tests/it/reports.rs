@@ -580,6 +580,24 @@ fn coverage_of(scenario: &Path, out: &str) -> (serde_json::Value, String) {
     )
 }
 
+/// A coverage object's count called `name` (a test failure if there is none).
+fn count_of(counts: &serde_json::Map<String, serde_json::Value>, name: &str) -> u64 {
+    counts
+        .get(name)
+        .unwrap_or_else(|| panic!("no window `{name}` in {counts:?}"))
+        .as_u64()
+        .unwrap()
+}
+
+/// The sum of a coverage object's counts whose names start with `prefix` (one fault's).
+fn sum_of(counts: &serde_json::Map<String, serde_json::Value>, prefix: &str) -> u64 {
+    counts
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum()
+}
+
 #[test]
 fn coverage_counts_the_pivot_window_and_adds_up() {
     let (sc, out) = coverage_of(
@@ -589,13 +607,7 @@ fn coverage_counts_the_pivot_window_and_adds_up() {
     let cov = &sc["coverage"];
     let windows = cov["windows"].as_object().unwrap();
     let steps = cov["steps"].as_object().unwrap();
-    let window = |name: &str| {
-        windows
-            .get(name)
-            .unwrap_or_else(|| panic!("no window `{name}` in {windows:?}"))
-            .as_u64()
-            .unwrap()
-    };
+    let window = |name: &str| count_of(windows, name);
     // The window the seed patch is about was explored, in both halves.
     assert!(window("libvirtd crashed between sending the pivot command and QEMU reading it") > 0);
     assert!(
@@ -607,18 +619,14 @@ fn coverage_counts_the_pivot_window_and_adds_up() {
     assert!(!windows.keys().any(|k| k.contains("concluded-job handler")));
     assert!(!windows.keys().any(|k| k.starts_with("QEMU crashed")));
     // Every explored crash falls in exactly one window.
-    let crashes: u64 = windows
-        .iter()
-        .filter(|(k, _)| k.starts_with("libvirtd crashed"))
-        .map(|(_, v)| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(crashes, steps["LibvirtdCrash"].as_u64().unwrap());
-    let poweroffs: u64 = windows
-        .iter()
-        .filter(|(k, _)| k.starts_with("the guest powered off"))
-        .map(|(_, v)| v.as_u64().unwrap())
-        .sum();
-    assert_eq!(poweroffs, steps["GuestPowerOff"].as_u64().unwrap());
+    assert_eq!(
+        sum_of(windows, "libvirtd crashed"),
+        steps["LibvirtdCrash"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sum_of(windows, "the guest powered off"),
+        steps["GuestPowerOff"].as_u64().unwrap()
+    );
     // The step counts add up to the transitions the search generated.
     let total: u64 = steps.values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(total, sc["states"].as_u64().unwrap());
@@ -647,12 +655,6 @@ fn coverage_places_faults_around_the_apps_own_steps() {
     let windows = cov["windows"].as_object().unwrap();
     let app = cov["app_windows"].as_object().unwrap();
     let steps = cov["steps"].as_object().unwrap();
-    let sum = |m: &serde_json::Map<String, serde_json::Value>, prefix: &str| -> u64 {
-        m.iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(_, v)| v.as_u64().unwrap())
-            .sum()
-    };
     for (prefix, kind) in [
         ("libvirtd crashed", "LibvirtdCrash"),
         ("the guest powered off", "GuestPowerOff"),
@@ -660,15 +662,10 @@ fn coverage_places_faults_around_the_apps_own_steps() {
     ] {
         let n = steps[kind].as_u64().unwrap();
         assert!(n > 0, "{kind} explored");
-        assert_eq!(sum(windows, prefix), n, "{prefix}: libvirtd windows");
-        assert_eq!(sum(app, prefix), n, "{prefix}: app windows");
+        assert_eq!(sum_of(windows, prefix), n, "{prefix}: libvirtd windows");
+        assert_eq!(sum_of(app, prefix), n, "{prefix}: app windows");
     }
-    let place = |name: &str| {
-        app.get(name)
-            .unwrap_or_else(|| panic!("no window `{name}` in {app:?}"))
-            .as_u64()
-            .unwrap()
-    };
+    let place = |name: &str| count_of(app, name);
     assert!(place("the app crashed between the app's `pivot` and `redefine`") > 0);
     assert!(place("libvirtd crashed between the app's `pivot` and `redefine`") > 0);
     assert!(place("the app crashed while the app's `pivot` call was in flight") > 0);
