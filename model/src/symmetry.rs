@@ -1,4 +1,4 @@
-//! Symmetry between blocks: the blocks of the disk are interchangeable.
+//! Symmetry between blocks: the blocks of a disk are interchangeable.
 //!
 //! Nothing in the model treats one block differently from another: the guest may write
 //! any block, the copy may take any dirty block, and every property asks only whether
@@ -7,56 +7,82 @@
 //! representative per class of states that differ only by a renaming of blocks. The
 //! representative sorts blocks by what the state says about them.
 //!
-//! With several disks (issue 16) this renames the blocks of disk 0 (the world's fields)
-//! only: renaming one disk's blocks is a symmetry on its own, so the reduction stays sound,
-//! and the actions of disks 1 and 2 ([`Action::Disk`]) are left as they are. Disks are not
-//! renamed: libvirt's reconnect and concluded handler take them in order, QEMU's exit
-//! cancels their jobs in order, and the sequential app orders them, so a renaming of disks
-//! does not map the model's transitions onto themselves.
+//! With several disks (issue 16) each disk's blocks are renamed on their own: the guest
+//! writes, and each mirror job copies, one disk's blocks without regard to another's, and
+//! no property relates block `b` of one disk to block `b` of another, so the renamings of
+//! every disk together (the product of the disks' groups) are a symmetry, and each disk's
+//! blocks are sorted by that disk's key. A model test checks on every reachable state of
+//! two disks of two blocks that renaming commutes with every step.
+//!
+//! Disks themselves are not renamed: libvirt's reconnect and concluded handler take them
+//! in order, QEMU's exit cancels their jobs in order, and the sequential app orders them,
+//! so a renaming of disks does not map the model's transitions onto themselves. The same
+//! model test finds, for each of those places, a reachable state where swapping two disks
+//! and then stepping differs from stepping and then swapping (`disk_tests.rs`).
 
 use crate::action::{Action, GuestAction, QemuAction};
 use crate::config::{Config, Image};
-use crate::state::World;
+use crate::state::{InflightCopy, Storage, World};
 
-/// A renaming of blocks: block `b` of the original is block `to[b]` of the image.
+const BLOCKS: usize = Config::MAX_BLOCKS as usize;
+const DISKS: usize = Config::MAX_DISKS as usize;
+
+/// One disk's renaming of blocks: block `b` is block `row[b]` of the image.
+type Row = [u8; BLOCKS];
+
+const IDENTITY: Row = {
+    let mut row = [0; BLOCKS];
+    let mut i = 0;
+    while i < BLOCKS {
+        row[i] = i as u8;
+        i += 1;
+    }
+    row
+};
+
+/// A renaming of blocks, one per disk: block `b` of disk `d` in the original is block
+/// `to[d][b]` of the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Renaming {
-    pub to: [u8; Config::MAX_BLOCKS as usize],
+    pub to: [Row; DISKS],
 }
 
 impl Renaming {
     pub fn identity() -> Renaming {
-        let mut to = [0; Config::MAX_BLOCKS as usize];
-        for (i, t) in to.iter_mut().enumerate() {
-            *t = i as u8;
+        Renaming {
+            to: [IDENTITY; DISKS],
         }
-        Renaming { to }
+    }
+
+    /// Disk `disk`'s blocks renamed by `row`, every other disk's left as they are.
+    pub fn of_disk(disk: u8, row: Row) -> Renaming {
+        let mut r = Renaming::identity();
+        r.to[disk as usize] = row;
+        r
     }
 
     pub fn inverse(&self, blocks: u8) -> Renaming {
-        let mut to = Renaming::identity().to;
-        for b in 0..blocks as usize {
-            to[self.to[b] as usize] = b as u8;
+        let mut inv = Renaming::identity();
+        for (row, out) in self.to.iter().zip(inv.to.iter_mut()) {
+            for b in 0..blocks as usize {
+                out[row[b] as usize] = b as u8;
+            }
         }
-        Renaming { to }
+        inv
     }
 
-    fn mask(&self, blocks: u8, mask: u8) -> u8 {
-        (0..blocks)
-            .filter(|&b| mask & (1 << b) != 0)
-            .fold(0, |m, b| m | 1 << self.to[b as usize])
-    }
-
-    /// The same action on renamed blocks.
+    /// The same action on renamed blocks (of the action's own disk).
     pub fn action(&self, action: Action) -> Action {
-        match action {
+        let d = action.disk();
+        let row = &self.to[d as usize];
+        match action.base() {
             Action::Guest(GuestAction::Write(b)) => {
-                Action::Guest(GuestAction::Write(self.to[b as usize]))
+                Action::Guest(GuestAction::Write(row[b as usize])).on_disk(d)
             }
             Action::Qemu(QemuAction::CopyRead(b)) => {
-                Action::Qemu(QemuAction::CopyRead(self.to[b as usize]))
+                Action::Qemu(QemuAction::CopyRead(row[b as usize])).on_disk(d)
             }
-            other => other,
+            _ => action,
         }
     }
 
@@ -67,28 +93,61 @@ impl Renaming {
         r
     }
 
-    /// Renames the blocks of `w` in place.
+    /// Renames the blocks of every disk of `w` in place.
     fn rename(&self, blocks: u8, w: &mut World) {
-        w.storage.source = self.mask(blocks, w.storage.source);
-        w.storage.target = self.mask(blocks, w.storage.target);
-        w.qemu.dirty = self.mask(blocks, w.qemu.dirty);
-        if let Some(c) = w.qemu.inflight.as_mut() {
-            c.block = self.to[c.block as usize];
+        let q = &mut w.qemu;
+        rename_disk(
+            &self.to[0],
+            blocks,
+            &mut w.storage,
+            &mut q.dirty,
+            &mut q.inflight,
+        );
+        for (row, p) in self.to[1..].iter().zip(w.others.iter_mut()) {
+            rename_disk(row, blocks, &mut p.storage, &mut p.dirty, &mut p.inflight);
         }
     }
 }
 
-/// What the state says about block `b`, the sort key of the representative.
-fn key(w: &World, b: u8) -> (bool, bool, bool, u8) {
+fn mask(row: &Row, blocks: u8, mask: u8) -> u8 {
+    (0..blocks)
+        .filter(|&b| mask & (1 << b) != 0)
+        .fold(0, |m, b| m | 1 << row[b as usize])
+}
+
+/// Renames one disk's blocks: its images, QEMU's dirty bitmap of its job and the copy in
+/// flight (every block-indexed part of a disk).
+fn rename_disk(
+    row: &Row,
+    blocks: u8,
+    storage: &mut Storage,
+    dirty: &mut u8,
+    inflight: &mut Option<InflightCopy>,
+) {
+    storage.source = mask(row, blocks, storage.source);
+    storage.target = mask(row, blocks, storage.target);
+    *dirty = mask(row, blocks, *dirty);
+    if let Some(c) = inflight.as_mut() {
+        c.block = row[c.block as usize];
+    }
+}
+
+/// What a disk's parts say about its block `b`, the sort key of the representative.
+fn key(
+    storage: &Storage,
+    dirty: u8,
+    inflight: Option<InflightCopy>,
+    b: u8,
+) -> (bool, bool, bool, u8) {
     let bit = |m: u8| m & (1 << b) != 0;
-    let inflight = match w.qemu.inflight {
+    let inflight = match inflight {
         Some(c) if c.block == b => 1 + u8::from(c.fresh),
         _ => 0,
     };
     (
-        bit(w.storage.fresh(Image::Source)),
-        bit(w.storage.fresh(Image::Target)),
-        bit(w.qemu.dirty),
+        bit(storage.fresh(Image::Source)),
+        bit(storage.fresh(Image::Target)),
+        bit(dirty),
         inflight,
     )
 }
@@ -101,26 +160,43 @@ pub fn canonical(cfg: &Config, w: &World) -> (World, Renaming) {
 }
 
 /// Turns `w` into the representative of its class, in place, and returns the renaming
-/// that did it. The search calls this on every successor, so it neither allocates nor
-/// copies the state, and leaves a state that is already sorted untouched.
+/// that did it: each disk's blocks sorted by that disk's key. The search calls this on
+/// every successor, so it neither allocates nor copies the state, and leaves a state that
+/// is already sorted untouched.
 pub fn canonicalize(cfg: &Config, w: &mut World) -> Renaming {
-    const MAX: usize = Config::MAX_BLOCKS as usize;
-    let blocks = cfg.blocks as usize;
-    let mut keys = [(false, false, false, 0u8); MAX];
-    let mut order = [0u8; MAX];
-    for b in 0..blocks {
-        keys[b] = key(w, b as u8);
-        order[b] = b as u8;
+    let mut renaming = Renaming::identity();
+    if cfg.blocks == 1 {
+        return renaming;
     }
-    // The block's own number breaks ties, so an unstable sort gives one order.
-    order[..blocks].sort_unstable_by_key(|&b| (keys[b as usize], b));
-    let mut to = Renaming::identity().to;
-    for (rank, &b) in order[..blocks].iter().enumerate() {
-        to[b as usize] = rank as u8;
-    }
-    let renaming = Renaming { to };
-    if renaming != Renaming::identity() {
-        renaming.rename(cfg.blocks, w);
+    let q = &mut w.qemu;
+    renaming.to[0] = sort_disk(cfg.blocks, &mut w.storage, &mut q.dirty, &mut q.inflight);
+    for (row, p) in renaming.to[1..].iter_mut().zip(w.others.iter_mut()) {
+        *row = sort_disk(cfg.blocks, &mut p.storage, &mut p.dirty, &mut p.inflight);
     }
     renaming
+}
+
+/// Sorts one disk's blocks by their keys, in place; the renaming that did it.
+fn sort_disk(
+    blocks: u8,
+    storage: &mut Storage,
+    dirty: &mut u8,
+    inflight: &mut Option<InflightCopy>,
+) -> Row {
+    let n = blocks as usize;
+    let mut keys = [(false, false, false, 0u8); BLOCKS];
+    let mut order = IDENTITY;
+    for (b, k) in keys[..n].iter_mut().enumerate() {
+        *k = key(storage, *dirty, *inflight, b as u8);
+    }
+    // The block's own number breaks ties, so an unstable sort gives one order.
+    order[..n].sort_unstable_by_key(|&b| (keys[b as usize], b));
+    let mut row = IDENTITY;
+    for (rank, &b) in order[..n].iter().enumerate() {
+        row[b as usize] = rank as u8;
+    }
+    if row != IDENTITY {
+        rename_disk(&row, blocks, storage, dirty, inflight);
+    }
+    row
 }

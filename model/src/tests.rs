@@ -767,8 +767,8 @@ fn hot_path_shortcuts_agree_over_every_reachable_state() {
             .with(FaultKind::QemuCrash, fault)
             .with(FaultKind::HostCrash, fault);
         // Two renamings that generate every permutation of four blocks.
-        let rotate = Renaming { to: [1, 2, 3, 0] };
-        let swap = Renaming { to: [1, 0, 2, 3] };
+        let rotate = Renaming::of_disk(0, [1, 2, 3, 0]);
+        let swap = Renaming::of_disk(0, [1, 0, 2, 3]);
         let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
         let mut fingerprints: BTreeSet<u64> = BTreeSet::new();
         let mut queue = vec![world::init(&cfg)];

@@ -1,6 +1,6 @@
 //! Everything the model decides, pinned in checked-in tables, so that a restructuring of
 //! the model (issue 12) can show it changed nothing: for every scenario in `scenarios/`,
-//! `scenarios/live/`, `scenarios/large/` and `scenarios/apps/` the unique and total state counts, each
+//! `scenarios/live/`, `scenarios/large/`, `scenarios/apps/` and `scenarios/disks/` the unique and total state counts, each
 //! property's status and shortest path length, and every path's steps (action name and
 //! label); the live suite's predictions (what `pivotcheck live --list --all` prints,
 //! from the same library call); the conformance corpus expanded into model steps.
@@ -113,11 +113,16 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 fn every_scenario_is_as_pinned() {
     let root = scenarios_dir();
     let mut out = String::new();
-    for sub in ["", "live", "large", "apps"] {
+    for sub in ["", "live", "large", "apps", "disks"] {
         for f in toml_files(&root.join(sub)) {
             let s = scenario::load(&f).unwrap();
             let r = check_scenario(&s, &CheckOptions::default());
             assert!(r.complete, "{}: incomplete", s.name);
+            // The default suite and `live/` are checked against their expectations by
+            // the suite's tests; the disk scenarios only here.
+            if sub == "disks" {
+                assert!(r.matches_expectation(), "{}: not as expected", s.name);
+            }
             let rel = f.strip_prefix(&root).unwrap().display().to_string();
             out.push_str(&format!(
                 "{rel}: {} unique states, {} states, depth {}\n",

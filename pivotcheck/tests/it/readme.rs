@@ -143,7 +143,7 @@ fn the_readme_scaling_table_is_what_check_stats_prints() {
             Some((name, cells[2].replace(',', ""), cells[3].replace(',', "")))
         })
         .collect();
-    assert_eq!(rows.len(), 9, "the scaling table's rows: {rows:?}");
+    assert_eq!(rows.len(), 10, "the scaling table's rows: {rows:?}");
     let unique = |extra: &[&str]| -> Vec<(String, String)> {
         let mut args = vec!["check", "--stats", "--brief", "--no-liveness"];
         args.extend(extra);
@@ -159,7 +159,7 @@ fn the_readme_scaling_table_is_what_check_stats_prints() {
                 (before.len() < l.len()).then(|| before.rsplit(' ').next()?.parse().ok())?
             })
             .collect();
-        assert_eq!(bytes.len(), 9, "{out}");
+        assert_eq!(bytes.len(), 10, "{out}");
         assert!(bytes.iter().all(|&b| b <= 24.0), "{bytes:?}");
         out.lines()
             .filter_map(|l| {

@@ -654,9 +654,11 @@ fn every_mutant_round_trips_through_to_toml() {
     }
 }
 
-/// Every checked scenario (`scenarios/`, `scenarios/live`, `scenarios/apps`) and, of the
+/// Every checked scenario (`scenarios/`, `scenarios/live`, `scenarios/apps`), of the
 /// large configurations, the scaling table's two-block rows up to 60,000 states (the
-/// four-block one takes minutes in a debug build).
+/// four-block one takes minutes in a debug build), and the two-disk scenarios of up to
+/// 250,000 states, where steps of different disks commute (the larger ones are pinned by
+/// `pinned::every_scenario_is_as_pinned`, with the reduction off).
 fn every_checked_scenario() -> Vec<Scenario> {
     let dir = scenarios_dir();
     let mut files = scenario_files();
@@ -664,6 +666,9 @@ fn every_checked_scenario() -> Vec<Scenario> {
     files.extend(crate::scenario_files_in("apps"));
     for large in ["write-ahead-2-blocks", "write-ahead-2-qemu"] {
         files.push(dir.join(format!("large/scaling/{large}.toml")));
+    }
+    for disks in ["reopen-paused-2-disks", "write-ahead-2-disks"] {
+        files.push(dir.join(format!("disks/{disks}.toml")));
     }
     files.iter().map(|f| scenario::load(f).unwrap()).collect()
 }
