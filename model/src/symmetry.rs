@@ -18,7 +18,8 @@
 //! in order, QEMU's exit cancels their jobs in order, and the sequential app orders them,
 //! so a renaming of disks does not map the model's transitions onto themselves. The same
 //! model test finds, for each of those places, a reachable state where swapping two disks
-//! and then stepping differs from stepping and then swapping (`disk_tests.rs`).
+//! and then stepping differs from stepping and then swapping, and another shows that a
+//! search merging swapped disks would report longer counterexamples (`disk_tests.rs`).
 
 use crate::action::{Action, GuestAction, QemuAction};
 use crate::config::{Config, Image};
