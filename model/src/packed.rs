@@ -537,7 +537,7 @@ fn get_inflight(r: &mut impl Source) -> Option<InflightCopy> {
 #[inline(always)]
 fn put_job(w: &mut impl Sink, job: &Option<Job>) {
     w.flag(job.is_some());
-    let j = job.clone().unwrap_or(Job {
+    let j = (*job).unwrap_or(Job {
         status: JobStatus::Running,
         should_complete: false,
         error: false,
@@ -716,7 +716,7 @@ pub fn unpack(p: &Packed) -> World {
             synced: g.get_flag(),
             monitor: g.get_flag(),
             inbox: get_command(g),
-            outbox: arrayvec::ArrayVec::new(),
+            outbox: crate::state::CopyVec::new(),
             outbox_disks: 0,
         };
         (storage, qemu, g.get(4) as usize)

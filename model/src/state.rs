@@ -29,7 +29,7 @@ pub const OUTBOX_CAPACITY: usize = 15;
 /// Images as a per-block "holds the latest acknowledged write" bitmask. Exact versions are
 /// not needed: every property asks only whether an image holds the last acknowledged write
 /// of each block, so this is an exact abstraction with no bound on the number of writes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Storage {
     pub source: u8,
     pub target: u8,
@@ -85,7 +85,7 @@ impl JobStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Job {
     pub status: JobStatus,
     /// Set by an accepted `job-complete`: once converged, the job finishes with a pivot.
@@ -159,7 +159,7 @@ pub struct Qemu {
     /// A command written to the monitor socket and not yet read by QEMU.
     pub inbox: Option<Command>,
     /// Replies and events QEMU has written and libvirtd has not read, in order.
-    pub outbox: ArrayVec<QmpMessage, OUTBOX_CAPACITY>,
+    pub outbox: CopyVec<QmpMessage, OUTBOX_CAPACITY>,
     /// The disk each outbox message is about, two bits per message from the lowest up
     /// (QMP's `device` / job id); always 0 with one disk. A reply is about the disk of
     /// libvirtd's procedure, which sent the command.
@@ -330,7 +330,7 @@ pub enum AppPhase {
     Abandoned,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct App {
     pub phase: AppPhase,
     /// Volatile: the index of the app's current step in `Config::app.steps` (0 for the
@@ -342,7 +342,7 @@ pub struct App {
 }
 
 /// Facts no actor knows, recorded for the properties (history variables, as in TLA+).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Ghost {
     /// QEMU has executed a pivot command: from here on there is an outcome to know.
     pub pivot_sent: bool,
@@ -391,7 +391,7 @@ pub struct World {
 }
 
 /// The parts of disks 1 and up, inline ([`Config::MAX_DISKS`] less disk 0).
-pub type Others = ArrayVec<DiskParts, { Config::MAX_DISKS as usize - 1 }>;
+pub type Others = CopyVec<DiskParts, { Config::MAX_DISKS as usize - 1 }>;
 
 /// Each disk's view of a world of several disks (`views[d]` is `w.focused(d)`, so
 /// `views[0]` is a copy of `w`), computed once per state by the search and read by its
@@ -403,7 +403,7 @@ pub type Views = ArrayVec<World, { Config::MAX_DISKS as usize }>;
 /// knowledge of it (the `<mirror>` record in the live definition and the status XML, the
 /// persistent config's source), the app's progress with it, and its ghost facts. The
 /// status XML is one file: a save writes every disk's record.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DiskParts {
     pub storage: Storage,
     pub active: Image,
@@ -489,5 +489,65 @@ impl World {
     /// The disk of libvirtd's running procedure (0 when none runs).
     pub fn program_disk(&self) -> u8 {
         self.libvirtd.program.map_or(0, |p| p.disk)
+    }
+}
+
+/// An [`ArrayVec`] of `Copy` items that copies itself with one `memcpy`: `ArrayVec`'s own
+/// `clone` clones item by item, and the search copies QEMU's outbox and the further disks'
+/// parts with every state it makes (profiled with three disks: those clones took about a
+/// tenth of the search's time).
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct CopyVec<T: Copy, const N: usize>(ArrayVec<T, N>);
+
+impl<T: Copy, const N: usize> CopyVec<T, N> {
+    pub const fn new() -> Self {
+        CopyVec(ArrayVec::new_const())
+    }
+}
+
+impl<T: Copy, const N: usize> Clone for CopyVec<T, N> {
+    #[inline]
+    fn clone(&self) -> Self {
+        let mut v = ArrayVec::new();
+        v.try_extend_from_slice(&self.0)
+            .expect("a copy has the capacity of its original");
+        CopyVec(v)
+    }
+}
+
+impl<T: Copy, const N: usize> std::ops::Deref for CopyVec<T, N> {
+    type Target = ArrayVec<T, N>;
+    #[inline]
+    fn deref(&self) -> &ArrayVec<T, N> {
+        &self.0
+    }
+}
+
+impl<T: Copy, const N: usize> std::ops::DerefMut for CopyVec<T, N> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut ArrayVec<T, N> {
+        &mut self.0
+    }
+}
+
+impl<'a, T: Copy, const N: usize> IntoIterator for &'a CopyVec<T, N> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'a, T: Copy, const N: usize> IntoIterator for &'a mut CopyVec<T, N> {
+    type Item = &'a mut T;
+    type IntoIter = std::slice::IterMut<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter_mut()
+    }
+}
+
+impl<T: Copy, const N: usize> FromIterator<T> for CopyVec<T, N> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        CopyVec(iter.into_iter().collect())
     }
 }

@@ -46,7 +46,7 @@ pub fn init(cfg: &Config) -> World {
             synced: false,
             monitor: true,
             inbox: None,
-            outbox: ArrayVec::new(),
+            outbox: CopyVec::new(),
             outbox_disks: 0,
         },
         libvirtd: Libvirtd {
@@ -78,9 +78,9 @@ pub fn init(cfg: &Config) -> World {
     // Every disk starts as disk 0 does: copying, its own job running.
     for _ in 1..cfg.disks {
         let disk0 = DiskParts {
-            storage: w.storage.clone(),
+            storage: w.storage,
             active: w.qemu.active,
-            job: w.qemu.job.clone(),
+            job: w.qemu.job,
             dirty: w.qemu.dirty,
             inflight: w.qemu.inflight,
             synced: w.qemu.synced,
@@ -92,7 +92,7 @@ pub fn init(cfg: &Config) -> World {
             live: w.libvirtd.live,
             status: w.libvirtd.status,
             config_source: w.libvirtd.config_source,
-            app: w.app.clone(),
+            app: w.app,
             ghost: Ghost::default(),
         };
         w.others.push(disk0);
