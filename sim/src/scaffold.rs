@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use model::docs::preset_doc;
 use model::properties::{self, Kind, PROPERTIES};
-use model::{presets, Fault, FaultKind, Faults, ShutdownKill, Step};
+use model::{presets, AppOrder, Config, Fault, FaultKind, Faults, ShutdownKill, Step};
 
 use crate::check::{self, CheckOptions, Expectation, Status};
 use trace::scenario;
@@ -28,6 +28,8 @@ pub enum ScaffoldError {
     BadBound(String),
     #[error("`{0}` is not a valid scenario name: use letters, digits, `-`, `_` and `.`")]
     BadName(String),
+    #[error("--disks {0}: expected 1 to 3 disks")]
+    BadDisks(u8),
     #[error("unknown term `{0}`: not a step, property, preset or fault; run `pivotcheck explain --list` for every term")]
     UnknownTerm(String),
 }
@@ -79,15 +81,25 @@ fn list(steps: &[Step]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// The text of a new scenario `name` that starts from `preset` with `faults`; its
-/// `[expect]` holds the verdicts the preset has today (found by checking it).
-pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, ScaffoldError> {
+/// The text of a new scenario `name` that starts from `preset` with `faults`, `disks` disks
+/// and the app's `order` for them; its `[expect]` holds the verdicts the preset has today
+/// with those (found by checking it).
+pub fn new_scenario(
+    name: &str,
+    preset: &str,
+    faults: Faults,
+    disks: u8,
+    order: AppOrder,
+) -> Result<String, ScaffoldError> {
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err(ScaffoldError::BadName(name.to_string()));
+    }
+    if !(1..=Config::MAX_DISKS).contains(&disks) {
+        return Err(ScaffoldError::BadDisks(disks));
     }
     let p = presets::preset(preset).ok_or_else(|| {
         ScaffoldError::UnknownPreset(preset.to_string(), presets::PRESET_NAMES.join(", "))
@@ -107,6 +119,7 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
     );
     let _ = writeln!(w);
     let _ = writeln!(w, "blocks = 1                       # guest blocks, 1 to 4: two let a write race the copy of another");
+    let _ = writeln!(w, "{:<32} # disks copied and pivoted together, 1 to 3: each its own job, <mirror> record and app progress; one status XML for all", format!("disks = {disks}"));
     let _ = writeln!(w);
     let _ = writeln!(w, "[qemu]");
     let _ = writeln!(w, "copy_mode = \"background\"         # \"background\": writes go to the source, the job copies later | \"write-blocking\": once ready, writes reach both images before the ack");
@@ -130,6 +143,7 @@ pub fn new_scenario(name: &str, preset: &str, faults: Faults) -> Result<String, 
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "[app]");
+    let _ = writeln!(w, "{:<32} # with several disks: \"sequential\" (the next disk's pivot once the app settled the last) | \"concurrent\" (a worker per disk)", format!("order = \"{}\"", order.name()));
     let _ = writeln!(w, "recovery = \"seed\"                # after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\" | \"vdsm\" (VDSM's replica record: retry while the job is ready, else the source)");
     let _ = writeln!(w);
     let _ = writeln!(w, "[procedure]                      # libvirtd's programs as step lists (vocabulary at the bottom)");

@@ -9,7 +9,7 @@ use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example: pivotcheck new my-order --from write-ahead --faults libvirtd_crash,guest_poweroff"
+    after_help = "Examples: pivotcheck new my-order --from write-ahead --faults libvirtd_crash,guest_poweroff\n          pivotcheck new two-disks --from write-ahead --disks 2 --order concurrent"
 )]
 pub struct Args {
     /// The scenario's name; the file is NAME.toml in --dir.
@@ -22,6 +22,13 @@ pub struct Args {
     /// libvirtd crashes and guest power-off, as in the default suite.
     #[arg(long, value_delimiter = ',')]
     faults: Option<Vec<String>>,
+    /// Disks copied and pivoted together, 1 to 3 (`disks` in the file).
+    #[arg(long, default_value_t = 1)]
+    disks: u8,
+    /// With several disks, the order in which the app asks for their pivots: one after
+    /// the other, or a worker per disk (`[app] order` in the file).
+    #[arg(long, value_enum, default_value_t = Order::Sequential)]
+    order: Order,
     /// Folder to write the file into.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
@@ -30,15 +37,26 @@ pub struct Args {
     force: bool,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Order {
+    Sequential,
+    Concurrent,
+}
+
 pub fn run(a: Args) -> Result<Exit> {
+    let order = match a.order {
+        Order::Sequential => model::AppOrder::Sequential,
+        Order::Concurrent => model::AppOrder::Concurrent,
+    };
     let faults = match &a.faults {
         Some(v) => scaffold::parse_faults(v),
         None => Ok(scaffold::default_faults()),
     };
-    let text = match faults.and_then(|f| scaffold::new_scenario(&a.name, &a.from, f)) {
-        Ok(t) => t,
-        Err(e) => return Ok(exit::bad_input(e)),
-    };
+    let text =
+        match faults.and_then(|f| scaffold::new_scenario(&a.name, &a.from, f, a.disks, order)) {
+            Ok(t) => t,
+            Err(e) => return Ok(exit::bad_input(e)),
+        };
     if !a.dir.is_dir() {
         return Ok(exit::bad_input(format!(
             "--dir {}: expected an existing folder",

@@ -54,6 +54,39 @@ fn a_new_scenario_is_the_preset_spelled_out_and_checks_ok() {
     }
 }
 
+/// `--disks 2 --order concurrent` starts from the same configuration as the disk
+/// scenario written by hand for it (`scenarios/disks/write-ahead-2-disks-concurrent.toml`),
+/// and checks `ok` with the same count.
+#[test]
+fn a_new_scenario_of_two_disks_is_the_disk_scenario() {
+    let dir = temp_dir("scaffold-disks");
+    let o = pivotcheck(
+        &[
+            "new",
+            "two",
+            "--from",
+            "write-ahead",
+            "--disks",
+            "2",
+            "--order",
+            "concurrent",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));
+    let s = scenario::load(&dir.join("two.toml")).unwrap();
+    let by_hand =
+        scenario::load(&scenarios_dir().join("disks/write-ahead-2-disks-concurrent.toml")).unwrap();
+    assert_eq!(s.config, by_hand.config);
+    let o = pivotcheck(&["check", "--brief", "--no-liveness", "two.toml"], &dir);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.starts_with("ok         two [custom]: 429200 unique states"),
+        "{out}"
+    );
+}
+
 /// The README's walk-through: start from `write-ahead`, drop the intent's save (the first
 /// two steps), check: the run fails and names what broke.
 #[test]
@@ -167,6 +200,18 @@ fn new_rejects_bad_input_with_exit_2() {
         (
             vec!["new", "../x", "--from", "write-ahead"],
             "not a valid scenario name",
+        ),
+        (
+            vec!["new", "x", "--from", "write-ahead", "--disks", "4"],
+            "--disks 4: expected 1 to 3 disks",
+        ),
+        (
+            vec!["new", "x", "--from", "write-ahead", "--disks", "0"],
+            "--disks 0: expected 1 to 3 disks",
+        ),
+        (
+            vec!["new", "x", "--from", "write-ahead", "--order", "both"],
+            "invalid value 'both' for '--order <ORDER>'",
         ),
         (
             vec!["new", "x", "--from", "write-ahead", "--dir", "missing"],
