@@ -9,7 +9,8 @@ use crate::exit::{self, Exit};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples: pivotcheck new my-order --from write-ahead --faults libvirtd_crash,guest_poweroff\n          pivotcheck new two-disks --from write-ahead --disks 2 --order concurrent"
+    after_help = "Example: pivotcheck new my-order --from write-ahead --faults libvirtd_crash,guest_poweroff\n\
+                  Several disks: pivotcheck new two-disks --from write-ahead --disks 2 --order concurrent"
 )]
 pub struct Args {
     /// The scenario's name; the file is NAME.toml in --dir.
