@@ -4,7 +4,7 @@
 //! exactly when a reachable cycle on which GOAL never holds is fair, or when a reachable
 //! state where GOAL does not hold has no owed step at all (the system stutters there for
 //! ever). The search stores the whole reachable graph once (packed states, and the owed
-//! edges in compressed rows), then for each property runs an iterative Tarjan over the
+//! edges in compressed rows), then for each property runs an iterative Tarjan (Pearce's variant) over the
 //! states where GOAL is false, restricted to owed edges (faults and guest steps may not
 //! repeat for ever: `model::liveness`).
 //!
@@ -325,21 +325,28 @@ struct Bad {
     always_enabled: u32,
 }
 
-/// Iterative Tarjan over the states where goal bit `p` is false, following owed edges
-/// that stay there. Returns the fair component (or stuttering end) with the lowest-numbered
-/// state, which the breadth-first numbering makes the one with the shortest stem.
+/// The strongly connected components of the states where goal bit `p` is false, following
+/// owed edges that stay there, by Pearce's space-efficient variant of Tarjan's algorithm
+/// ("A space-efficient algorithm for finding strongly connected components", 2016),
+/// iterative: one `u32` a state (`rindex`: 0 unvisited, then the visit's index, then the
+/// component's number, counted down from `n` so that a finished state never lowers an
+/// active one's), where Tarjan keeps an index, a low link and an on-stack flag (9 bytes).
+/// Returns the fair component (or stuttering end) with the lowest-numbered state, which
+/// the breadth-first numbering makes the one with the shortest stem.
 fn find_bad(g: &Graph, p: usize) -> Option<Bad> {
     // The states themselves are gone by now (`explore` drops them): count the goals.
     let n = g.goals.len();
     let bad = |s: u32| g.goals[s as usize] & (1 << p) == 0;
-    const UNSEEN: u32 = u32::MAX;
-    let mut index = vec![UNSEEN; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
+    const UNSEEN: u32 = 0;
+    let mut rindex = vec![UNSEEN; n];
+    let mut index = 1u32;
+    // Counted down from `n`, one per component, so never 0 (unvisited) and always above
+    // every active index (at most 1 + the states visited and not yet in a component).
+    let mut component_number = n as u32;
+    // States finished but not roots, waiting for their component's root.
     let mut stack: Vec<u32> = Vec::new();
-    // (state, next edge position)
-    let mut calls: Vec<(u32, usize)> = Vec::new();
-    let mut counter = 0u32;
+    // (state, next edge position, still a root)
+    let mut calls: Vec<(u32, usize, bool)> = Vec::new();
     let mut best: Option<Bad> = None;
     let mut component = Vec::new();
     for root in 0..n as u32 {
@@ -356,58 +363,65 @@ fn find_bad(g: &Graph, p: usize) -> Option<Bad> {
             }
             continue;
         }
-        if index[root as usize] != UNSEEN {
+        if rindex[root as usize] != UNSEEN {
             continue;
         }
-        calls.push((root, g.edges(root).start));
-        index[root as usize] = counter;
-        low[root as usize] = counter;
-        counter += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        while let Some(&mut (v, ref mut pos)) = calls.last_mut() {
+        rindex[root as usize] = index;
+        index += 1;
+        calls.push((root, g.edges(root).start, true));
+        while let Some(&mut (v, ref mut pos, ref mut is_root)) = calls.last_mut() {
             let end = g.edges(v).end;
-            let mut descended = false;
+            let mut descended = None;
             while *pos < end {
                 let w = g.edge_to[*pos];
                 *pos += 1;
                 if !bad(w) {
                     continue;
                 }
-                if index[w as usize] == UNSEEN {
-                    index[w as usize] = counter;
-                    low[w as usize] = counter;
-                    counter += 1;
-                    stack.push(w);
-                    on_stack[w as usize] = true;
-                    calls.push((w, g.edges(w).start));
-                    descended = true;
+                if rindex[w as usize] == UNSEEN {
+                    descended = Some(w);
                     break;
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+                if rindex[w as usize] < rindex[v as usize] {
+                    rindex[v as usize] = rindex[w as usize];
+                    *is_root = false;
                 }
             }
-            if descended {
+            if let Some(w) = descended {
+                rindex[w as usize] = index;
+                index += 1;
+                calls.push((w, g.edges(w).start, true));
                 continue;
             }
+            let is_root = *is_root;
             calls.pop();
-            if let Some(&(parent, _)) = calls.last() {
-                low[parent as usize] = low[parent as usize].min(low[v as usize]);
-            }
-            if low[v as usize] == index[v as usize] {
+            if is_root {
+                index -= 1;
                 component.clear();
-                loop {
-                    let w = stack.pop().expect("the component's root is on the stack");
-                    on_stack[w as usize] = false;
-                    component.push(w);
-                    if w == v {
+                component.push(v);
+                while let Some(&w) = stack.last() {
+                    if rindex[v as usize] > rindex[w as usize] {
                         break;
                     }
+                    stack.pop();
+                    rindex[w as usize] = component_number;
+                    index -= 1;
+                    component.push(w);
                 }
+                rindex[v as usize] = component_number;
+                component_number -= 1;
                 if let Some(b) = fair(g, &component, &bad) {
                     if best.as_ref().is_none_or(|x| b.states[0] < x.states[0]) {
                         best = Some(b);
                     }
+                }
+            } else {
+                stack.push(v);
+            }
+            if let Some((parent, _, parent_is_root)) = calls.last_mut() {
+                if rindex[v as usize] < rindex[*parent as usize] {
+                    rindex[*parent as usize] = rindex[v as usize];
+                    *parent_is_root = false;
                 }
             }
         }
@@ -663,8 +677,8 @@ pub fn exact_graph(model: &PivotModel, symmetric: bool) -> Option<Graph> {
 
 /// Searches a violating lasso for each liveness property on a graph the breadth-first
 /// search recorded (`bfs::explore_with_graph`); the time reported is the cycle search's.
-/// The properties' Tarjan searches are independent: with `threads` above 1 they are
-/// shared out over that many threads (each search with its own tables, 9 bytes a state),
+/// The properties' component searches are independent: with `threads` above 1 they are
+/// shared out over that many threads (each search with its own tables, 4 bytes a state),
 /// and their results taken in the properties' order, so the verdicts and lassos are the
 /// same with any number of threads.
 pub fn explore_graph(
@@ -726,7 +740,7 @@ pub fn explore_graph(
 
 impl Graph {
     /// Bytes held for the cycle search: rows, edges, the BFS's state numbers, and the
-    /// search's own tables (index, low link, on-stack: 9 bytes a state).
+    /// search's own table (`rindex`: 4 bytes a state).
     fn bytes(&self) -> usize {
         self.goals.capacity()
             + self.edge_start.capacity() * 4
@@ -734,7 +748,7 @@ impl Graph {
             + self.edge_class.capacity()
             + self.edge_action.capacity()
             + self.index_bytes
-            + self.goals.len() * 9
+            + self.goals.len() * 4
     }
 
     /// The graph as comparable rows (for the test that compares the two builders):
@@ -913,6 +927,82 @@ mod tests {
             g.edge_start.push(g.edge_to.len() as u32);
         }
         g
+    }
+
+    /// `find_bad` (Pearce's space-efficient components) against a reference built from its
+    /// definition: over 3,000 seeded random graphs of up to 12 states, with goals, owed
+    /// classes and self-loops, two states share a component when each reaches the other
+    /// through states where the goal fails; the fair components and stuttering ends are
+    /// judged by the same `fair`, and the one with the lowest state must be the same.
+    #[test]
+    fn the_components_are_those_of_mutual_reachability() {
+        use rand_chacha::rand_core::{RngCore, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+        let mut found = 0;
+        for _ in 0..3000 {
+            let n = 1 + rng.next_u32() % 12;
+            let edges: Vec<(u32, u32, u8)> = (0..rng.next_u32() % (3 * n))
+                .map(|_| {
+                    let r = rng.next_u32();
+                    (r % n, (r >> 8) % n, ((r >> 16) % 3) as u8)
+                })
+                .collect();
+            let goal: Vec<u32> = (0..n).filter(|_| rng.next_u32() % 4 == 0).collect();
+            let g = graph(n, &edges, &goal);
+            let bad = |s: u32| !goal.contains(&s);
+            // reach[a][b]: b is reachable from a (in zero or more steps) through bad states.
+            let mut reach = vec![vec![false; n as usize]; n as usize];
+            for a in 0..n {
+                if !bad(a) {
+                    continue;
+                }
+                let mut todo = vec![a];
+                reach[a as usize][a as usize] = true;
+                while let Some(s) = todo.pop() {
+                    for e in g.edges(s) {
+                        let t = g.edge_to[e];
+                        if bad(t) && !reach[a as usize][t as usize] {
+                            reach[a as usize][t as usize] = true;
+                            todo.push(t);
+                        }
+                    }
+                }
+            }
+            let mut reference: Option<Bad> = None;
+            let mut keep = |b: Bad| {
+                if reference.as_ref().is_none_or(|x| b.states[0] < x.states[0]) {
+                    reference = Some(b);
+                }
+            };
+            for a in (0..n).filter(|&a| bad(a)) {
+                if g.enabled(a) == 0 {
+                    keep(Bad {
+                        states: vec![a],
+                        always_enabled: 0,
+                    });
+                    continue;
+                }
+                let component: Vec<u32> = (0..n)
+                    .filter(|&b| reach[a as usize][b as usize] && reach[b as usize][a as usize])
+                    .collect();
+                if component[0] == a {
+                    if let Some(b) = fair(&g, &component, &bad) {
+                        keep(b);
+                    }
+                }
+            }
+            let got = find_bad(&g, 0);
+            assert_eq!(
+                got.as_ref().map(|b| (&b.states, b.always_enabled)),
+                reference.as_ref().map(|b| (&b.states, b.always_enabled)),
+                "{n} states, edges {edges:?}, goal {goal:?}"
+            );
+            found += usize::from(got.is_some_and(|b| b.states.len() > 1));
+        }
+        assert!(
+            found > 100,
+            "only {found} graphs with a fair cycle of several states"
+        );
     }
 
     /// The model of `scenarios/<file>`.
