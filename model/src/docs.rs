@@ -1,4 +1,4 @@
-//! What the model means by each word a user writes in a scenario: steps, presets, faults.
+//! What the model means by each word a user writes in a scenario: steps, presets, faults, options.
 //!
 //! These strings are the one source for `pivotcheck explain`, the step vocabulary that
 //! `pivotcheck new` writes at the bottom of a scenario, and the step table of
@@ -120,4 +120,34 @@ impl FaultKind {
         let key = key.replace('-', "_");
         FaultKind::ALL.into_iter().find(|k| k.key() == key)
     }
+}
+
+/// A scenario file's option: the table it is written in and what it means, the one source
+/// for the comment `pivotcheck new` writes beside it and for `pivotcheck explain`.
+pub struct OptionDoc {
+    pub key: &'static str,
+    /// The TOML table the option belongs to; empty for the file's top level.
+    pub table: &'static str,
+    /// Its values and what they mean, in one line.
+    pub doc: &'static str,
+}
+
+/// Every option `pivotcheck new` writes, in the order it writes them.
+pub const OPTIONS: [OptionDoc; 11] = [
+    OptionDoc { key: "blocks", table: "", doc: "guest blocks, 1 to 4: two let a write race the copy of another" },
+    OptionDoc { key: "disks", table: "", doc: "disks copied and pivoted together, 1 to 3: each its own job, <mirror> record and app progress; one status XML for all" },
+    OptionDoc { key: "copy_mode", table: "qemu", doc: "\"background\": writes go to the source, the job copies later | \"write-blocking\": once ready, writes reach both images before the ack" },
+    OptionDoc { key: "no_shutdown", table: "qemu", doc: "libvirt's -no-shutdown: a powered-off guest leaves QEMU alive until libvirtd kills it" },
+    OptionDoc { key: "quit_cancel", table: "qemu", doc: "what a clean QEMU exit does to the mirror: \"force\" (QEMU >= 6.2) | \"soft\" (older: final sync, no pivot)" },
+    OptionDoc { key: "persistent", table: "domain", doc: "a persistent domain keeps a config when QEMU is gone; a transient one vanishes" },
+    OptionDoc { key: "order", table: "app", doc: "with several disks: \"sequential\" (the next disk's pivot once the app settled the last) | \"concurrent\" (a worker per disk)" },
+    OptionDoc { key: "recovery", table: "app", doc: "after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\" | \"vdsm\" (VDSM's replica record: retry while the job is ready, else the source)" },
+    OptionDoc { key: "shutdown_kill", table: "procedure", doc: "when libvirtd kills QEMU after a guest power-off: \"immediate\" (real libvirt) | \"save-immediate\" (libvirt 9.0/11.3: status saved first) | \"when-idle\"" },
+    OptionDoc { key: "auto_dismiss", table: "procedure", doc: "QEMU removes the concluded job by itself (false: libvirt must `job-dismiss`)" },
+    OptionDoc { key: "auto_finalize", table: "procedure", doc: "QEMU switches by itself when converged (false: libvirt must `job-finalize`)" },
+];
+
+/// The option named `key`, if there is one.
+pub fn option_doc(key: &str) -> Option<&'static OptionDoc> {
+    OPTIONS.iter().find(|o| o.key == key)
 }

@@ -59,7 +59,7 @@ enum Cmd {
     /// Write a new scenario file that starts from a preset: every option and fault with a
     /// comment, the procedures as editable step lists, today's verdicts as expectations.
     New(cmd::new::Args),
-    /// Say what the model means by a step, property, preset or fault.
+    /// Say what the model means by a step, property, preset, fault or scenario option.
     Explain(cmd::explain::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::CompletionsArgs),

@@ -30,7 +30,7 @@ pub enum ScaffoldError {
     BadName(String),
     #[error("--disks {0}: expected 1 to 3 disks")]
     BadDisks(u8),
-    #[error("unknown term `{0}`: not a step, property, preset or fault; run `pivotcheck explain --list` for every term")]
+    #[error("unknown term `{0}`: not a step, property, preset, fault or option; run `pivotcheck explain --list` for every term")]
     UnknownTerm(String),
 }
 
@@ -76,6 +76,12 @@ fn fault_value(f: Fault) -> String {
     }
 }
 
+/// `key = value`, and the option's meaning as a comment in the column the other comments use.
+fn option(w: &mut String, key: &str, value: String) {
+    let doc = model::docs::option_doc(key).expect("the scaffold writes documented options");
+    let _ = writeln!(w, "{:<32} # {}", format!("{key} = {value}"), doc.doc);
+}
+
 fn list(steps: &[Step]) -> String {
     let quoted: Vec<String> = steps.iter().map(|s| format!("\"{}\"", s.name())).collect();
     format!("[{}]", quoted.join(", "))
@@ -115,19 +121,19 @@ pub fn new_scenario(
         w,
         "# Edit a step list below and run `pivotcheck check {name}.toml`: a verdict that\n\
          # changes shows as MISMATCH and names the property, with its shortest counterexample.\n\
-         # `pivotcheck explain WORD` says what any step, property, preset or fault means."
+         # `pivotcheck explain WORD` says what any step, property, preset, fault or option means."
     );
     let _ = writeln!(w);
-    let _ = writeln!(w, "blocks = 1                       # guest blocks, 1 to 4: two let a write race the copy of another");
-    let _ = writeln!(w, "{:<32} # disks copied and pivoted together, 1 to 3: each its own job, <mirror> record and app progress; one status XML for all", format!("disks = {disks}"));
+    option(w, "blocks", "1".into());
+    option(w, "disks", disks.to_string());
     let _ = writeln!(w);
     let _ = writeln!(w, "[qemu]");
-    let _ = writeln!(w, "copy_mode = \"background\"         # \"background\": writes go to the source, the job copies later | \"write-blocking\": once ready, writes reach both images before the ack");
-    let _ = writeln!(w, "no_shutdown = true               # libvirt's -no-shutdown: a powered-off guest leaves QEMU alive until libvirtd kills it");
-    let _ = writeln!(w, "quit_cancel = \"force\"            # what a clean QEMU exit does to the mirror: \"force\" (QEMU >= 6.2) | \"soft\" (older: final sync, no pivot)");
+    option(w, "copy_mode", "\"background\"".into());
+    option(w, "no_shutdown", "true".into());
+    option(w, "quit_cancel", "\"force\"".into());
     let _ = writeln!(w);
     let _ = writeln!(w, "[domain]");
-    let _ = writeln!(w, "persistent = true                # a persistent domain keeps a config when QEMU is gone; a transient one vanishes");
+    option(w, "persistent", "true".into());
     let _ = writeln!(w);
     let _ = writeln!(
         w,
@@ -143,8 +149,8 @@ pub fn new_scenario(
     }
     let _ = writeln!(w);
     let _ = writeln!(w, "[app]");
-    let _ = writeln!(w, "{:<32} # with several disks: \"sequential\" (the next disk's pivot once the app settled the last) | \"concurrent\" (a worker per disk)", format!("order = \"{}\"", order.name()));
-    let _ = writeln!(w, "recovery = \"seed\"                # after a lost answer: \"seed\" (ask query-block while the guest is paused) | \"trust-libvirt\" | \"vdsm\" (VDSM's replica record: retry while the job is ready, else the source)");
+    option(w, "order", format!("\"{}\"", order.name()));
+    option(w, "recovery", "\"seed\"".into());
     let _ = writeln!(w);
     let _ = writeln!(w, "[procedure]                      # libvirtd's programs as step lists (vocabulary at the bottom)");
     let _ = writeln!(w, "pivot = {}", list(&p.pivot));
@@ -155,9 +161,9 @@ pub fn new_scenario(
         ShutdownKill::SaveImmediate => "save-immediate",
         ShutdownKill::WhenIdle => "when-idle",
     };
-    let _ = writeln!(w, "shutdown_kill = \"{kill}\"{} # when libvirtd kills QEMU after a guest power-off: \"immediate\" (real libvirt) | \"save-immediate\" (libvirt 9.0/11.3: status saved first) | \"when-idle\"", " ".repeat(14usize.saturating_sub(kill.len())));
-    let _ = writeln!(w, "auto_dismiss = {:<17} # QEMU removes the concluded job by itself (false: libvirt must `job-dismiss`)", p.job.auto_dismiss);
-    let _ = writeln!(w, "auto_finalize = {:<16} # QEMU switches by itself when converged (false: libvirt must `job-finalize`)", p.job.auto_finalize);
+    option(w, "shutdown_kill", format!("\"{kill}\""));
+    option(w, "auto_dismiss", p.job.auto_dismiss.to_string());
+    option(w, "auto_finalize", p.job.auto_finalize.to_string());
 
     // The expectations are today's verdicts: the file checks `ok` as written.
     let skeleton = format!("{t}\n[expect]\nviolated = []\n");
@@ -209,7 +215,7 @@ pub fn new_scenario(
     Ok(t)
 }
 
-/// What the model means by `term`: a step, property, preset or fault, with the kind of
+/// What the model means by `term`: a step, property, preset, fault or option, with the kind of
 /// word it is. Several kinds can share a name (none do today); each is printed.
 pub fn explain(term: &str) -> Result<String, ScaffoldError> {
     let mut out = String::new();
@@ -265,6 +271,14 @@ pub fn explain(term: &str) -> Result<String, ScaffoldError> {
             kind.doc()
         );
     }
+    if let Some(o) = model::docs::option_doc(term) {
+        let place = if o.table.is_empty() {
+            "the file's top level".to_string()
+        } else {
+            format!("the [{}] table", o.table)
+        };
+        let _ = writeln!(out, "option `{term}` (in {place}):\n  {}", o.doc);
+    }
     if out.is_empty() {
         return Err(ScaffoldError::UnknownTerm(term.to_string()));
     }
@@ -285,5 +299,7 @@ pub fn terms() -> String {
     let _ = writeln!(out, "properties: {}", props.join(", "));
     let _ = writeln!(out, "presets:    {}", presets::PRESET_NAMES.join(", "));
     let _ = writeln!(out, "faults:     {}", faults.join(", "));
+    let options: Vec<&str> = model::docs::OPTIONS.iter().map(|o| o.key).collect();
+    let _ = writeln!(out, "options:    {}", options.join(", "));
     out
 }

@@ -165,6 +165,55 @@ fn explain_knows_every_step_property_preset_and_fault() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("presets:    reopen-unpaused"));
 }
 
+/// Every option a new scenario spells out is one `explain` knows, with the same words as
+/// the comment beside it in the file (one source, `model::docs::OPTIONS`), and the table
+/// the option goes in; no option line of the file is left undocumented.
+#[test]
+fn explain_knows_every_option_new_writes() {
+    use model::docs::OPTIONS;
+    let dir = temp_dir("scaffold-options");
+    let o = pivotcheck(&["new", "x", "--from", "write-ahead"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::stderr_of(&o));
+    let text = std::fs::read_to_string(dir.join("x.toml")).unwrap();
+    for o in &OPTIONS {
+        let explained = scaffold::explain(o.key).unwrap();
+        assert!(
+            explained.starts_with(&format!("option `{}`", o.key)) && explained.contains(o.doc),
+            "{explained}"
+        );
+        let place = if o.table.is_empty() {
+            "the file's top level".to_string()
+        } else {
+            format!("the [{}] table", o.table)
+        };
+        assert!(explained.contains(&place), "{explained}");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{} = ", o.key)))
+            .unwrap_or_else(|| panic!("{} not in the new file", o.key));
+        assert!(line.ends_with(&format!("# {}", o.doc)), "{line}");
+    }
+    let not_options = ["pivot", "reconnect", "concluded", "violated", "unreached"];
+    let is_fault = |key: &str| model::FaultKind::ALL.iter().any(|k| k.key() == key);
+    for line in text.lines().take_while(|l| !l.starts_with("[expect]")) {
+        let Some((key, _)) = line.split_once(" = ") else {
+            continue;
+        };
+        if is_fault(key) || not_options.contains(&key) || key.starts_with('#') {
+            continue;
+        }
+        assert!(
+            OPTIONS.iter().any(|o| o.key == key),
+            "`{key}` is written by `new` but `explain` does not know it"
+        );
+    }
+    let o = pivotcheck(&["explain", "--list"], &dir);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("options:    blocks, disks, "));
+    let o = pivotcheck(&["explain", "disk"], &dir);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::stderr_of(&o).contains("not a step, property, preset, fault or option"));
+}
+
 /// Bad input to `new` exits 2 with a message naming what was wrong and what was expected,
 /// and never overwrites a file unasked.
 #[test]
