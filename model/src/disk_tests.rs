@@ -8,7 +8,7 @@ use crate::action::*;
 use crate::config::*;
 use crate::packed::{pack, unpack, WORDS};
 use crate::state::*;
-use crate::tests::enabled;
+use crate::tests::{enabled, reachable};
 use crate::world;
 
 /// The one-disk tests' configuration with `disks` disks, the app's `order`, and one
@@ -365,23 +365,6 @@ fn the_views_agree_with_the_focused_copies_and_the_conditions() {
         violated > 1000,
         "the conditions are false somewhere: {violated}"
     );
-}
-
-/// Every state reachable in `cfg`, by a plain exploration (no symmetry).
-fn reachable(cfg: &Config) -> Vec<World> {
-    let mut seen: BTreeSet<[u64; WORDS]> = BTreeSet::new();
-    let mut states = Vec::new();
-    let mut queue = vec![world::init(cfg)];
-    while let Some(s) = queue.pop() {
-        if !seen.insert(pack(&s).0) {
-            continue;
-        }
-        for a in enabled(cfg, &s) {
-            queue.push(world::next_state(cfg, &s, a).expect("successor"));
-        }
-        states.push(s);
-    }
-    states
 }
 
 /// Where a map of states and actions fails to commute with the model's steps: for each

@@ -537,17 +537,3 @@ impl<'a, T: Copy, const N: usize> IntoIterator for &'a CopyVec<T, N> {
         self.0.iter()
     }
 }
-
-impl<'a, T: Copy, const N: usize> IntoIterator for &'a mut CopyVec<T, N> {
-    type Item = &'a mut T;
-    type IntoIter = std::slice::IterMut<'a, T>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter_mut()
-    }
-}
-
-impl<T: Copy, const N: usize> FromIterator<T> for CopyVec<T, N> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        CopyVec(iter.into_iter().collect())
-    }
-}

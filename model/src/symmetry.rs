@@ -96,17 +96,23 @@ impl Renaming {
 
     /// Renames the blocks of every disk of `w` in place.
     fn rename(&self, blocks: u8, w: &mut World) {
-        let q = &mut w.qemu;
-        rename_disk(
-            &self.to[0],
-            blocks,
-            &mut w.storage,
-            &mut q.dirty,
-            &mut q.inflight,
-        );
-        for (row, p) in self.to[1..].iter().zip(w.others.iter_mut()) {
-            rename_disk(row, blocks, &mut p.storage, &mut p.dirty, &mut p.inflight);
-        }
+        each_disk(w, |d, storage, dirty, inflight| {
+            rename_disk(&self.to[d], blocks, storage, dirty, inflight)
+        });
+    }
+}
+
+/// Calls `f` with each disk's number and block-indexed parts (its images, QEMU's dirty
+/// bitmap of its job, the copy in flight): disk 0's in the world's fields, then the others.
+#[inline]
+fn each_disk(
+    w: &mut World,
+    mut f: impl FnMut(usize, &mut Storage, &mut u8, &mut Option<InflightCopy>),
+) {
+    let q = &mut w.qemu;
+    f(0, &mut w.storage, &mut q.dirty, &mut q.inflight);
+    for (i, p) in w.others.iter_mut().enumerate() {
+        f(i + 1, &mut p.storage, &mut p.dirty, &mut p.inflight);
     }
 }
 
@@ -116,8 +122,7 @@ fn mask(row: &Row, blocks: u8, mask: u8) -> u8 {
         .fold(0, |m, b| m | 1 << row[b as usize])
 }
 
-/// Renames one disk's blocks: its images, QEMU's dirty bitmap of its job and the copy in
-/// flight (every block-indexed part of a disk).
+/// Renames one disk's blocks (its parts as [`each_disk`] hands them).
 fn rename_disk(
     row: &Row,
     blocks: u8,
@@ -169,11 +174,9 @@ pub fn canonicalize(cfg: &Config, w: &mut World) -> Renaming {
     if cfg.blocks == 1 {
         return renaming;
     }
-    let q = &mut w.qemu;
-    renaming.to[0] = sort_disk(cfg.blocks, &mut w.storage, &mut q.dirty, &mut q.inflight);
-    for (row, p) in renaming.to[1..].iter_mut().zip(w.others.iter_mut()) {
-        *row = sort_disk(cfg.blocks, &mut p.storage, &mut p.dirty, &mut p.inflight);
-    }
+    each_disk(w, |d, storage, dirty, inflight| {
+        renaming.to[d] = sort_disk(cfg.blocks, storage, dirty, inflight)
+    });
     renaming
 }
 

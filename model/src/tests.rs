@@ -1078,7 +1078,7 @@ fn app_crash_loses_the_answer_and_the_app_recovers_from_its_record() {
 
 /// Every state reachable in `cfg` (a walk of the whole space), each checked to pack
 /// exactly (the app's crash counter included).
-fn reachable(cfg: &Config) -> Vec<World> {
+pub(crate) fn reachable(cfg: &Config) -> Vec<World> {
     use crate::packed::{pack, unpack};
     let mut seen: BTreeSet<[u64; crate::packed::WORDS]> = BTreeSet::new();
     let mut out = Vec::new();
